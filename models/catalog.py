@@ -1,0 +1,107 @@
+"""Reading ``config/models.yaml``: YAML → validated :class:`~models.spec.ModelSpec` list.
+
+A bad file fails with a :class:`~core.errors.CatalogError` naming the file, the line, the field
+and what was expected, e.g.::
+
+    config/models.yaml:14, field 'models[1].provider': Input should be 'openai', ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from core.errors import CatalogError
+from core.settings import config_dir
+from models.spec import ModelSpec
+
+__all__ = ["catalog_path", "load_catalog", "parse_catalog"]
+
+
+def catalog_path() -> Path:
+    """``models.yaml`` in the configuration folder."""
+    return config_dir() / "models.yaml"
+
+
+def load_catalog(path: Path | None = None) -> list[ModelSpec]:
+    """Load and validate a catalog file (default: :func:`catalog_path`)."""
+    path = path or catalog_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read the catalog: {exc.strerror}", source=str(path)) from exc
+    return parse_catalog(text, source=str(path))
+
+
+def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
+    """Validate catalog YAML text; errors carry ``source``, line and field."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise CatalogError(f"invalid YAML: {exc.problem or exc.context}", source=source, line=line) from exc
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+        raise CatalogError("expected a mapping with a 'models:' list", source=source, line=1, field="models")
+    specs: list[ModelSpec] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(data.get("models") or []):
+        location: tuple[Any, ...] = ("models", index)
+        try:
+            spec = ModelSpec.model_validate(entry)
+        except ValidationError as exc:
+            raise _catalog_error(exc, root, location, source) from exc
+        line = _line_of(root, location)
+        if spec.name in seen:
+            raise CatalogError(f"duplicate model name '{spec.name}' (first defined on line {seen[spec.name]})",
+                               source=source, line=line, field=f"models[{index}].name")
+        seen[spec.name] = line or 0
+        specs.append(spec)
+    return specs
+
+
+def _catalog_error(exc: ValidationError, root: yaml.Node, location: tuple[Any, ...], source: str) -> CatalogError:
+    first = exc.errors()[0]
+    loc = location + tuple(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        message = "this field is required"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown field (check its spelling against the catalog fields)"
+    if "input" in first and first["type"] not in ("missing", "model_type") and not isinstance(first["input"], dict):
+        message += f" (got {first['input']!r})"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f"; and {more} more problem{'s' if more > 1 else ''} in this entry"
+    return CatalogError(message, source=source, line=_line_of(root, loc), field=_dotted(loc))
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node on ``loc`` that exists."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child = value if not isinstance(value, yaml.ScalarNode) or value.value else key
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line

@@ -1,0 +1,1 @@
+"""Persistence: SQLite files under the data folder (registry, request log, feedback)."""
