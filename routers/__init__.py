@@ -1,0 +1,1 @@
+"""Routing: one RouterRunnable composed of small policies (one module each in ``policies/``)."""

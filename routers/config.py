@@ -1,0 +1,99 @@
+"""``config/routing.yaml``: which policies run, in what order, and their settings.
+
+One section per policy, validated with pydantic (the ``task:`` section belongs to the task
+classifier, :mod:`routers.task`). A bad file fails with the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.errors import CatalogError
+from core.settings import config_dir
+from routers.balance import Strategy
+from routers.health import HealthConfig
+
+__all__ = ["ArmConfig", "CostConfig", "ExperimentConfig", "FallbackConfig", "RoutingConfig", "load_routing_config"]
+
+POLICY_NAMES = ("explicit", "modality", "context_window", "task", "ab", "cost")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArmConfig(_Strict):
+    name: str
+    model: str
+    """Catalog model this arm routes to."""
+    weight: float = Field(gt=0)
+    """Relative share of assignments (e.g. 90 and 10)."""
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    status: Literal["active", "paused", "ended"] = "active"
+    """Only active experiments assign arms; a runtime pause/end overrides this."""
+    default: bool = False
+    """Applies to requests that name no experiment."""
+    arms: list[ArmConfig] = Field(min_length=2)
+
+
+class FallbackConfig(_Strict):
+    by_model: dict[str, list[str]] = {}
+    """model → models to try, in order, when it fails."""
+    by_task: dict[str, list[str]] = {}
+    """task → models to try when the chosen one fails."""
+    default: list[str] = []
+    """Tried last, after every candidate."""
+
+
+class CostConfig(_Strict):
+    expected_output_tokens: int = Field(256, ge=1)
+    """Output tokens assumed when a request gives no max_tokens."""
+    min_quality: dict[str, int] = {}
+    """task → minimum catalog ``quality`` the cost policy may pick."""
+
+
+class RoutingConfig(_Strict):
+    policies: list[Literal["explicit", "modality", "context_window", "task", "ab", "cost"]] = list(POLICY_NAMES)
+    """Policies in the order they run."""
+    default_model: str | None = "smollm2-135m"
+    """Preferred when no policy expresses a preference."""
+    balance: Strategy = "round_robin"
+    health: HealthConfig = HealthConfig()
+    fallbacks: FallbackConfig = FallbackConfig()
+    cost: CostConfig = CostConfig()
+    experiments: list[ExperimentConfig] = []
+    timeout_seconds: float = Field(120.0, gt=0)
+    """Budget for one request, fallbacks included."""
+    task: dict[str, Any] = {}
+    """The task classifier's section (see routers.task)."""
+
+    @model_validator(mode="after")
+    def _unique_experiments(self) -> RoutingConfig:
+        names = [e.name for e in self.experiments]
+        if len(names) != len(set(names)):
+            raise ValueError(f"experiment names must be unique, got {names}")
+        return self
+
+
+def load_routing_config(path: Path | None = None) -> RoutingConfig:
+    """Read and validate ``routing.yaml`` (defaults when the file does not exist)."""
+    path = path or config_dir() / "routing.yaml"
+    if not path.exists():
+        return RoutingConfig()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return RoutingConfig.model_validate(data)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise CatalogError(f"invalid YAML: {exc.problem}", source=str(path), line=line) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise CatalogError(first["msg"].removeprefix("Value error, "), source=str(path), field=field) from exc

@@ -1,0 +1,49 @@
+"""cost: the cheapest capable model whose estimated cost fits the request's ``max_cost``.
+
+Estimated cost = prompt tokens × input price + expected output tokens × output price, where
+the expected output is the request's ``max_tokens`` or the configured default. A minimum
+catalog ``quality`` per task keeps the cheapest model from being one that cannot do the job.
+Nothing affordable is an error, never a silent expensive call.
+"""
+
+from __future__ import annotations
+
+from core.errors import RoutingError
+from models.registry import ModelEntry
+from routers.config import CostConfig
+from routers.record import RouteRecord
+from routers.request import RouteRequest
+
+__all__ = ["CostPolicy", "estimate_cost"]
+
+
+def estimate_cost(entry: ModelEntry, prompt_tokens: int, output_tokens: int) -> float:
+    """USD for one call with these token counts at the model's catalog prices."""
+    return entry.spec.cost.of(prompt_tokens, output_tokens)
+
+
+class CostPolicy:
+    name = "cost"
+
+    def __init__(self, config: CostConfig):
+        self.config = config
+
+    def apply(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[ModelEntry]:
+        if request.max_cost is None or request.explicit_model:
+            return candidates
+        prompt = request.prompt_tokens()
+        output = int(request.params.get("max_tokens") or self.config.expected_output_tokens)
+        floor = self.config.min_quality.get(record.task or "", 0)
+        priced = sorted(((estimate_cost(e, prompt, output), e) for e in candidates if e.spec.quality >= floor),
+                        key=lambda pair: (pair[0], -pair[1].spec.quality))
+        affordable = [(cost, e) for cost, e in priced if cost <= request.max_cost]
+        if not affordable:
+            if priced:
+                cheapest_cost, cheapest = priced[0]
+                raise RoutingError(f"no model fits max_cost ${request.max_cost:g}: the cheapest capable one, "
+                                   f"{cheapest.spec.name}, needs ~${cheapest_cost:.6f} for ~{prompt}+{output} tokens")
+            raise RoutingError(f"no model reaches the minimum quality {floor} for task '{record.task}'")
+        cost, best = affordable[0]
+        floor_note = f", quality ≥ {floor}" if floor else ""
+        record.note(self.name, f"cheapest under ${request.max_cost:g}{floor_note} → {best.spec.name} (~${cost:.6f})")
+        return [e for _, e in affordable]

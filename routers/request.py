@@ -1,0 +1,83 @@
+"""What the router is asked: chat messages plus optional routing hints.
+
+The router accepts a list of messages, a string, or a dict ``{"messages": [...], "model": ...,
+"task": ..., "max_cost": ..., "user": ..., "experiment": ..., "params": {...},
+"image_generation": bool}``. Hints may also arrive in ``RunnableConfig["configurable"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages
+
+__all__ = ["HINTS", "RouteRequest"]
+
+HINTS = ("model", "task", "max_cost", "user", "experiment", "params", "image_generation", "timeout")
+
+
+@dataclass
+class RouteRequest:
+    """A request with its hints; derived facts (``text``, ``has_image``) are computed once."""
+
+    messages: list[BaseMessage]
+    model: str | None = None
+    """An explicit catalog name; ``None`` or ``"auto"`` lets the policies choose."""
+    task: str | None = None
+    """Overrides the task classifier."""
+    max_cost: float | None = None
+    """USD budget for this request."""
+    user: str | None = None
+    """Sticky A/B assignment key."""
+    experiment: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    image_generation: bool = False
+    timeout: float | None = None
+    """Seconds for the whole request, fallbacks included."""
+
+    @classmethod
+    def parse(cls, value: Any, configurable: dict[str, Any] | None = None) -> RouteRequest:
+        hints = {k: v for k, v in (configurable or {}).items() if k in HINTS and v is not None}
+        if isinstance(value, dict):
+            hints.update({k: v for k, v in value.items() if k in HINTS and v is not None})
+            value = value.get("messages", value.get("input", []))
+        if isinstance(value, str):
+            messages: list[BaseMessage] = [HumanMessage(content=value)]
+        elif hasattr(value, "to_messages"):
+            messages = value.to_messages()
+        else:
+            messages = convert_to_messages(value)
+        if not messages:
+            raise ValueError("the request has no messages")
+        return cls(messages=messages, **hints)
+
+    @property
+    def explicit_model(self) -> str | None:
+        return None if self.model in (None, "", "auto") else self.model
+
+    @property
+    def text(self) -> str:
+        """The last user message's text (what the task classifier reads)."""
+        for message in reversed(self.messages):
+            if message.type == "human":
+                return message.text
+        return self.messages[-1].text
+
+    @property
+    def has_image(self) -> bool:
+        for message in self.messages:
+            if isinstance(message.content, list):
+                for part in message.content:
+                    if isinstance(part, dict) and part.get("type") in ("image_url", "image"):
+                        return True
+        return False
+
+    def prompt_tokens(self) -> int:
+        """A fast estimate: ~4 characters a token, one per CJK character (no tokenizer call)."""
+        total = 0
+        for message in self.messages:
+            text = message.text
+            cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff")
+            total += cjk + (len(text) - cjk) // 4 + 4
+        return total

@@ -1,0 +1,304 @@
+"""The RouterRunnable: the one runnable every surface calls instead of a fixed model.
+
+It *decides* with the configured policies (explicit → modality → context window → task → A/B
+→ cost), then *dispatches*: the chosen model's deployments (ordered by the balancer, cooled-down
+ones skipped), then fallback models, chained with LangChain's ``with_fallbacks``. Each attempt
+updates deployment health. A failure before the first streamed chunk falls through to the next
+attempt; after the first chunk it reaches the caller. When every attempt fails the caller gets
+one :class:`~core.errors.RoutingError` listing them all. The answer carries
+``response_metadata["route"]`` (see :class:`~routers.record.RouteRecord`).
+
+Example:
+    >>> router = RouterRunnable.from_config()
+    >>> reply = router.invoke({"messages": [("user", "Say hi")], "max_cost": 0.001})  # doctest: +SKIP
+    >>> reply.response_metadata["route"]["reason"]                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
+
+from core.errors import Attempt, ProviderError, ProviderTimeout, RoutingError
+from models.factory import build_chat_model
+from models.registry import ModelEntry, Registry
+from routers.balance import Balancer
+from routers.config import RoutingConfig, load_routing_config
+from routers.experiments import Experiments
+from routers.health import HealthTracker
+from routers.policies.ab import ABPolicy
+from routers.policies.base import Policy
+from routers.policies.context_window import ContextWindowPolicy
+from routers.policies.cost import CostPolicy
+from routers.policies.explicit import ExplicitPolicy
+from routers.policies.modality import ModalityPolicy
+from routers.policies.task import TaskPolicy
+from routers.record import AttemptRecord, RouteRecord
+from routers.request import RouteRequest
+
+__all__ = ["RouterRunnable"]
+
+_MODEL_CACHE_SIZE = 256
+
+
+class RouterRunnable(Runnable[Any, BaseMessage]):
+    """Routes each request to a catalog model. Build with :meth:`from_config`."""
+
+    def __init__(self, registry: Registry, config: RoutingConfig, classifier: Any = None,
+                 experiments: Experiments | None = None, health: HealthTracker | None = None):
+        self.registry = registry
+        self.config = config
+        self.health = health or HealthTracker(config.health)
+        self.balancer = Balancer(self.health, config.balance)
+        self.experiments = experiments or Experiments(config.experiments)
+        self.classifier = classifier
+        self.policies: list[Policy] = [self._policy(name) for name in config.policies
+                                       if name != "task" or classifier is not None]
+        self._models: OrderedDict[tuple[Any, ...], BaseChatModel] = OrderedDict()
+        self._snapshot: tuple[int, list[ModelEntry]] | None = None
+
+    @classmethod
+    def from_config(cls, registry: Registry | None = None, config: RoutingConfig | None = None,
+                    with_classifier: bool = True) -> RouterRunnable:
+        """The router for ``config/routing.yaml`` and the catalog (semantic classifier included)."""
+        config = config or load_routing_config()
+        classifier = None
+        if with_classifier and "task" in config.policies:
+            from routers.task import TaskClassifier
+
+            classifier = TaskClassifier.from_config(config.task) if config.task else TaskClassifier.from_config()
+        return cls(registry or Registry(), config, classifier)
+
+    def _policy(self, name: str) -> Policy:
+        factories = {
+            "explicit": lambda: ExplicitPolicy(self.registry.entries),
+            "modality": ModalityPolicy,
+            "context_window": lambda: ContextWindowPolicy(self.config.cost.expected_output_tokens),
+            "task": lambda: TaskPolicy(self.classifier),
+            "ab": lambda: ABPolicy(self.experiments),
+            "cost": lambda: CostPolicy(self.config.cost),
+        }
+        return factories[name]()
+
+    # ---- deciding --------------------------------------------------------------------------
+    def _available(self) -> list[ModelEntry]:
+        """Available models, default first then by quality; recomputed only when the registry changes."""
+        generation = self.registry.generation()
+        if self._snapshot is None or self._snapshot[0] != generation:
+            entries = sorted(self.registry.available(),
+                             key=lambda e: (e.spec.name != self.config.default_model, -e.spec.quality))
+            self._snapshot = (generation, entries)
+        return self._snapshot[1]
+
+    def decide(self, request: RouteRequest) -> tuple[list[ModelEntry], RouteRecord]:
+        """Run the policies: ordered candidates and the record of why. Calls no model."""
+        record = RouteRecord()
+        candidates = self._available()
+        if not candidates:
+            raise RoutingError("no model is available; run `make run` to install the local model or set a "
+                               "provider key such as OPENAI_API_KEY")
+        for policy in self.policies:
+            candidates = policy.apply(request, candidates, record)
+        record.candidates = [e.spec.name for e in candidates]
+        return candidates, record
+
+    def plan(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[tuple[ModelEntry, str]]:
+        """The ordered (model, deployment) attempts: chosen model, then its fallbacks."""
+        by_name = {e.spec.name: e for e in self._available()}
+        chosen = candidates[0].spec.name
+        order = [chosen, *self.config.fallbacks.by_model.get(chosen, []),
+                 *self.config.fallbacks.by_task.get(record.task or "", []),
+                 *[e.spec.name for e in candidates[1:]], *self.config.fallbacks.default]
+        if request.explicit_model:  # an explicit choice falls back only where the config says so
+            order = [chosen, *self.config.fallbacks.by_model.get(chosen, [])]
+        attempts: list[tuple[ModelEntry, str]] = []
+        seen: set[str] = set()
+        for name in order:
+            entry = by_name.get(name)
+            if entry is None or name in seen:
+                continue
+            seen.add(name)
+            online = [d for d in entry.spec.deployments if d.name not in entry.offline_deployments]
+            usable, cooling = self.balancer.order(name, online)
+            if cooling and name == chosen:
+                record.note("health", f"{name}: deployment {', '.join(cooling)} in cooldown")
+            attempts.extend((entry, d.name) for d in usable)
+        if not attempts:
+            raise RoutingError(f"every deployment of {chosen} and its fallbacks is cooling down or offline",
+                               available=list(by_name))
+        return attempts
+
+    # ---- dispatching -----------------------------------------------------------------------
+    def _model(self, entry: ModelEntry, deployment: str, params: dict[str, Any]) -> BaseChatModel:
+        key = (entry.spec.fingerprint(), deployment, json.dumps(params, sort_keys=True))
+        model = self._models.get(key)
+        if model is None:
+            model = build_chat_model(entry.spec, deployment, params)
+            self._models[key] = model
+            if len(self._models) > _MODEL_CACHE_SIZE:
+                self._models.popitem(last=False)
+        return model
+
+    def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[RouteRequest, RouteRecord, Runnable, float]:
+        config = ensure_config(config)
+        request = RouteRequest.parse(value, config.get("configurable"))
+        candidates, record = self.decide(request)
+        attempts = self.plan(request, candidates, record)
+        deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
+        runnables = [_Attempt(self, record, entry, dep, request.params, deadline) for entry, dep in attempts]
+        chain = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=(ProviderError,)) \
+            if len(runnables) > 1 else runnables[0]
+        return request, record, chain, time.monotonic()
+
+    def _finish(self, record: RouteRecord, request: RouteRequest, started: float,
+                message: BaseMessage | None, error: str = "") -> dict[str, Any]:
+        route = record.as_dict()
+        route["request_id"] = record_id = uuid.uuid4().hex
+        if record.experiment and record.arm:
+            usage = (getattr(message, "usage_metadata", None) or {}) if message is not None else {}
+            cost = (message.response_metadata.get("cost_usd", 0.0) if message is not None else 0.0)
+            self.experiments.record(record_id, record.experiment, record.arm, time.monotonic() - started,
+                                    usage.get("input_tokens", 0), usage.get("output_tokens", 0), cost, error)
+        return route
+
+    def _failed(self, record: RouteRecord, request: RouteRequest, started: float, exc: ProviderError) -> RoutingError:
+        self._finish(record, request, started, None, type(exc).__name__)
+        attempts = [Attempt(a.model, a.deployment, a.error) for a in record.attempts]
+        return RoutingError(f"every option failed ({record.reason})", attempts=attempts)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
+        request, record, chain, started = self._prepare(input, config)
+        try:
+            message = chain.invoke(request.messages, config)
+        except ProviderError as exc:
+            raise self._failed(record, request, started, exc) from exc
+        message.response_metadata["route"] = self._finish(record, request, started, message)
+        return message
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
+        request, record, chain, started = self._prepare(input, config)
+        try:
+            message = await chain.ainvoke(request.messages, config)
+        except ProviderError as exc:
+            raise self._failed(record, request, started, exc) from exc
+        message.response_metadata["route"] = self._finish(record, request, started, message)
+        return message
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        request, record, chain, started = self._prepare(input, config)
+        total: AIMessageChunk | None = None
+        try:
+            for chunk in chain.stream(request.messages, config):
+                total = chunk if total is None else total + chunk
+                yield chunk
+        except ProviderError as exc:
+            if total is None:
+                raise self._failed(record, request, started, exc) from exc
+            raise
+        yield AIMessageChunk(content="", response_metadata={"route": self._finish(record, request, started, total)})
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        request, record, chain, started = self._prepare(input, config)
+        total: AIMessageChunk | None = None
+        try:
+            async for chunk in chain.astream(request.messages, config):
+                total = chunk if total is None else total + chunk
+                yield chunk
+        except ProviderError as exc:
+            if total is None:
+                raise self._failed(record, request, started, exc) from exc
+            raise
+        yield AIMessageChunk(content="", response_metadata={"route": self._finish(record, request, started, total)})
+
+
+class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
+    """One (model, deployment) try: health accounting and the attempt's line in the record."""
+
+    def __init__(self, router: RouterRunnable, record: RouteRecord, entry: ModelEntry, deployment: str,
+                 params: dict[str, Any], deadline: float):
+        self.router, self.record, self.entry, self.deployment = router, record, entry, deployment
+        self.params, self.deadline = params, deadline
+        self.name = f"{entry.spec.name}/{deployment}"
+
+    def _begin(self) -> tuple[BaseChatModel, AttemptRecord, float]:
+        model_name = self.entry.spec.name
+        attempt = AttemptRecord(model_name, self.deployment)
+        self.record.attempts.append(attempt)
+        if time.monotonic() > self.deadline:
+            attempt.error = "request timeout budget exhausted"
+            raise ProviderTimeout(attempt.error, provider="router", model=model_name, deployment=self.deployment)
+        if not self.router.health.acquire(model_name, self.deployment):
+            attempt.error = "in cooldown"
+            raise ProviderError("in cooldown", model=model_name, deployment=self.deployment)
+        try:
+            model = self.router._model(self.entry, self.deployment, self.params)
+        except Exception:
+            self.router.health.release(model_name, self.deployment)
+            raise
+        return model, attempt, time.monotonic()
+
+    def _ok(self, attempt: AttemptRecord, started: float) -> None:
+        attempt.ok = True
+        self.record.model, self.record.deployment = attempt.model, attempt.deployment
+        self.router.health.success(attempt.model, attempt.deployment, time.monotonic() - started)
+
+    def _error(self, attempt: AttemptRecord, exc: BaseException) -> None:
+        if isinstance(exc, ProviderError):
+            attempt.error = f"{type(exc).__name__}: {exc.reason}"
+            self.router.health.failure(attempt.model, attempt.deployment, attempt.error,
+                                       exc.counts_against_health, exc.retry_after)
+        else:
+            attempt.error = type(exc).__name__
+            self.router.health.release(attempt.model, attempt.deployment)
+
+    def invoke(self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
+        model, attempt, started = self._begin()
+        try:
+            message = model.invoke(input, config)
+        except BaseException as exc:
+            self._error(attempt, exc)
+            raise
+        self._ok(attempt, started)
+        return message
+
+    async def ainvoke(self, input: list[BaseMessage], config: RunnableConfig | None = None,
+                      **kwargs: Any) -> BaseMessage:
+        model, attempt, started = self._begin()
+        try:
+            message = await model.ainvoke(input, config)
+        except BaseException as exc:
+            self._error(attempt, exc)
+            raise
+        self._ok(attempt, started)
+        return message
+
+    def stream(self, input: list[BaseMessage], config: RunnableConfig | None = None,
+               **kwargs: Any) -> Iterator[AIMessageChunk]:
+        model, attempt, started = self._begin()
+        try:
+            yield from model.stream(input, config)
+        except BaseException as exc:
+            self._error(attempt, exc)
+            raise
+        self._ok(attempt, started)
+
+    async def astream(self, input: list[BaseMessage], config: RunnableConfig | None = None,
+                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        model, attempt, started = self._begin()
+        try:
+            async for chunk in model.astream(input, config):
+                yield chunk
+        except BaseException as exc:
+            self._error(attempt, exc)
+            raise
+        self._ok(attempt, started)

@@ -1,0 +1,57 @@
+"""SQLite tables for A/B experiments: one row per routed request, user feedback, status."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from store.sqlite import connect
+
+__all__ = ["ExperimentsDB"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ab_events (
+    request_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, arm TEXT NOT NULL, at REAL NOT NULL,
+    latency REAL, input_tokens INTEGER, output_tokens INTEGER, cost REAL, error TEXT);
+CREATE TABLE IF NOT EXISTS ab_feedback (
+    request_id TEXT PRIMARY KEY, score INTEGER NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ab_status (
+    experiment TEXT PRIMARY KEY, status TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+class ExperimentsDB:
+    def __init__(self, path: Path | str):
+        self.conn = connect(path)
+        self.conn.executescript(_SCHEMA)
+
+    def add_event(self, request_id: str, experiment: str, arm: str, latency: float, input_tokens: int,
+                  output_tokens: int, cost: float, error: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO ab_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (request_id, experiment, arm, time.time(), latency, input_tokens, output_tokens,
+                           cost, error or None))
+
+    def add_feedback(self, request_id: str, score: int) -> bool:
+        """``False`` when the request is not part of any experiment."""
+        if not self.conn.execute("SELECT 1 FROM ab_events WHERE request_id = ?", (request_id,)).fetchone():
+            return False
+        self.conn.execute("INSERT OR REPLACE INTO ab_feedback VALUES (?, ?, ?)", (request_id, score, time.time()))
+        return True
+
+    def summary(self, experiment: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            """SELECT e.arm AS arm, COUNT(*) AS requests, SUM(e.error IS NOT NULL) AS errors,
+                      AVG(e.latency) AS mean_latency, SUM(e.input_tokens) AS input_tokens,
+                      SUM(e.output_tokens) AS output_tokens, SUM(e.cost) AS cost,
+                      SUM(f.score > 0) AS thumbs_up, SUM(f.score < 0) AS thumbs_down
+               FROM ab_events e LEFT JOIN ab_feedback f USING (request_id)
+               WHERE e.experiment = ? GROUP BY e.arm ORDER BY e.arm""", (experiment,)).fetchall()
+        return [{k: (row[k] or 0) for k in row.keys()} | {"arm": row["arm"]} for row in rows]
+
+    def status(self, experiment: str) -> str | None:
+        row = self.conn.execute("SELECT status FROM ab_status WHERE experiment = ?", (experiment,)).fetchone()
+        return row["status"] if row else None
+
+    def set_status(self, experiment: str, status: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO ab_status VALUES (?, ?, ?)", (experiment, status, time.time()))
