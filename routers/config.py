@@ -69,6 +69,8 @@ class RoutingConfig(_Strict):
     fallbacks: FallbackConfig = FallbackConfig()
     cost: CostConfig = CostConfig()
     experiments: list[ExperimentConfig] = []
+    max_fallback_models: int = Field(3, ge=0)
+    """Other candidates tried after the chosen model and its configured fallbacks."""
     timeout_seconds: float = Field(120.0, gt=0)
     """Budget for one request, fallbacks included."""
     task: dict[str, Any] = {}

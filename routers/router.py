@@ -65,6 +65,7 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                                        if name != "task" or classifier is not None]
         self._models: OrderedDict[tuple[Any, ...], BaseChatModel] = OrderedDict()
         self._snapshot: tuple[int, list[ModelEntry]] | None = None
+        self._names: dict[str, ModelEntry] = {}
 
     @classmethod
     def from_config(cls, registry: Registry | None = None, config: RoutingConfig | None = None,
@@ -97,7 +98,12 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             entries = sorted(self.registry.available(),
                              key=lambda e: (e.spec.name != self.config.default_model, -e.spec.quality))
             self._snapshot = (generation, entries)
+            self._names = {e.spec.name: e for e in entries}
         return self._snapshot[1]
+
+    def _by_name(self) -> dict[str, ModelEntry]:
+        self._available()
+        return self._names
 
     def decide(self, request: RouteRequest) -> tuple[list[ModelEntry], RouteRecord]:
         """Run the policies: ordered candidates and the record of why. Calls no model."""
@@ -113,11 +119,11 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
 
     def plan(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[tuple[ModelEntry, str]]:
         """The ordered (model, deployment) attempts: chosen model, then its fallbacks."""
-        by_name = {e.spec.name: e for e in self._available()}
+        by_name = self._by_name()
         chosen = candidates[0].spec.name
+        others = [e.spec.name for e in candidates[1:self.config.max_fallback_models + 1]]
         order = [chosen, *self.config.fallbacks.by_model.get(chosen, []),
-                 *self.config.fallbacks.by_task.get(record.task or "", []),
-                 *[e.spec.name for e in candidates[1:]], *self.config.fallbacks.default]
+                 *self.config.fallbacks.by_task.get(record.task or "", []), *others, *self.config.fallbacks.default]
         if request.explicit_model:  # an explicit choice falls back only where the config says so
             order = [chosen, *self.config.fallbacks.by_model.get(chosen, [])]
         attempts: list[tuple[ModelEntry, str]] = []

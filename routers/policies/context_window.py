@@ -15,9 +15,17 @@ class ContextWindowPolicy:
 
     def __init__(self, expected_output_tokens: int):
         self.expected_output_tokens = expected_output_tokens
+        self._smallest: tuple[list[ModelEntry], int] | None = None
+
+    def _smallest_window(self, candidates: list[ModelEntry]) -> int:
+        if self._smallest is None or self._smallest[0] is not candidates:
+            self._smallest = (candidates, min((e.spec.context_window for e in candidates), default=0))
+        return self._smallest[1]
 
     def apply(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[ModelEntry]:
         needed = request.prompt_tokens() + int(request.params.get("max_tokens") or 0)
+        if needed <= self._smallest_window(candidates):  # fast path: every candidate fits
+            return candidates
         kept = [e for e in candidates if e.spec.context_window >= needed]
         if len(kept) == len(candidates):
             return candidates

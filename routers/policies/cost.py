@@ -8,6 +8,8 @@ Nothing affordable is an error, never a silent expensive call.
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.errors import RoutingError
 from models.registry import ModelEntry
 from routers.config import CostConfig
@@ -27,6 +29,16 @@ class CostPolicy:
 
     def __init__(self, config: CostConfig):
         self.config = config
+        self._cached: tuple[list[ModelEntry], np.ndarray, np.ndarray] | None = None
+
+    def _table(self, candidates: list[ModelEntry]) -> tuple[np.ndarray, np.ndarray]:
+        """Price matrix (input, output per 1K) and quality vector, cached per candidate list."""
+        if self._cached is None or self._cached[0] is not candidates:
+            prices = np.array([(e.spec.cost.input_per_1k, e.spec.cost.output_per_1k) for e in candidates],
+                              dtype=float).reshape(-1, 2)
+            quality = np.array([e.spec.quality for e in candidates], dtype=float)
+            self._cached = (candidates, prices, quality)
+        return self._cached[1], self._cached[2]
 
     def apply(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[ModelEntry]:
         if request.max_cost is None or request.explicit_model:
@@ -34,8 +46,11 @@ class CostPolicy:
         prompt = request.prompt_tokens()
         output = int(request.params.get("max_tokens") or self.config.expected_output_tokens)
         floor = self.config.min_quality.get(record.task or "", 0)
-        priced = sorted(((estimate_cost(e, prompt, output), e) for e in candidates if e.spec.quality >= floor),
-                        key=lambda pair: (pair[0], -pair[1].spec.quality))
+        prices, quality = self._table(candidates)
+        costs = prices @ np.array([prompt / 1000, output / 1000])
+        capable = quality >= floor
+        order = np.lexsort((-quality, costs))  # by cost, then higher quality first
+        priced = [(float(costs[i]), candidates[i]) for i in order if capable[i]]
         affordable = [(cost, e) for cost, e in priced if cost <= request.max_cost]
         if not affordable:
             if priced:
