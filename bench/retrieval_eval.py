@@ -1,0 +1,150 @@
+"""Retrieval quality and speed of the knowledge base, on a public FAQ data set.
+
+Data: ``zaragoza-construction-faq`` (PyPI, CC-BY-4.0, by Zaragoza AB): 503 question → answer
+pairs about Swedish construction, in English and Swedish. We index the English **answers
+only** (one JSONL row each, no question attached) and query with the English questions. A
+question's relevant answers are those whose question text is identical to it (the data set
+repeats 6 questions with different answers).
+
+Printed, with dense retrieval as the baseline measured in the same run:
+
+* recall@1, recall@5 and MRR@10 for dense (Chroma), BM25 (bm25s) and hybrid (RRF);
+* ingestion throughput (chunks/s, embedding and writing included, model load excluded) for a
+  2,000-chunk collection (English and Swedish answers, and question + answer rows);
+* query latency p50 / p99 for k=5 on that 2,000-chunk collection, after a warm-up.
+
+Targets from the issue: hybrid recall@5 ≥ 0.95; query p50 ≤ 20 ms. They are reported, not
+asserted. Run: ``python bench/retrieval_eval.py`` (about three minutes on 2 shared cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+LATENCY_CHUNKS = 2000
+MODES = (("dense", "dense"), ("bm25", "lexical"), ("hybrid", "hybrid"))
+
+
+def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
+    """Write rows as JSON lines (the FAQ loader's input format)."""
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def build_corpora(folder: Path) -> tuple[list[dict], Path, list[Path]]:
+    """The English pairs, the answers-only file, and the files of the 2,000-chunk collection."""
+    import zaragoza_construction_faq as dataset
+
+    english, swedish = dataset.load(lang="en"), dataset.load(lang="sv")
+    answers = write_jsonl(folder / "eval" / "answers-en.jsonl", [{"answer": q["a"]} for q in english])
+    pools = [
+        [{"answer": q["a"]} for q in english],
+        [{"answer": q["a"]} for q in swedish],
+        [{"question": q["q"], "answer": q["a"]} for q in english],
+        [{"question": q["q"], "answer": q["a"]} for q in swedish],
+    ]
+    files, remaining = [], LATENCY_CHUNKS
+    for number, rows in enumerate(pools):
+        rows = rows[:remaining]
+        files.append(write_jsonl(folder / "latency" / f"part{number}.jsonl", rows))
+        remaining -= len(rows)
+    return english, answers, files
+
+
+def rankings(kb, questions: list[str], mode: str, depth: int = 10) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    """For each question, the dataset indexes of the retrieved answers, best first."""
+    return [[int(hit.metadata["row"]) - 1 for hit in kb.search(q, depth, mode=mode)] for q in questions]
+
+
+def time_queries(search: Callable[[str], object], questions: list[str], warmup: int = 10) -> list[float]:
+    """Seconds per query, after ``warmup`` untimed queries."""
+    for question in questions[:warmup]:
+        search(question)
+    timings = []
+    for question in questions:
+        started = time.perf_counter()
+        search(question)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep the collections here (default: a temp folder)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retrieval-eval-"))
+    (workdir / "eval").mkdir(parents=True, exist_ok=True)
+    (workdir / "latency").mkdir(parents=True, exist_ok=True)
+    os.environ["MODELYARD_DATA_DIR"] = str(workdir / "data")
+
+    import chromadb
+    import torch
+    from chromadb.config import Settings
+
+    from knowledge import KnowledgeBase
+    from knowledge.evaluation import evaluate, latency_percentiles
+    from models.embeddings import local_embeddings
+
+    pairs, answers_file, latency_files = build_corpora(workdir)
+    questions = [pair["q"] for pair in pairs]
+    relevant = [{j for j, other in enumerate(pairs) if other["q"] == pair["q"]} for pair in pairs]
+
+    started = time.perf_counter()
+    local_embeddings().embed_query("warm up")
+    load_seconds = time.perf_counter() - started
+    client = chromadb.PersistentClient(
+        path=str(workdir / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
+
+    evaluation_kb = KnowledgeBase("zaragoza-eval", client=client)
+    evaluation_kb.ingest([answers_file])
+    print(
+        f"Retrieval on zaragoza-construction-faq (CC-BY-4.0): {len(pairs)} English answers indexed, "
+        f"{len(questions)} questions; torch threads: {torch.get_num_threads()}"
+    )
+    print(f"{'method':<8}{'recall@1':>11}{'recall@5':>11}{'mrr@10':>11}")
+    scores = {}
+    for label, mode in MODES:
+        scores[label] = evaluate(rankings(evaluation_kb, questions, mode), relevant)
+        print(scores[label].row(label))
+    baseline = scores["dense"]["recall@5"]
+    print(f"hybrid / dense recall@5: {scores['hybrid']['recall@5'] / baseline:.3f}")
+
+    latency_kb = KnowledgeBase("zaragoza-latency", client=client)
+    report = latency_kb.ingest(latency_files)
+    chunks = latency_kb.stats().chunks
+    print(
+        f"\nIngestion: {report.chunks_written} chunks in {report.seconds:.1f} s = "
+        f"{report.chunks_written / report.seconds:.1f} chunks/s (embedding + writing; model load "
+        f"{load_seconds:.1f} s excluded)"
+    )
+    print(f"Query latency, k=5, {chunks}-chunk collection, {len(questions)} queries after 10 warm-up:")
+    p50 = {}
+    for label, mode in MODES:
+        timings = time_queries(lambda q, m=mode: latency_kb.search(q, 5, mode=m), questions)  # type: ignore[misc]
+        figures = latency_percentiles(timings)
+        p50[label] = figures["p50"]
+        print(f"  {label:<7} p50 {figures['p50']:6.1f} ms   p99 {figures['p99']:6.1f} ms")
+
+    recall = scores["hybrid"]["recall@5"]
+    print(
+        f"\nTargets: hybrid recall@5 >= 0.95: {'met' if recall >= 0.95 else 'NOT met'} ({recall:.3f}); "
+        f"query p50 <= 20 ms: {'met' if p50['hybrid'] <= 20 else 'NOT met'} ({p50['hybrid']:.1f} ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Orchestration: moderation, retrieval and RAG chains, as LangChain runnables."""
