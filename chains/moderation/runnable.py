@@ -1,0 +1,282 @@
+"""The moderated chat runnable: screen the input, call the model, review the answer.
+
+``moderated(model_runnable, policy)`` wraps any Runnable that takes chat messages and returns an
+``AIMessage`` (a chat model, the router) and is itself such a Runnable, so it composes with LCEL
+(``prompt | moderated(router)``), LangServe and the server:
+
+1. **input** — the user's last message is checked against the lexicon; a ``block`` category
+   (or an ``UNSAFE`` judge verdict, if the policy asks the judge) stops here: the model is not
+   called and the answer is a refusal naming the category (or ``ModerationBlocked`` is raised,
+   per the policy's ``on_block``). PII in every message is replaced with ``<TYPE_n>``
+   placeholders unless the target is trusted (``metadata["modelyard"]["trusted"]``).
+2. **model** — called with the masked messages, with the caller's config.
+3. **output** — the answer is reviewed (streamed answers with a hold-back window, see
+   :mod:`.review`); a blocked answer is replaced by a safe notice; placeholders are restored in
+   what the user sees.
+
+Every answer carries ``response_metadata["moderation"]`` and ``response_metadata["provenance"]``.
+Per-call settings travel in ``config["configurable"]``: ``conversation_id`` (or ``thread_id``)
+keeps placeholders consistent across turns; ``moderation_policy`` picks another policy.
+
+Example:
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> chat = moderated(FakeListChatModel(responses=["Sure, <EMAIL_1> noted."]))
+    >>> answer = chat.invoke([("human", "my mail is ann@example.com")])
+    >>> answer.content, answer.response_metadata["moderation"]["pii"]
+    ('Sure, ann@example.com noted.', [{'type': 'EMAIL', 'placeholder': '<EMAIL_1>'}])
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from chains.moderation.errors import ModerationBlocked
+from chains.moderation.input_stage import InputScreening, last_user_text, screen_messages
+from chains.moderation.judge import ModelJudge
+from chains.moderation.messages import ChatInput, message_text, rebuild_input, split_input, to_chunk
+from chains.moderation.provenance import catalog_identity, moderation_notice, provenance
+from chains.moderation.review import AnswerReviewer
+from chains.moderation.screen import Moderator
+from chains.moderation.vault import PiiVault, VaultStore
+
+__all__ = ["ModeratedChat", "moderated"]
+
+
+@dataclass
+class _Turn:
+    """One request on its way through: the policy, the vault and the screened input."""
+
+    policy: str
+    vault: PiiVault
+    trusted: bool
+    masked: bool
+    screening: InputScreening
+    model_input: Any
+    judge: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ModeratedChat(Runnable[ChatInput, BaseMessage]):
+    """Moderation around a chat runnable. Build it with :func:`moderated`.
+
+    Args:
+        model: a Runnable from chat messages to an ``AIMessage`` (or a stream of chunks).
+        policy: the policy's name in ``config/moderation.yaml``.
+        moderator: lexicon + policies (default: loaded from the config folder).
+        judge: a :class:`ModelJudge` or a chat model to make one; used where the policy asks.
+        trusted: whether the model may see raw PII; default: its ``metadata["modelyard"]["trusted"]``,
+            and untrusted when that is absent.
+        vaults: where conversations' placeholder vaults live (default: a new in-memory store).
+    """
+
+    def __init__(self, model: Runnable, policy: str = "default", *, moderator: Moderator | None = None,
+                 judge: ModelJudge | Runnable | None = None, trusted: bool | None = None,
+                 vaults: VaultStore | None = None):
+        self.model = model
+        self.moderator = moderator or Moderator.from_config()
+        self.moderator.policy(policy)  # an unknown policy fails here, not on the first request
+        self.policy = policy
+        self.judge = judge if judge is None or isinstance(judge, ModelJudge) else ModelJudge(judge)
+        self.trusted = trusted if trusted is not None else catalog_identity(model).get("trusted") is True
+        self.vaults = vaults or VaultStore()
+        self.name = f"Moderated[{policy}]"
+
+    # ---- Runnable interface -----------------------------------------------------------------
+    def invoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
+
+    async def ainvoke(self, input: ChatInput, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> BaseMessage:
+        return await self._acall_with_config(self._ainvoke, input, config, run_type="chain")
+
+    def stream(self, input: ChatInput, config: RunnableConfig | None = None,
+               **kwargs: Any) -> Iterator[AIMessageChunk]:
+        yield from self.transform(iter([input]), config, **kwargs)
+
+    def transform(self, input: Iterator[ChatInput], config: RunnableConfig | None = None,
+                  **kwargs: Any) -> Iterator[AIMessageChunk]:
+        yield from self._transform_stream_with_config(input, self._transform, config, run_type="chain")
+
+    async def astream(self, input: ChatInput, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        async def once() -> AsyncIterator[ChatInput]:
+            yield input
+
+        async for chunk in self.atransform(once(), config, **kwargs):
+            yield chunk
+
+    async def atransform(self, input: AsyncIterator[ChatInput], config: RunnableConfig | None = None,
+                         **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        async for chunk in self._atransform_stream_with_config(input, self._atransform, config,
+                                                               run_type="chain"):
+            yield chunk
+
+    # ---- the three stages, sync ------------------------------------------------------------------
+    def _invoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
+        turn = self._begin(value, config)
+        if self._wants_judge(turn, "input"):
+            self._judge_input(turn, self.judge.judge(last_user_text(turn.screening.messages), "user", config))
+        if turn.screening.blocked_categories:
+            return self._refuse(turn)
+        answer = self.model.invoke(turn.model_input, config)
+        reviewer = self._reviewer(turn, hold_all=False)
+        shown = reviewer.feed(message_text(answer)) + reviewer.finish()
+        if self._wants_judge(turn, "output") and not reviewer.blocked:
+            self._judge_output(turn, reviewer, self.judge.judge(reviewer.text, "assistant", config))
+        return self._answer(turn, answer, reviewer, shown)
+
+    def _transform(self, inputs: Iterator[ChatInput], config: RunnableConfig) -> Iterator[AIMessageChunk]:
+        turn = self._begin(_last(inputs), config)
+        if self._wants_judge(turn, "input"):
+            self._judge_input(turn, self.judge.judge(last_user_text(turn.screening.messages), "user", config))
+        if turn.screening.blocked_categories:
+            yield _as_last_chunk(self._refuse(turn))
+            return
+        reviewer = self._reviewer(turn, hold_all=self._wants_judge(turn, "output"))
+        metadata: dict[str, Any] = {}
+        stream = self.model.stream(turn.model_input, config)
+        try:
+            for piece in stream:
+                metadata.update(getattr(piece, "response_metadata", None) or {})
+                shown = reviewer.feed(message_text(piece))
+                if reviewer.blocked:
+                    break
+                yield to_chunk(piece, shown)
+        finally:
+            getattr(stream, "close", lambda: None)()
+        if self._wants_judge(turn, "output") and not reviewer.blocked:
+            self._judge_output(turn, reviewer, self.judge.judge(reviewer.text, "assistant", config))
+        yield self._last_chunk(turn, reviewer, metadata)
+
+    # ---- the three stages, async -----------------------------------------------------------------
+    async def _ainvoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
+        turn = self._begin(value, config)
+        if self._wants_judge(turn, "input"):
+            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user",
+                                                            config))
+        if turn.screening.blocked_categories:
+            return self._refuse(turn)
+        answer = await self.model.ainvoke(turn.model_input, config)
+        reviewer = self._reviewer(turn, hold_all=False)
+        shown = reviewer.feed(message_text(answer)) + reviewer.finish()
+        if self._wants_judge(turn, "output") and not reviewer.blocked:
+            self._judge_output(turn, reviewer, await self.judge.ajudge(reviewer.text, "assistant", config))
+        return self._answer(turn, answer, reviewer, shown)
+
+    async def _atransform(self, inputs: AsyncIterator[ChatInput],
+                          config: RunnableConfig) -> AsyncIterator[AIMessageChunk]:
+        value = None
+        async for value in inputs:  # noqa: B007 - the last input is the one to use
+            pass
+        turn = self._begin(value, config)
+        if self._wants_judge(turn, "input"):
+            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user",
+                                                            config))
+        if turn.screening.blocked_categories:
+            yield _as_last_chunk(self._refuse(turn))
+            return
+        reviewer = self._reviewer(turn, hold_all=self._wants_judge(turn, "output"))
+        metadata: dict[str, Any] = {}
+        stream = self.model.astream(turn.model_input, config)
+        try:
+            async for piece in stream:
+                metadata.update(getattr(piece, "response_metadata", None) or {})
+                shown = reviewer.feed(message_text(piece))
+                if reviewer.blocked:
+                    break
+                yield to_chunk(piece, shown)
+        finally:
+            await stream.aclose()
+        if self._wants_judge(turn, "output") and not reviewer.blocked:
+            self._judge_output(turn, reviewer, await self.judge.ajudge(reviewer.text, "assistant", config))
+        yield self._last_chunk(turn, reviewer, metadata)
+
+    # ---- shared steps ---------------------------------------------------------------------------
+    def _begin(self, value: ChatInput, config: RunnableConfig) -> _Turn:
+        configurable = (config or {}).get("configurable") or {}
+        policy = configurable.get("moderation_policy") or self.policy
+        rules = self.moderator.policy(policy)
+        messages, original = split_input(value)
+        mask = rules.pii.mask and (not self.trusted or rules.pii.mask_for_trusted)
+        conversation = configurable.get("conversation_id") or configurable.get("thread_id")
+        vault = self.vaults.get(str(conversation)) if conversation else PiiVault()
+        screening = screen_messages(self.moderator, policy, messages, vault, mask)
+        return _Turn(policy, vault, self.trusted, mask, screening, rebuild_input(screening.messages, original))
+
+    def _wants_judge(self, turn: _Turn, stage: str) -> bool:
+        return self.judge is not None and getattr(self.moderator.policy(turn.policy).judge, stage)
+
+    def _judge_input(self, turn: _Turn, verdict: Any) -> None:
+        turn.judge.append(verdict.record("input"))
+        if verdict.unsafe and verdict.category not in turn.screening.blocked_categories:
+            turn.screening.blocked_categories.append(verdict.category)
+            turn.screening.flags.append({"stage": "input", "category": verdict.category, "action": "block",
+                                         "term": ""})
+
+    def _judge_output(self, turn: _Turn, reviewer: AnswerReviewer, verdict: Any) -> None:
+        turn.judge.append(verdict.record("output"))
+        if verdict.unsafe:
+            reviewer.block(verdict.category)
+
+    def _reviewer(self, turn: _Turn, hold_all: bool) -> AnswerReviewer:
+        return AnswerReviewer(self.moderator, turn.policy, turn.vault, hold_all=hold_all)
+
+    def _refuse(self, turn: _Turn) -> AIMessage:
+        rules = self.moderator.policy(turn.policy)
+        categories = turn.screening.blocked_categories
+        text = rules.refusal_text(turn.policy, categories)
+        if rules.on_block == "raise":
+            raise ModerationBlocked(text, categories)
+        return AIMessage(content=text, response_metadata={
+            "moderation": self._record(turn, None, "input"), "provenance": moderation_notice(turn.policy)})
+
+    def _answer(self, turn: _Turn, answer: Any, reviewer: AnswerReviewer, shown: str) -> BaseMessage:
+        content = reviewer.refusal() if reviewer.blocked else shown
+        extra = {"moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
+                 "provenance": provenance(answer, self.model)}
+        if isinstance(answer, BaseMessage):
+            return answer.model_copy(update={"content": content,
+                                             "response_metadata": {**answer.response_metadata, **extra}})
+        return AIMessage(content=content, response_metadata=extra)
+
+    def _last_chunk(self, turn: _Turn, reviewer: AnswerReviewer, metadata: dict[str, Any]) -> AIMessageChunk:
+        tail = reviewer.finish()
+        if reviewer.blocked:
+            tail = ("\n\n" if reviewer.text else "") + reviewer.refusal()
+        extra = {"moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
+                 "provenance": provenance(AIMessage("", response_metadata=metadata), self.model)}
+        return AIMessageChunk(content=tail, response_metadata=extra, chunk_position="last")
+
+    def _record(self, turn: _Turn, reviewer: AnswerReviewer | None, blocked_at: str | None) -> dict[str, Any]:
+        flags = turn.screening.flags + (reviewer.flags if reviewer else [])
+        return {"policy": turn.policy, "blocked": blocked_at is not None, "stage": blocked_at,
+                "categories": sorted({flag["category"] for flag in flags}), "flags": flags,
+                "pii": turn.screening.pii, "pii_masked": turn.masked, "trusted_target": turn.trusted,
+                "reviewed": reviewer is not None, "judge": turn.judge}
+
+
+def moderated(model_runnable: Runnable, policy: str = "default", *, moderator: Moderator | None = None,
+              judge: ModelJudge | Runnable | None = None, trusted: bool | None = None,
+              vaults: VaultStore | None = None) -> ModeratedChat:
+    """Wrap ``model_runnable`` (messages → AIMessage) in moderation under ``policy``.
+
+    See :class:`ModeratedChat` for the arguments and the module docstring for what happens.
+    """
+    return ModeratedChat(model_runnable, policy, moderator=moderator, judge=judge, trusted=trusted,
+                         vaults=vaults)
+
+
+def _last(inputs: Iterator[ChatInput]) -> ChatInput:
+    value = None
+    for value in inputs:  # noqa: B007 - the last input is the one to use
+        pass
+    return value
+
+
+def _as_last_chunk(message: AIMessage) -> AIMessageChunk:
+    return AIMessageChunk(content=message.content, response_metadata=message.response_metadata,
+                          chunk_position="last")
