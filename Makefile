@@ -29,6 +29,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 prepare: install
 	HF_HUB_OFFLINE=1 $(PY) -m models prepare
+	HF_HUB_OFFLINE=1 $(PY) -c "from knowledge import ensure_sample_kb; print('  sample knowledge base:', ensure_sample_kb(progress=True).summary())"
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/local_models.py
