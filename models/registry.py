@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from store.sqlite import write_transaction
 __all__ = ["ModelEntry", "RegisterResult", "Registry", "spec_diff"]
 
 WHOLE_MODEL = "*"
+EXTERNAL_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,21 @@ class Registry:
         self._db = RegistryDB(db_path or data_dir() / "registry.sqlite")
         self._lock = threading.Lock()
         self._cache: tuple[int, list[ModelEntry]] | None = None
+        self._generation, self._checked_at, self._seen_own = -1, float("-inf"), -1
 
     # ---- reading ---------------------------------------------------------------------------
     def generation(self) -> int:
-        """A number that changes whenever the registry does (for callers' caches)."""
-        with self._lock:
-            return self._db.generation()
+        """A number that changes whenever the registry does (for callers' caches).
+
+        This process's own writes show at once; other processes' writes are looked up in SQLite
+        at most every ``EXTERNAL_CHECK_SECONDS`` (it keeps a query off every routed request).
+        """
+        now = time.monotonic()
+        if now - self._checked_at >= EXTERNAL_CHECK_SECONDS or self._db.own_writes != self._seen_own:
+            with self._lock:
+                self._generation = self._db.generation()
+                self._checked_at, self._seen_own = now, self._db.own_writes
+        return self._generation
 
     def entries(self) -> list[ModelEntry]:
         """Every model, catalog and runtime, with availability (cached until a write)."""

@@ -114,7 +114,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                                "provider key such as OPENAI_API_KEY")
         for policy in self.policies:
             candidates = policy.apply(request, candidates, record)
-        record.candidates = [e.spec.name for e in candidates]
+        record.candidates = [e.spec.name for e in candidates[:10]]
+        if len(candidates) > 10:
+            record.candidates.append(f"+{len(candidates) - 10} more")
         return candidates, record
 
     def plan(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[tuple[ModelEntry, str]]:

@@ -47,6 +47,10 @@ class RegistryDB:
         """Called after this connection commits (``data_version`` only sees other connections)."""
         self._own_writes += 1
 
+    @property
+    def own_writes(self) -> int:
+        return self._own_writes
+
     def stored_specs(self) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute("SELECT name, spec FROM models ORDER BY name").fetchall()
         return {row["name"]: json.loads(row["spec"]) for row in rows}
