@@ -24,6 +24,10 @@ Builder = Callable[[ModelSpec, Deployment, dict[str, Any]], BaseChatModel]
 
 
 def _openai(spec: ModelSpec, dep: Deployment, params: dict[str, Any]) -> BaseChatModel:
+    if "text" not in spec.modalities.output:  # an image model: /v1/images/generations
+        from models.adapters.openai_images import build_openai_images
+
+        return build_openai_images(spec, dep, params)
     from models.adapters.openai import build_openai
 
     return build_openai(spec, dep, params)

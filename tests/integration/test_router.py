@@ -155,3 +155,20 @@ def test_ab_experiment_through_the_router_records_per_arm_statistics(tmp_path, u
     assert summary[routes[0]["arm"]]["thumbs_up"] == 1
     again = router.invoke({"messages": [("user", "x")], "experiment": "exp", "user": "u0"})
     assert again.response_metadata["route"]["arm"] == routes[0]["arm"]
+
+
+def test_image_generation_is_routed_to_an_image_model_and_answered_with_an_image(tmp_path, upstreams):
+    import base64
+
+    painter = ModelSpec(name="painter", provider="openai", modalities={"input": ["text"], "output": ["image"]},
+                        params={"size": {"type": "str", "default": "256x256"}},
+                        deployments=[{"name": "d0", "base_url": upstreams[1].base_url}])
+    router = make_router(tmp_path, [spec("main", [upstreams[0].base_url]), painter])
+    reply = router.invoke({"messages": [("user", "a lighthouse at dusk")], "image_generation": True})
+    (block,) = reply.content
+    assert block["type"] == "image" and block["mime_type"] == "image/png"
+    assert base64.b64decode(block["base64"]).startswith(b"\x89PNG")
+    assert reply.response_metadata["route"]["model"] == "painter"
+    assert "image generation → 1 image-output model(s)" in reply.response_metadata["route"]["reason"]
+    assert upstreams[1].requests[-1].body == {"model": "painter", "prompt": "a lighthouse at dusk", "size": "256x256", "n": 1}
+    assert router.invoke("plain text please").response_metadata["route"]["model"] == "main"
