@@ -12,11 +12,13 @@ Output of ``invoke`` — a dict:
 * ``sources``: the retrieved chunks, numbered as the prompt showed them — each
   ``{"n", "source", "file", "title", "heading", "page", "snippet", "text", "score"}``;
 * ``answer``: the model's answer, citing sources as ``[1]``, ``[2]``…;
-* ``citations``: the source numbers the answer actually cites (valid ones only).
+* ``citations``: the source numbers the answer actually cites (valid ones only);
+* ``reply`` (when the model was called): ``{"response_metadata", "usage_metadata"}`` of the
+  model's message — route, cost, moderation and provenance when the model is the moderated router.
 
 ``stream`` yields the same keys as partial dicts, in order: first ``{"question": …,
 "sources": [...]}`` (before the model starts, so a UI can show the sources at once), then many
-``{"answer": "<next piece>"}``, then ``{"citations": [...]}``. Adding the chunks up
+``{"answer": "<next piece>"}``, then ``{"reply": {...}}`` and ``{"citations": [...]}``. Adding the chunks up
 (``a + b``) gives the ``invoke`` result.
 
 When no chunk reaches the retriever's relevance threshold, ``sources`` is empty, the model is
@@ -33,14 +35,21 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Iterator
 from operator import itemgetter
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableBranch,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnablePassthrough,
+)
+from langchain_core.runnables.utils import AddableDict
 
 from knowledge.lexical import cjk_share
 
@@ -126,6 +135,49 @@ def _as_input(value: str | dict[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
+class _AnswerSplitter:
+    """Turns the model's streamed message into ``answer`` text pieces, then one ``reply`` record
+    with the message's ``response_metadata`` (route, cost, moderation, provenance) and usage."""
+
+    def __init__(self) -> None:
+        self.reply: Any = None
+
+    def feed(self, chunk: dict[str, Any]) -> list[AddableDict]:
+        out = []
+        rest = {key: value for key, value in chunk.items() if key != "message"}
+        if rest:
+            out.append(AddableDict(rest))
+        message = chunk.get("message")
+        if message is not None:
+            self.reply = message if self.reply is None else self.reply + message
+            text = message if isinstance(message, str) else message.text
+            if text:
+                out.append(AddableDict(answer=text))
+        return out
+
+    def finish(self) -> list[AddableDict]:
+        if self.reply is None or isinstance(self.reply, str):
+            return []
+        return [AddableDict(reply={"response_metadata": dict(self.reply.response_metadata),
+                                   "usage_metadata": dict(getattr(self.reply, "usage_metadata", None) or {})})]
+
+
+def _message_to_answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
+    splitter = _AnswerSplitter()
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    yield from splitter.finish()
+
+
+async def _amessage_to_answer(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[AddableDict]:
+    splitter = _AnswerSplitter()
+    async for chunk in chunks:
+        for piece in splitter.feed(chunk):
+            yield piece
+    for piece in splitter.finish():
+        yield piece
+
+
 def _prompt_values(state: dict[str, Any]) -> dict[str, Any]:
     values = {"question": state["question"], "context": format_sources(state["sources"])}
     if state.get("history"):
@@ -156,8 +208,9 @@ def build_rag_chain(
 
     to_sources = RunnableLambda(number_sources)
     retrieve = RunnablePassthrough.assign(sources=itemgetter("question") | retriever | to_sources)
-    generate = RunnablePassthrough.assign(
-        answer=RunnableLambda(_prompt_values) | prompt | model | StrOutputParser()
+    generate = (
+        RunnablePassthrough.assign(message=RunnableLambda(_prompt_values) | prompt | model)
+        | RunnableGenerator(_message_to_answer, _amessage_to_answer)
     ).with_config(run_name="generate")
     dont_know = RunnablePassthrough.assign(
         answer=RunnableLambda(lambda state: dont_know_answer(state["question"]))

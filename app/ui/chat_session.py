@@ -62,6 +62,11 @@ def stream_reply(model: Runnable, payload: Any, stats: TurnStats,
         if isinstance(chunk, dict):  # the RAG chain streams dict pieces
             stats.sources = chunk.get("sources", stats.sources)
             stats.citations = chunk.get("citations", stats.citations)
+            if "reply" in chunk:  # the model's metadata, after the answer
+                reply = chunk["reply"]
+                meta = AIMessageChunk(content="", response_metadata=reply["response_metadata"],
+                                      usage_metadata=reply["usage_metadata"] or None)
+                total = meta if total is None else total + meta
             chunk = chunk.get("answer")
             if not chunk:
                 continue

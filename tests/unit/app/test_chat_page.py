@@ -61,5 +61,7 @@ def test_knowledge_base_answers_show_sources(session_data_dir):
     assert not app.exception and not app.error
     reply = app.session_state["history"][1]
     assert reply["sources"] and reply["sources"][0]["n"] == 1
+    assert "answered by smollm2-135m/local" in reply["route"]  # the RAG answer keeps the route ...
+    assert reply["label"] == "AI-generated · smollm2-135m"     # ... and its provenance
     assert any("return" in (s.get("file", "") + s.get("heading", "")).lower() or "refund" in s["snippet"].lower()
                for s in reply["sources"])

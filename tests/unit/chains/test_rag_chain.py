@@ -57,7 +57,7 @@ def test_answer_cites_the_numbered_sources_it_was_given(retriever):
     model = QuotingModel()
     result = build_rag_chain(retriever, RunnableLambda(model)).invoke("How long does a refund take?")
 
-    assert set(result) == {"question", "sources", "answer", "citations"}
+    assert set(result) == {"question", "sources", "answer", "citations", "reply"}
     retrieved = retriever.invoke("How long does a refund take?")
     assert [s["text"] for s in result["sources"]] == [d.page_content for d in retrieved]
     assert [s["n"] for s in result["sources"]] == [1, 2, 3]
@@ -114,7 +114,8 @@ def test_streaming_sends_sources_first_then_answer_pieces_then_citations(retriev
     merged = chunks[0]
     for chunk in chunks[1:]:
         merged = merged + chunk
-    assert set(merged) == {"question", "sources", "answer", "citations"}
+    assert set(merged) == {"question", "sources", "answer", "citations", "reply"}
+    assert set(merged["reply"]) == {"response_metadata", "usage_metadata"}
 
 
 def test_history_reaches_the_prompt(retriever):
