@@ -31,6 +31,9 @@ prepare: install
 	HF_HUB_OFFLINE=1 $(PY) -m models prepare
 	HF_HUB_OFFLINE=1 $(PY) -c "from knowledge import ensure_sample_kb; print('  sample knowledge base:', ensure_sample_kb(progress=True).summary())"
 
+serve: prepare
+	HF_HUB_OFFLINE=1 $(PY) -m app.server --host 127.0.0.1 --port 8000
+
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/local_models.py
 

@@ -1,0 +1,53 @@
+"""``python -m app.server [--host H] [--port P] [--no-knowledge]``: serve the gateway with uvicorn.
+
+On an address other than loopback the server refuses to start without ``MODELYARD_MASTER_KEY``:
+the registry API would otherwise be open to the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+
+import uvicorn
+
+from app.server.factory import create_app
+
+__all__ = ["is_loopback", "main"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m app.server", description="Serve the Modelyard gateway.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies get 413")
+    parser.add_argument(
+        "--no-knowledge",
+        action="store_true",
+        help="skip /support and /rag (and ingesting the sample knowledge base)",
+    )
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not os.environ.get("MODELYARD_MASTER_KEY"):
+        parser.error(
+            f"refusing to serve on {args.host} without MODELYARD_MASTER_KEY: the registry API would be "
+            "open to the network (set the key, or bind 127.0.0.1)"
+        )
+    app = create_app(knowledge=not args.no_knowledge, max_body_bytes=args.max_body_bytes)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    main()

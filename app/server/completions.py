@@ -1,0 +1,202 @@
+"""Chat completions through the router, answered as OpenAI JSON or as an SSE stream.
+
+The route record of every answer goes into the body as ``modelyard_route`` (the final chunk
+when streaming) and, for non-streamed answers, into the ``x-modelyard-route`` header (the
+readable reason, percent-encoded so it is ASCII). A streamed response's headers leave before
+the route is complete, so streams carry it in the final chunk only.
+
+A stream is started only after its first chunk arrived: when every option fails before that,
+the caller gets a normal JSON error with the right status instead of a broken stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.responses import JSONResponse, StreamingResponse
+from langchain_core.messages import BaseMessage
+
+from app.server.errors import ApiError, error_body, status_of
+from app.server.request_log import CallRecord
+from app.server.schemas import ChatCompletionRequest
+from app.server.state import Gateway
+
+__all__ = ["ROUTE_HEADER", "check_model", "complete", "route_header", "stream"]
+
+ROUTE_HEADER = "x-modelyard-route"
+_HEADER_SAFE = " !#$&'()*+,/:;=?@[]~<>"
+
+
+def route_header(reason: str) -> str:
+    """``reason`` as an ASCII-safe header value (non-ASCII and controls percent-encoded)."""
+    return quote(reason, safe=_HEADER_SAFE)
+
+
+def check_model(gw: Gateway, name: str) -> None:
+    """404 unless ``name`` is ``auto`` or an available catalog model (the message lists them)."""
+    if name == "auto":
+        return
+    entries = gw.registry.entries()
+    available = [e.spec.name for e in entries if e.availability.available]
+    if name in available:
+        return
+    known = {e.spec.name: e for e in entries}
+    why = f" is unavailable ({known[name].availability.reason})" if name in known else " does not exist"
+    raise ApiError(
+        404,
+        f"model '{name}'{why}; available: {', '.join(['auto', *available])}",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def account(gw: Gateway, call: CallRecord) -> None:
+    """Metrics and the request log for one call; never raises."""
+    try:
+        gw.metrics.observe(call)
+    except Exception:  # accounting must not fail a request
+        pass
+    gw.log.write(call)
+
+
+def _usage(message: BaseMessage) -> tuple[int, int]:
+    usage = getattr(message, "usage_metadata", None) or {}
+    return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+
+
+def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
+    error = status_of(exc)
+    call.status, call.error_class = error.status, type(exc).__name__
+    call.latency_s = time.perf_counter() - started
+    account(gw, call)
+    return error
+
+
+async def complete(gw: Gateway, body: ChatCompletionRequest) -> JSONResponse:
+    """Answer a non-streamed chat completion."""
+    started = time.perf_counter()
+    call = CallRecord(endpoint="chat", model=body.model)
+    try:
+        message = await gw.router.ainvoke(body.router_input())
+    except Exception as exc:
+        raise _failed(gw, call, started, exc) from exc
+    route = message.response_metadata.get("route", {})
+    tokens_in, tokens_out = _usage(message)
+    call.model, call.deployment = route.get("model", body.model), route.get("deployment", "")
+    call.route_reason, call.input_tokens, call.output_tokens = route.get("reason", ""), tokens_in, tokens_out
+    call.cost_usd = float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
+    call.latency_s = time.perf_counter() - started
+    account(gw, call)
+    payload = {
+        "id": f"chatcmpl-{route.get('request_id') or call.id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": call.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": message.text},
+                "finish_reason": message.response_metadata.get("finish_reason", "stop"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
+        "modelyard_route": route,
+    }
+    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
+
+
+async def stream(gw: Gateway, body: ChatCompletionRequest) -> StreamingResponse:
+    """Answer a streamed chat completion (``chat.completion.chunk`` events, then ``[DONE]``)."""
+    started = time.perf_counter()
+    call = CallRecord(endpoint="chat_stream", model=body.model)
+    chunks = gw.router.astream(body.router_input())
+    try:
+        first = await anext(chunks)
+    except Exception as exc:
+        raise _failed(gw, call, started, exc) from exc
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    events = _events(gw, body.model, call, started, first, chunks, include_usage)
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+def _sse(payload: dict[str, Any] | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+async def _events(
+    gw: Gateway,
+    requested: str,
+    call: CallRecord,
+    started: float,
+    first: BaseMessage,
+    rest: AsyncIterator[BaseMessage],
+    include_usage: bool,
+) -> AsyncIterator[str]:
+    head = {
+        "id": f"chatcmpl-{call.id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": requested,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        return _sse({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+
+    route: dict[str, Any] = {}
+    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        piece: BaseMessage | None = first
+        while piece is not None:
+            if piece.text:
+                if call.ttft_s is None:
+                    call.ttft_s = time.perf_counter() - started
+                yield chunk({"content": piece.text})
+            _tally(call, piece)
+            route = piece.response_metadata.get("route", route)
+            piece = await anext(rest, None)
+        call.model, call.deployment = route.get("model", requested), route.get("deployment", "")
+        call.route_reason, call.status, call.error_class = route.get("reason", ""), 200, ""
+        head["model"] = call.model
+        usage = {
+            "prompt_tokens": call.input_tokens,
+            "completion_tokens": call.output_tokens,
+            "total_tokens": call.input_tokens + call.output_tokens,
+        }
+        if include_usage:
+            yield chunk({}, "stop")
+            yield _sse({**head, "choices": [], "usage": usage, "modelyard_route": route})
+        else:
+            yield chunk({}, "stop", modelyard_route=route)
+        yield _sse("[DONE]")
+    except Exception as exc:  # after the first chunk an error can only travel inside the stream
+        error = status_of(exc)
+        call.status, call.error_class = error.status, type(exc).__name__
+        yield _sse(error_body(error.status, error.message, error.param, error.code))
+    finally:  # also on client disconnect: closing the router's stream closes the upstream call
+        call.latency_s = time.perf_counter() - started
+        account(gw, call)
+        with contextlib.suppress(Exception):
+            await rest.aclose()  # type: ignore[attr-defined]
+
+
+def _tally(call: CallRecord, piece: BaseMessage) -> None:
+    """Add a streamed chunk's tokens and cost to ``call``."""
+    tokens_in, tokens_out = _usage(piece)
+    call.input_tokens += tokens_in
+    call.output_tokens += tokens_out
+    call.cost_usd += float(piece.response_metadata.get("cost_usd", 0.0) or 0.0)

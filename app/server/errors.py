@@ -1,0 +1,167 @@
+"""HTTP errors in OpenAI's shape, and the one place Modelyard errors get a status code.
+
+Every error response of the gateway has the body OpenAI clients understand::
+
+    {"error": {"message": "...", "type": "...", "param": "...", "code": "..."}}
+
+:func:`install_error_handlers` maps :mod:`core.errors` to statuses (unknown model 404,
+everything failed 502, bad parameter 400, invalid spec 422, moderation 400) and turns FastAPI's
+validation errors into 400 (malformed JSON) or 422 (missing field, wrong type) naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import (
+    CatalogError,
+    ModelyardError,
+    ModerationBlocked,
+    ParameterError,
+    ProviderError,
+    RegistryError,
+    RoutingError,
+)
+
+__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_of"]
+
+log = logging.getLogger(__name__)
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    502: "upstream_error",
+    500: "server_error",
+}
+
+
+class ApiError(Exception):
+    """An error the gateway answers with ``status`` and OpenAI's error body.
+
+    Example:
+        >>> ApiError(404, "unknown model 'x'", code="model_not_found").status
+        404
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.headers, self.extra = headers or {}, extra or {}
+
+
+def error_body(
+    status: int, message: str, param: str | None = None, code: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """OpenAI's error object for ``status``."""
+    return {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "invalid_request_error"),
+            "param": param,
+            "code": code,
+            **extra,
+        }
+    }
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    """The JSON response for an :class:`ApiError`."""
+    body = error_body(error.status, error.message, error.param, error.code, **error.extra)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def status_of(exc: BaseException) -> ApiError:
+    """Translate an exception raised while serving into an :class:`ApiError`."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RoutingError):
+        if exc.attempts:
+            attempts = [
+                {"model": a.model, "deployment": a.deployment, "error": a.error} for a in exc.attempts
+            ]
+            return ApiError(502, str(exc), code="all_attempts_failed", extra={"attempts": attempts})
+        return ApiError(400, str(exc), code="no_route")
+    if isinstance(exc, ParameterError):
+        return ApiError(400, str(exc), param=_param_named(str(exc)), code="invalid_parameter")
+    if isinstance(exc, CatalogError):
+        return ApiError(422, str(exc), param=exc.field or None, code="invalid_spec")
+    if isinstance(exc, RegistryError):
+        return ApiError(404, str(exc), code="not_found")
+    if isinstance(exc, ModerationBlocked):
+        return ApiError(400, str(exc), code="content_blocked", extra={"categories": exc.categories})
+    if isinstance(exc, ProviderError):
+        return ApiError(502, str(exc), code=type(exc).__name__)
+    if isinstance(exc, ModelyardError):
+        return ApiError(400, str(exc), code=type(exc).__name__)
+    log.exception("unexpected error while serving", exc_info=exc)
+    return ApiError(500, f"internal error ({type(exc).__name__})", code="internal_error")
+
+
+def _param_named(message: str) -> str | None:
+    """The parameter a :class:`ParameterError` message is about (``temperature=5 ...``)."""
+    match = re.search(r"accept ([a-z_]+)|^([a-z_]+)=", message)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def _validation(exc: RequestValidationError) -> ApiError:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if first.get("type") == "json_invalid":
+        detail = first.get("ctx", {}).get("error", "cannot be parsed")
+        return ApiError(
+            400,
+            f"the request body is not valid JSON ({detail}); send a JSON object with "
+            "Content-Type: application/json",
+            code="invalid_json",
+        )
+    field = ".".join(loc) or "body"
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    if first.get("type") == "missing":
+        message = f"{field}: field required"
+    if "input" in first and first.get("type") != "missing":
+        message += f" (got {_short(first['input'])})"
+    return ApiError(422, message, param=field, code=first.get("type", "invalid_value"))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error OpenAI's shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(ModelyardError)
+    async def _modelyard(_: Request, exc: ModelyardError) -> JSONResponse:
+        return error_response(status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})))

@@ -1,0 +1,81 @@
+"""``create_app``: one FastAPI application per call, with everything it needs on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from app.server import openai_api, ops_api, registry_api
+from app.server.errors import install_error_handlers
+from app.server.limits import BodySizeLimit
+from app.server.metrics import GatewayMetrics
+from app.server.request_log import RequestLog
+from app.server.settings import GatewaySettings
+from app.server.state import Gateway
+from core.settings import data_dir
+from models.registry import Registry
+from routers.router import RouterRunnable
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    registry: Registry | None = None,
+    router: RouterRunnable | None = None,
+    settings: GatewaySettings | None = None,
+    **overrides: Any,
+) -> FastAPI:
+    """Build the gateway.
+
+    Args:
+        registry: the model registry (default: the router's, or ``Registry()``).
+        router: the router (default: ``RouterRunnable.from_config(registry)``).
+        settings: gateway settings; keyword ``overrides`` replace single fields
+            (``create_app(knowledge=False)``).
+
+    Example:
+        >>> app = create_app(knowledge=False)  # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    settings = (settings or GatewaySettings()).model_copy(update=overrides)
+    settings = GatewaySettings.model_validate(settings.model_dump())
+    if router is None:
+        router = RouterRunnable.from_config(registry)
+    registry = registry or router.registry
+    request_log = RequestLog(
+        settings.request_log_path or data_dir() / "requests.sqlite",
+        batch_size=settings.log_batch_size,
+        flush_seconds=settings.log_flush_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.knowledge:
+            from knowledge import ensure_sample_kb
+
+            await run_in_threadpool(ensure_sample_kb, settings.knowledge_collection)
+        try:
+            yield
+        finally:
+            request_log.close()
+
+    app = FastAPI(
+        title="Modelyard gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
+    )
+    app.state.gateway = Gateway(registry, router, settings, GatewayMetrics(), request_log)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (openai_api, registry_api, ops_api):
+        app.include_router(module.router)
+    if settings.knowledge:
+        from app.server.langserve_routes import add_chain_routes
+
+        add_chain_routes(app, router, settings.knowledge_collection)
+    return app

@@ -1,0 +1,45 @@
+"""Operations endpoints: ``/metrics`` (Prometheus text), ``/api/usage`` and ``/healthz``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.server.auth import require_admin
+from app.server.errors import ApiError
+from app.server.state import gateway
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Request counts, latency and TTFT histograms, tokens, cost and errors."""
+    return Response(gateway(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/api/usage", dependencies=[Depends(require_admin)])
+def usage(
+    request: Request,
+    since: float | None = Query(None, description="epoch seconds; default 24 h ago"),
+    until: float | None = Query(None, description="epoch seconds; default now"),
+) -> dict[str, Any]:
+    """Requests, errors, tokens, cost and mean latency/TTFT per model over ``[since, until]``."""
+    until = time.time() if until is None else until
+    since = until - 86_400 if since is None else since
+    if since > until:
+        raise ApiError(400, f"since ({since}) is after until ({until})", param="since")
+    log = gateway(request).log
+    log.flush(timeout=2)  # include what was just served
+    return {"since": since, "until": until, "models": log.usage(since, until), "dropped": log.dropped}

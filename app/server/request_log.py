@@ -1,0 +1,150 @@
+"""The request log, written off the hot path.
+
+A request hands a :class:`CallRecord` to :meth:`RequestLog.write`, which only appends it to a
+bounded queue (never blocks, never raises). One daemon thread drains the queue and inserts rows
+in batches (``batch_size`` rows or every ``flush_seconds``). When the queue is full the record is
+dropped and counted in ``dropped`` — serving wins over accounting.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from store.request_log_db import RequestLogDB
+
+__all__ = ["CallRecord", "RequestLog"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallRecord:
+    """One gateway call as it is logged and measured (no prompt or answer text)."""
+
+    endpoint: str
+    model: str = ""
+    deployment: str = ""
+    route_reason: str = ""
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    status: int = 200
+    error_class: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ts: float = field(default_factory=time.time)
+
+    def row(self) -> tuple[Any, ...]:
+        """The row in :data:`store.request_log_db.COLUMNS` order."""
+        ttft_ms = None if self.ttft_s is None else self.ttft_s * 1000
+        return (
+            self.id,
+            self.ts,
+            self.endpoint,
+            self.model,
+            self.deployment,
+            self.route_reason,
+            self.latency_s * 1000,
+            ttft_ms,
+            self.input_tokens,
+            self.output_tokens,
+            self.cost_usd,
+            self.status,
+            self.error_class,
+        )
+
+
+class RequestLog:
+    """A batched, background-written SQLite request log.
+
+    Args:
+        path: the SQLite file.
+        batch_size: rows per transaction at most.
+        flush_seconds: longest a row waits in memory.
+        max_queue: records held in memory before new ones are dropped.
+
+    Example:
+        >>> request_log = RequestLog(tmp_path / "requests.sqlite")  # doctest: +SKIP
+        >>> request_log.write(CallRecord(endpoint="chat", model="m"))  # doctest: +SKIP
+        >>> request_log.flush(); request_log.usage(0, time.time())[0]["requests"]  # doctest: +SKIP
+        1
+    """
+
+    def __init__(
+        self, path: Path, batch_size: int = 200, flush_seconds: float = 0.5, max_queue: int = 50_000
+    ):
+        self.db = RequestLogDB(path)
+        self.batch_size, self.flush_seconds = batch_size, flush_seconds
+        self.dropped = 0
+        self._queue: queue.Queue[CallRecord | threading.Event | None] = queue.Queue(max_queue)
+        self._thread = threading.Thread(target=self._run, name="modelyard-request-log", daemon=True)
+        self._thread.start()
+
+    def write(self, call: CallRecord) -> None:
+        """Queue ``call`` for writing; returns at once and never raises."""
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is written (for readers and shutdown)."""
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def usage(self, since: float, until: float) -> list[dict[str, Any]]:
+        """Per-model totals over ``[since, until]`` of what has been written."""
+        return self.db.usage(since, until)
+
+    def rows(self, since: float, until: float) -> list[dict[str, Any]]:
+        """Every logged row in ``[since, until]``."""
+        return self.db.rows(since, until)
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        batch: list[CallRecord] = []
+        waiting: list[threading.Event] = []
+        while True:
+            try:
+                item = self._queue.get(timeout=self.flush_seconds if batch else None)
+            except queue.Empty:
+                item = ...
+            if isinstance(item, CallRecord):
+                batch.append(item)
+                if len(batch) < self.batch_size:
+                    continue
+            elif isinstance(item, threading.Event):
+                waiting.append(item)
+            self._write(batch)
+            batch = []
+            for event in waiting:
+                event.set()
+            waiting = []
+            if item is None:
+                return
+
+    def _write(self, batch: list[CallRecord]) -> None:
+        if not batch:
+            return
+        try:
+            self.db.insert(call.row() for call in batch)
+        except Exception:  # the log must never take the server down; the rows are lost, say so
+            self.dropped += len(batch)
+            log.exception("request log: %d rows could not be written", len(batch))
