@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.errors import CatalogError
+from core.yaml_locations import describe, dotted, line_of
 from core.settings import config_dir
 from models.spec import ModelSpec
 
@@ -57,7 +58,7 @@ def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
             spec = ModelSpec.model_validate(entry)
         except ValidationError as exc:
             raise _catalog_error(exc, root, location, source) from exc
-        line = _line_of(root, location)
+        line = line_of(root, location)
         if spec.name in seen:
             raise CatalogError(f"duplicate model name '{spec.name}' (first defined on line {seen[spec.name]})",
                                source=source, line=line, field=f"models[{index}].name")
@@ -67,41 +68,6 @@ def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
 
 
 def _catalog_error(exc: ValidationError, root: yaml.Node, location: tuple[Any, ...], source: str) -> CatalogError:
-    first = exc.errors()[0]
-    loc = location + tuple(first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        message = "this field is required"
-    elif first["type"] == "extra_forbidden":
-        message = "unknown field (check its spelling against the catalog fields)"
-    if "input" in first and first["type"] not in ("missing", "model_type") and not isinstance(first["input"], dict):
-        message += f" (got {first['input']!r})"
-    more = len(exc.errors()) - 1
-    if more:
-        message += f"; and {more} more problem{'s' if more > 1 else ''} in this entry"
-    return CatalogError(message, source=source, line=_line_of(root, loc), field=_dotted(loc))
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node on ``loc`` that exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    child = value if not isinstance(value, yaml.ScalarNode) or value.value else key
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
+    message, loc = describe(exc, "check its spelling against the catalog fields", " in this entry")
+    loc = location + loc
+    return CatalogError(message, source=source, line=line_of(root, loc), field=dotted(loc))

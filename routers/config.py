@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.errors import CatalogError
 from core.settings import config_dir
+from core.yaml_locations import describe, dotted, line_of
 from routers.balance import Strategy
 from routers.health import HealthConfig
 
@@ -89,13 +90,14 @@ def load_routing_config(path: Path | None = None) -> RoutingConfig:
     path = path or config_dir() / "routing.yaml"
     if not path.exists():
         return RoutingConfig()
+    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
         return RoutingConfig.model_validate(data)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise CatalogError(f"invalid YAML: {exc.problem}", source=str(path), line=line) from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise CatalogError(first["msg"].removeprefix("Value error, "), source=str(path), field=field) from exc
+        message, loc = describe(exc, "see routers/config.py for the sections")
+        raise CatalogError(message, source=str(path), line=line_of(root, loc), field=dotted(loc)) from exc

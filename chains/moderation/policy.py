@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from chains.moderation.errors import ModerationConfigError
 from core.settings import config_dir
+from core.yaml_locations import describe
+from core.yaml_locations import dotted as _dotted
+from core.yaml_locations import line_of as _line_of
 
 __all__ = ["Action", "JudgePolicy", "ModerationConfig", "PiiPolicy", "Policy", "config_path",
            "load_config", "parse_config"]
@@ -213,36 +216,5 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def _validation_error(exc: ValidationError, root: Any, source: str) -> ModerationConfigError:
-    first = exc.errors()[0]
-    loc = tuple(first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (check its spelling against chains/moderation/policy.py)"
-    elif first["type"] not in ("missing", "model_type") and not isinstance(first.get("input"), dict):
-        message += f" (got {first.get('input')!r})"
-    more = len(exc.errors()) - 1
-    if more:
-        message += f"; and {more} more problem{'s' if more > 1 else ''}"
+    message, loc = describe(exc, "check its spelling against chains/moderation/policy.py")
     return ModerationConfigError(message, source=source, line=_line_of(root, loc), field=_dotted(loc))
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node on ``loc`` that exists."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((value for key, value in node.value if key.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line

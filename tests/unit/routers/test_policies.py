@@ -203,3 +203,18 @@ def test_balancer_strategies_and_cooldown_skip():
     balancer = Balancer(HealthTracker(), "weighted", seed=1)
     firsts = Counter(balancer.order("m", weighted_deps)[0][0].name for _ in range(2000))
     assert abs(firsts["a"] / 2000 - 0.8) < 0.05
+
+
+def test_bad_routing_config_names_file_line_and_field(tmp_path):
+    from core.errors import CatalogError
+    from routers.config import load_routing_config
+
+    path = tmp_path / "routing.yaml"
+    path.write_text("balance: round_robin\nhealth:\n  failure_threshold: many\n")
+    with pytest.raises(CatalogError) as info:
+        load_routing_config(path)
+    assert (info.value.line, info.value.field) == (3, "health.failure_threshold") and "many" in str(info.value)
+    path.write_text("balance: fastest\n")
+    with pytest.raises(CatalogError, match="'round_robin', 'weighted', 'least_busy' or 'latency'"):
+        load_routing_config(path)
+    assert load_routing_config().policies[0] == "explicit"  # the shipped file is valid
