@@ -31,8 +31,12 @@ class Balancer:
 
     def order(self, model: str, deployments: list[Deployment]) -> tuple[list[Deployment], list[str]]:
         """``(usable deployments best first, names skipped because they are cooling down)``."""
-        usable = [d for d in deployments if not self.health.cooling(model, d.name)]
-        skipped = [d.name for d in deployments if d not in usable]
+        usable, skipped = [], []
+        for dep in deployments:
+            if self.health.cooling(model, dep.name):
+                skipped.append(dep.name)
+            else:
+                usable.append(dep)
         if len(usable) <= 1:
             return usable, skipped
         return getattr(self, f"_{self.strategy}")(model, usable), skipped

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from routers.config import ArmConfig, ExperimentConfig
 from store.experiments_db import ExperimentsDB
 
 __all__ = ["Experiments", "assign_arm"]
+
+STATUS_REFRESH_SECONDS = 0.5
 
 
 def assign_arm(experiment: ExperimentConfig, user: str | None, rng: random.Random | None = None) -> ArmConfig:
@@ -44,6 +47,7 @@ class Experiments:
     def __init__(self, configs: list[ExperimentConfig], db_path: Path | None = None):
         self.configs = {e.name: e for e in configs}
         self.db = ExperimentsDB(db_path or data_dir() / "experiments.sqlite")
+        self._status: dict[str, tuple[str, float]] = {}
 
     def get(self, name: str) -> ExperimentConfig:
         try:
@@ -52,22 +56,30 @@ class Experiments:
             raise RoutingError(f"unknown experiment '{name}'; configured: {', '.join(self.configs) or 'none'}") from None
 
     def status(self, name: str) -> str:
-        return self.db.status(name) or self.get(name).status
+        """Runtime status (pause/end) or the configured one; re-read at most every 0.5 s."""
+        cached = self._status.get(name)
+        now = time.monotonic()
+        if cached is None or now - cached[1] > STATUS_REFRESH_SECONDS:
+            cached = (self.db.status(name) or self.get(name).status, now)
+            self._status[name] = cached
+        return cached[0]
+
+    def _set_status(self, name: str, status: str) -> None:
+        self.get(name)
+        self.db.set_status(name, status)
+        self._status[name] = (status, time.monotonic())
 
     def default(self) -> ExperimentConfig | None:
         return next((e for e in self.configs.values() if e.default), None)
 
     def pause(self, name: str) -> None:
-        self.get(name)
-        self.db.set_status(name, "paused")
+        self._set_status(name, "paused")
 
     def resume(self, name: str) -> None:
-        self.get(name)
-        self.db.set_status(name, "active")
+        self._set_status(name, "active")
 
     def end(self, name: str) -> None:
-        self.get(name)
-        self.db.set_status(name, "ended")
+        self._set_status(name, "ended")
 
     def record(self, request_id: str, experiment: str, arm: str, latency: float, input_tokens: int = 0,
                output_tokens: int = 0, cost: float = 0.0, error: str = "") -> None:

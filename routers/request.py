@@ -35,6 +35,7 @@ class RouteRequest:
     image_generation: bool = False
     timeout: float | None = None
     """Seconds for the whole request, fallbacks included."""
+    _prompt_tokens: int | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def parse(cls, value: Any, configurable: dict[str, Any] | None = None) -> RouteRequest:
@@ -75,6 +76,11 @@ class RouteRequest:
 
     def prompt_tokens(self) -> int:
         """A fast estimate: ~4 characters a token, one per CJK character (no tokenizer call)."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = self._count_prompt_tokens()
+        return self._prompt_tokens
+
+    def _count_prompt_tokens(self) -> int:
         total = 0
         for message in self.messages:
             text = message.text

@@ -86,7 +86,7 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             "context_window": lambda: ContextWindowPolicy(self.config.cost.expected_output_tokens),
             "task": lambda: TaskPolicy(self.classifier),
             "ab": lambda: ABPolicy(self.experiments),
-            "cost": lambda: CostPolicy(self.config.cost),
+            "cost": lambda: CostPolicy(self.config.cost, keep=self.config.max_fallback_models + 1),
         }
         return factories[name]()
 

@@ -27,8 +27,10 @@ def estimate_cost(entry: ModelEntry, prompt_tokens: int, output_tokens: int) -> 
 class CostPolicy:
     name = "cost"
 
-    def __init__(self, config: CostConfig):
+    def __init__(self, config: CostConfig, keep: int = 8):
         self.config = config
+        self.keep = keep
+        """How many affordable models to pass on (the pick plus fallbacks)."""
         self._cached: tuple[list[ModelEntry], np.ndarray, np.ndarray] | None = None
 
     def _table(self, candidates: list[ModelEntry]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,15 +51,16 @@ class CostPolicy:
         prices, quality = self._table(candidates)
         costs = prices @ np.array([prompt / 1000, output / 1000])
         capable = quality >= floor
-        order = np.lexsort((-quality, costs))  # by cost, then higher quality first
-        priced = [(float(costs[i]), candidates[i]) for i in order if capable[i]]
-        affordable = [(cost, e) for cost, e in priced if cost <= request.max_cost]
-        if not affordable:
-            if priced:
-                cheapest_cost, cheapest = priced[0]
-                raise RoutingError(f"no model fits max_cost ${request.max_cost:g}: the cheapest capable one, "
-                                   f"{cheapest.spec.name}, needs ~${cheapest_cost:.6f} for ~{prompt}+{output} tokens")
+        if not capable.any():
             raise RoutingError(f"no model reaches the minimum quality {floor} for task '{record.task}'")
+        fits = np.flatnonzero(capable & (costs <= request.max_cost))
+        if fits.size == 0:
+            cheapest = int(np.flatnonzero(capable)[np.argmin(costs[capable])])
+            raise RoutingError(f"no model fits max_cost ${request.max_cost:g}: the cheapest capable one, "
+                               f"{candidates[cheapest].spec.name}, needs ~${costs[cheapest]:.6f} for "
+                               f"~{prompt}+{output} tokens")
+        order = fits[np.lexsort((-quality[fits], costs[fits]))][: self.keep]  # cheapest, then best
+        affordable = [(float(costs[i]), candidates[i]) for i in order]
         cost, best = affordable[0]
         floor_note = f", quality ≥ {floor}" if floor else ""
         record.note(self.name, f"cheapest under ${request.max_cost:g}{floor_note} → {best.spec.name} (~${cost:.6f})")
