@@ -8,7 +8,8 @@ number when its shape is unmistakable —
 * it is North American (``(415) 555-0132``, ``415-555-0132``, ``415.555.0132``);
 * it starts with a national trunk ``0`` (``07700 900123``, ``(021) 8106-014``, ``03.91.12.17.13``);
 
-— or, for plainer shapes (``9380 6377``, ``4155550132``), when a phone word ("call", "tel",
+— or, for plainer shapes (``9380 6377``, ``4155550132``, grouped 6-digit local numbers such as
+``61 60 34``), when a phone word ("call", "tel",
 "fax", "电话", "手机"…) is within 40 characters and no "licence"/"order"/"account" word sits just
 before it. Dates, SSN-shaped and thousands-grouped numbers are never phones.
 
@@ -31,7 +32,7 @@ _CANDIDATE = re.compile(r"[+(\d][\d ().\-]{5,26}\d"
                         r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![A-Za-z0-9_]|[.\-/]\d)")
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}$")
 _CONTEXT = re.compile(r"phone|tel\b|tel[:.]|call|cell|mobile|fax|dial|ring|reach|contact|text me|sms|"
-                      r"whatsapp|number|office|desk|landline|hotline|answering|messages? to|"
+                      r"whatsapp|number|office|desk|landline|hotline|answering|messages? to|registered|"
                       r"电话|手机|联系|致电|号码|热线|座机|传真|拨打|微信", re.IGNORECASE)
 _NEGATIVE = re.compile(r"(licen[cs]e|account|acct|order|invoice|ticket|tracking|passport|serial|zip|"
                        r"postcode|postal|isbn|ref|id|iban|card|ssn|订单|账号|卡号|身份证)\W{0,3}(no\.?|number|#)?\W{0,3}$",
@@ -73,7 +74,7 @@ def _is_phone(candidate: str, text: str, start: int) -> bool:
     end = start + len(candidate)
     candidate = _EXTENSION.sub("", candidate)
     digits = re.sub(r"\D", "", candidate)
-    if not 7 <= len(digits) <= 15 or "  " in candidate or ".." in candidate or "--" in candidate:
+    if not 6 <= len(digits) <= 15 or "  " in candidate or ".." in candidate or "--" in candidate:
         return False
     if _DATE.match(candidate) or _SSN_SHAPE.match(candidate):
         return False
@@ -90,7 +91,8 @@ def _is_phone(candidate: str, text: str, start: int) -> bool:
         return True  # national trunk prefix with grouping: 07700 900123, (021) 8106-014
     if digits.startswith("0") and len(digits) in (10, 11):
         return context is not False
-    return bool(context) and len(digits) >= 7
+    grouped = candidate != digits  # 6-digit local numbers only when written in groups: 61 60 34
+    return bool(context) and (len(digits) >= 7 or grouped)
 
 
 def _possible_international(candidate: str) -> bool:
