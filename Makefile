@@ -15,6 +15,7 @@ run: prepare
 		--server.headless true --browser.gatherUsageStats false
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 install: $(STAMP)

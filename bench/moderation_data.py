@@ -119,7 +119,8 @@ def _value(kind: str, rng: random.Random) -> str:
         return f"{rng.choice(_PINYIN)}{rng.choice(['', '.', '_'])}{rng.randrange(10, 9999)}@{rng.choice(_DOMAINS)}"
     if kind == "ADDRESS":
         city, district = rng.choice(_CITIES)
-        return f"{city}{district}{rng.choice(_ROADS)}{rng.randrange(1, 999)}号{rng.randrange(1, 30)}栋{rng.randrange(101, 2999)}室"
+        road = f"{rng.choice(_ROADS)}{rng.randrange(1, 999)}号"
+        return f"{city}{district}{road}{rng.randrange(1, 30)}栋{rng.randrange(101, 2999)}室"
     if kind == "IP_ADDRESS":
         return ".".join(str(rng.randrange(1, 255)) for _ in range(4))
     return {"CN_ID": _cn_id, "PHONE": _phone, "CREDIT_CARD": _card, "IBAN": _iban}[kind](rng)

@@ -54,7 +54,8 @@ def pii_section(moderator: Moderator, english: int, chinese: int) -> None:
         predicted = [[(s.type, s.start, s.end) for s in detector.detect(text)] for text, _ in sentences]
         seconds = time.perf_counter() - started
         scores = span_scores([gold for _, gold in sentences], predicted, TYPES)
-        rows = [[t, s.gold, s.tp + s.fp, s.precision, s.recall, "structured" if t in STRUCTURED_TYPES else "best effort"]
+        rows = [[t, s.gold, s.tp + s.fp, s.precision, s.recall,
+                 "structured" if t in STRUCTURED_TYPES else "best effort"]
                 for t, s in sorted(scores.items(), key=lambda kv: TYPES.index(kv[0]))]
         table(f"PII — {name}: {len(sentences)} sentences, {seconds:.1f}s (names included)",
               ["type", "gold", "found", "precision", "recall", "target"], rows)

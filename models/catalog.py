@@ -15,8 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 from core.errors import CatalogError
-from core.yaml_locations import describe, dotted, line_of
 from core.settings import config_dir
+from core.yaml_locations import describe, dotted, line_of
 from models.spec import ModelSpec
 
 __all__ = ["catalog_path", "load_catalog", "parse_catalog"]

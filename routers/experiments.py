@@ -53,7 +53,8 @@ class Experiments:
         try:
             return self.configs[name]
         except KeyError:
-            raise RoutingError(f"unknown experiment '{name}'; configured: {', '.join(self.configs) or 'none'}") from None
+            configured = ", ".join(self.configs) or "none"
+            raise RoutingError(f"unknown experiment '{name}'; configured: {configured}") from None
 
     def status(self, name: str) -> str:
         """Runtime status (pause/end) or the configured one; re-read at most every 0.5 s."""

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
@@ -119,7 +119,8 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             record.candidates.append(f"+{len(candidates) - 10} more")
         return candidates, record
 
-    def plan(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[tuple[ModelEntry, str]]:
+    def plan(self, request: RouteRequest, candidates: list[ModelEntry],
+             record: RouteRecord) -> list[tuple[ModelEntry, str]]:
         """The ordered (model, deployment) attempts: chosen model, then its fallbacks."""
         by_name = self._by_name()
         chosen = candidates[0].spec.name

@@ -59,9 +59,9 @@ def screen_messages(moderator: Moderator, policy: str, messages: list[BaseMessag
             outcome.messages.append(message)
             continue
 
-        def change(text: str, index: int = index, is_user: bool = is_user) -> str:
-            result = moderator.screen(text, policy, "input", find_pii=mask_pii,
-                                      find_terms=is_user and not isinstance(message, SystemMessage))
+        def change(text: str, index: int = index, is_user: bool = is_user,
+                   is_system: bool = isinstance(message, SystemMessage)) -> str:
+            result = moderator.screen(text, policy, "input", find_pii=mask_pii, find_terms=is_user and not is_system)
             if index == last_user:
                 _record(outcome, result.flags("input"), result.blocked_categories)
             masked, refs = result.masked(vault, mask_pii)

@@ -83,7 +83,8 @@ class Policy(_Strict):
     """Overrides of ``categories`` for the model's answer."""
     on_block: Literal["refuse", "raise"] = "refuse"
     """``refuse``: answer with ``refusal``; ``raise``: raise ``ModerationBlocked``."""
-    refusal: str = "Sorry, I can't help with that request: it was blocked by the {policy} content policy ({categories})."
+    refusal: str = ("Sorry, I can't help with that request: it was blocked by the {policy} content policy "
+                    "({categories}).")
     """Answer to a blocked request; ``{policy}`` and ``{categories}`` are filled in."""
     output_refusal: str = "[The rest of this answer was withheld by the {policy} content policy ({categories}).]"
     """Replaces an answer (or the rest of a streamed one) that fails output review."""

@@ -14,14 +14,14 @@ from __future__ import annotations
 import atexit
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from core.errors import ProviderConnectionError
+from models.adapters.base import identity
 from models.adapters.openai import CatalogChatOpenAI
 from models.availability import local_weights_path
-from models.adapters.base import identity
 from models.params import provider_names
 from models.spec import Deployment, LocalSource, ModelSpec
 
@@ -45,7 +45,7 @@ class LlamaCppEngine:
 _engines_lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: str, n_ctx: int, threads: int) -> LlamaCppEngine:
     import xllamacpp
 

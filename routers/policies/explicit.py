@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.errors import RoutingError
 from models.registry import ModelEntry
 from routers.record import RouteRecord
@@ -13,7 +15,7 @@ __all__ = ["ExplicitPolicy"]
 class ExplicitPolicy:
     name = "explicit"
 
-    def __init__(self, all_entries: callable):
+    def __init__(self, all_entries: Callable[[], list[ModelEntry]]):
         self._all_entries = all_entries  # every model, available or not, for the error message
 
     def apply(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[ModelEntry]:

@@ -160,7 +160,8 @@ def test_http_template_fills_a_copy_extracts_and_estimates_usage(upstream):
     second = chat.invoke("and the question?")
     assert first.content == second.content == "forty-two"
     bodies = [r.body for r in upstream.requests]
-    assert bodies[0] == {"question": "what is the answer?", "options": {"creative_level": 0.9}, "note": "model acme asked"}
+    assert bodies[0] == {"question": "what is the answer?", "options": {"creative_level": 0.9},
+                         "note": "model acme asked"}
     assert bodies[1]["question"] == "and the question?"
     assert upstream.requests[0].path == "/template/acme"
     assert spec.http_template.model_dump() == pristine  # the registered template was never mutated

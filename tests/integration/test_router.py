@@ -170,5 +170,6 @@ def test_image_generation_is_routed_to_an_image_model_and_answered_with_an_image
     assert base64.b64decode(block["base64"]).startswith(b"\x89PNG")
     assert reply.response_metadata["route"]["model"] == "painter"
     assert "image generation → 1 image-output model(s)" in reply.response_metadata["route"]["reason"]
-    assert upstreams[1].requests[-1].body == {"model": "painter", "prompt": "a lighthouse at dusk", "size": "256x256", "n": 1}
+    assert upstreams[1].requests[-1].body == {"model": "painter", "prompt": "a lighthouse at dusk",
+                                              "size": "256x256", "n": 1}
     assert router.invoke("plain text please").response_metadata["route"]["model"] == "main"

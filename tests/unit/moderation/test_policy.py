@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chains.moderation import Moderator, ModerationConfigError, load_config, parse_config
+from chains.moderation import ModerationConfigError, Moderator, load_config, parse_config
 from core.settings import PROJECT_ROOT
 
 VIOLENT = "I'd like to murder him"
