@@ -64,7 +64,7 @@ def test_one_deployment_killed_mid_load_callers_see_no_errors(tmp_path, upstream
         assert route["model"] == "main"
         if i >= 300:
             dead_attempts += sum(1 for a in route["attempts"] if a["deployment"] == "d0")
-    assert 1 <= dead_attempts <= THRESHOLD  # then d0 cools down for the rest of the run (60 s)
+    assert 0 < dead_attempts <= THRESHOLD  # then d0 cools down for the rest of the run (60 s)
     assert len(live.requests) >= 1000 - 150 - THRESHOLD
     health = router.health.snapshot()[("main", "d0")]
     assert health.cooldown_until > 0 and "ProviderConnectionError" in health.last_error
