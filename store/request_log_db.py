@@ -25,15 +25,20 @@ COLUMNS = (
     "cost_usd",
     "status",
     "error_class",
+    "key_id",
+    "cache",
 )
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY, ts REAL NOT NULL, endpoint TEXT NOT NULL, model TEXT, deployment TEXT,
     route_reason TEXT, latency_ms REAL, ttft_ms REAL, input_tokens INTEGER, output_tokens INTEGER,
-    cost_usd REAL, status INTEGER, error_class TEXT);
+    cost_usd REAL, status INTEGER, error_class TEXT, key_id TEXT, cache TEXT);
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 """
+
+_ADDED_COLUMNS = {"key_id": "TEXT", "cache": "TEXT"}
+"""Columns added after the first release: a log written by an older version gets them on open."""
 
 
 class RequestLogDB:
@@ -47,6 +52,10 @@ class RequestLogDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = connect(path)
         self.conn.executescript(_SCHEMA)
+        present = {row["name"] for row in self.conn.execute("PRAGMA table_info(requests)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
 
     def insert(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert rows (tuples in :data:`COLUMNS` order) in one transaction."""

@@ -39,6 +39,10 @@ class CallRecord:
     cost_usd: float = 0.0
     status: int = 200
     error_class: str = ""
+    key_id: str = ""
+    """The consumer API key's id (never the key itself); empty for the master key or an open server."""
+    cache: str = ""
+    """``hit``, ``semantic_hit``, ``miss`` or ``bypass`` when the response cache was consulted."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ts: float = field(default_factory=time.time)
 
@@ -59,6 +63,8 @@ class CallRecord:
             self.cost_usd,
             self.status,
             self.error_class,
+            self.key_id,
+            self.cache,
         )
 
 
