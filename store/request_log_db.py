@@ -72,17 +72,24 @@ class RequestLogDB:
         )
         return [dict(row) for row in cursor]
 
-    def usage(self, since: float, until: float) -> list[dict[str, Any]]:
-        """Per-model totals over ``[since, until]`` (epoch seconds)."""
+    def usage(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
+        """Totals per (key, model) over ``[since, until]`` (epoch seconds).
+
+        ``key_id`` limits the rows to one consumer key (what that key may see of the log).
+        """
+        where, args = "ts BETWEEN ? AND ?", [since, until]
+        if key_id is not None:
+            where, args = where + " AND COALESCE(key_id, '') = ?", [*args, key_id]
         cursor = self.conn.execute(
-            """SELECT COALESCE(model, '-') AS model, COUNT(*) AS requests,
+            f"""SELECT COALESCE(key_id, '') AS key_id, COALESCE(model, '-') AS model, COUNT(*) AS requests,
                       SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
                       COALESCE(SUM(input_tokens), 0) AS input_tokens,
                       COALESCE(SUM(output_tokens), 0) AS output_tokens,
                       COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
                       AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms
-               FROM requests WHERE ts BETWEEN ? AND ? GROUP BY model ORDER BY requests DESC""",
-            (since, until),
+               FROM requests WHERE {where}
+               GROUP BY COALESCE(key_id, ''), model ORDER BY requests DESC""",
+            args,
         )
         return [dict(row) for row in cursor]
 

@@ -110,9 +110,10 @@ class RequestLog:
             return False
         return done.wait(timeout)
 
-    def usage(self, since: float, until: float) -> list[dict[str, Any]]:
-        """Per-model totals over ``[since, until]`` of what has been written."""
-        return self.db.usage(since, until)
+    def usage(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
+        """Per-(key, model) totals over ``[since, until]`` of what has been written (one key's only
+        when ``key_id`` is given)."""
+        return self.db.usage(since, until, key_id)
 
     def rows(self, since: float, until: float) -> list[dict[str, Any]]:
         """Every logged row in ``[since, until]``."""
