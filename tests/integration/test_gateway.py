@@ -421,6 +421,7 @@ def test_request_log_writes_in_batches_and_never_raises(tmp_path):
     assert request_log.flush()
     assert request_log.usage(0, time.time() + 1) == [
         {
+            "key_id": "",
             "model": "m",
             "requests": 3,
             "errors": 0,
