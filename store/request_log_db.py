@@ -1,4 +1,9 @@
-"""SQL of the request log (``data/requests.sqlite``): one row per gateway call, no prompt bodies."""
+"""SQL of the request log: one row per gateway call, no prompt bodies.
+
+SQLite (``data/requests.sqlite``) by default; any SQLAlchemy URL (``DATABASE_URL``, e.g.
+``postgresql+psycopg://…``) for a server database shared by several gateway processes.
+Queries are SQLAlchemy Core, so the same code runs on both.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,27 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from store.sqlite import connect, write_transaction
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
 
-__all__ = ["COLUMNS", "RequestLogDB"]
+__all__ = ["COLUMNS", "RequestLogDB", "database_url"]
 
 COLUMNS = (
     "id",
@@ -29,69 +52,123 @@ COLUMNS = (
     "cache",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY, ts REAL NOT NULL, endpoint TEXT NOT NULL, model TEXT, deployment TEXT,
-    route_reason TEXT, latency_ms REAL, ttft_ms REAL, input_tokens INTEGER, output_tokens INTEGER,
-    cost_usd REAL, status INTEGER, error_class TEXT, key_id TEXT, cache TEXT);
-CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
-"""
+_metadata = MetaData()
+requests = Table(
+    "requests",
+    _metadata,
+    Column("id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("endpoint", String(32), nullable=False),
+    Column("model", Text),
+    Column("deployment", Text),
+    Column("route_reason", Text),
+    Column("latency_ms", Float),
+    Column("ttft_ms", Float),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("status", Integer),
+    Column("error_class", Text),
+    Column("key_id", Text),
+    Column("cache", Text),
+    Index("requests_ts", "ts"),
+)
 
 _ADDED_COLUMNS = {"key_id": "TEXT", "cache": "TEXT"}
 """Columns added after the first release: a log written by an older version gets them on open."""
 
 
+def database_url(target: Path | str) -> str:
+    """A SQLAlchemy URL for ``target``: a URL is kept, a file path becomes ``sqlite:///path``."""
+    if isinstance(target, str) and "://" in target:
+        return target
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers beside one writer, committed rows intact across kill -9 (see store/sqlite.py)
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
 class RequestLogDB:
-    """Writes batches of rows and summarises them per model.
+    """Writes batches of rows, summarises them per key and model, prunes old ones.
 
     Args:
-        path: the SQLite file (created with its table if missing).
+        target: a SQLite file path or a SQLAlchemy database URL (created with its table if missing).
+
+    Example:
+        >>> db = RequestLogDB(tmp_path / "requests.sqlite")  # doctest: +SKIP
+        >>> db.insert([("id1", 0.0, "chat", "m", "d0", "", 5.0, None, 3, 4, 0.0, 200, "", "", "")])  # doctest: +SKIP
+        >>> db.usage(0, 1)[0]["requests"]  # doctest: +SKIP
+        1
     """
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(path)
-        self.conn.executescript(_SCHEMA)
-        present = {row["name"] for row in self.conn.execute("PRAGMA table_info(requests)")}
-        for column, kind in _ADDED_COLUMNS.items():
-            if column not in present:
-                self.conn.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+    def __init__(self, target: Path | str):
+        self.url = database_url(target)
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        _metadata.create_all(self.engine)
+        present = {column["name"] for column in inspect(self.engine).get_columns("requests")}
+        with self.engine.begin() as conn:
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    conn.execute(text(f"ALTER TABLE requests ADD COLUMN {column} {kind}"))
 
     def insert(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert rows (tuples in :data:`COLUMNS` order) in one transaction."""
-        marks = ", ".join("?" for _ in COLUMNS)
-        with write_transaction(self.conn):
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES ({marks})", list(rows)
-            )
+        values = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        if not values:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(requests.insert(), values)
 
     def rows(self, since: float, until: float) -> list[dict[str, Any]]:
         """Every row logged in ``[since, until]``, oldest first."""
-        cursor = self.conn.execute(
-            "SELECT * FROM requests WHERE ts BETWEEN ? AND ? ORDER BY ts", (since, until)
-        )
-        return [dict(row) for row in cursor]
+        query = select(requests).where(requests.c.ts.between(since, until)).order_by(requests.c.ts)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def usage(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
         """Totals per (key, model) over ``[since, until]`` (epoch seconds).
 
         ``key_id`` limits the rows to one consumer key (what that key may see of the log).
         """
-        where, args = "ts BETWEEN ? AND ?", [since, until]
-        if key_id is not None:
-            where, args = where + " AND COALESCE(key_id, '') = ?", [*args, key_id]
-        cursor = self.conn.execute(
-            f"""SELECT COALESCE(key_id, '') AS key_id, COALESCE(model, '-') AS model, COUNT(*) AS requests,
-                      SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-                      COALESCE(SUM(input_tokens), 0) AS input_tokens,
-                      COALESCE(SUM(output_tokens), 0) AS output_tokens,
-                      COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
-                      AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms
-               FROM requests WHERE {where}
-               GROUP BY COALESCE(key_id, ''), model ORDER BY requests DESC""",
-            args,
+        key = func.coalesce(requests.c.key_id, "")
+        model = func.coalesce(requests.c.model, "-")
+        count = func.count()
+        query = (
+            select(
+                key.label("key_id"),
+                model.label("model"),
+                count.label("requests"),
+                func.coalesce(func.sum(case((requests.c.status >= 400, 1), else_=0)), 0).label("errors"),
+                func.coalesce(func.sum(requests.c.input_tokens), 0).label("input_tokens"),
+                func.coalesce(func.sum(requests.c.output_tokens), 0).label("output_tokens"),
+                func.coalesce(func.sum(requests.c.cost_usd), 0.0).label("cost_usd"),
+                func.avg(requests.c.latency_ms).label("avg_latency_ms"),
+                func.avg(requests.c.ttft_ms).label("avg_ttft_ms"),
+            )
+            .where(requests.c.ts.between(since, until))
+            .group_by(key, model)
+            .order_by(count.desc())
         )
-        return [dict(row) for row in cursor]
+        if key_id is not None:
+            query = query.where(key == key_id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def prune(self, before: float) -> int:
+        """Delete rows older than ``before`` (epoch seconds); returns how many went."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(requests).where(requests.c.ts < before)).rowcount or 0
 
     def close(self) -> None:
-        self.conn.close()
+        self.engine.dispose()

@@ -4,6 +4,9 @@ A request hands a :class:`CallRecord` to :meth:`RequestLog.write`, which only ap
 bounded queue (never blocks, never raises). One daemon thread drains the queue and inserts rows
 in batches (``batch_size`` rows or every ``flush_seconds``). When the queue is full the record is
 dropped and counted in ``dropped`` — serving wins over accounting.
+
+The same thread deletes rows older than ``retention_days`` at start and then every
+``prune_every_seconds``, so the log cannot grow without bound.
 """
 
 from __future__ import annotations
@@ -72,10 +75,12 @@ class RequestLog:
     """A batched, background-written SQLite request log.
 
     Args:
-        path: the SQLite file.
+        target: the SQLite file, or a SQLAlchemy database URL (``DATABASE_URL``).
         batch_size: rows per transaction at most.
         flush_seconds: longest a row waits in memory.
         max_queue: records held in memory before new ones are dropped.
+        retention_days: rows older than this are deleted; ``None`` keeps everything.
+        prune_every_seconds: how often the retention is applied.
 
     Example:
         >>> request_log = RequestLog(tmp_path / "requests.sqlite")  # doctest: +SKIP
@@ -85,11 +90,20 @@ class RequestLog:
     """
 
     def __init__(
-        self, path: Path, batch_size: int = 200, flush_seconds: float = 0.5, max_queue: int = 50_000
+        self,
+        target: Path | str,
+        batch_size: int = 200,
+        flush_seconds: float = 0.5,
+        max_queue: int = 50_000,
+        retention_days: float | None = None,
+        prune_every_seconds: float = 3600.0,
     ):
-        self.db = RequestLogDB(path)
+        self.db = RequestLogDB(target)
         self.batch_size, self.flush_seconds = batch_size, flush_seconds
+        self.retention_days, self.prune_every_seconds = retention_days, prune_every_seconds
         self.dropped = 0
+        self.pruned = 0
+        self._next_prune = 0.0
         self._queue: queue.Queue[CallRecord | threading.Event | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="modelyard-request-log", daemon=True)
         self._thread.start()
@@ -129,8 +143,9 @@ class RequestLog:
         batch: list[CallRecord] = []
         waiting: list[threading.Event] = []
         while True:
+            idle = None if self.retention_days is None else max(0.0, self._next_prune - time.monotonic())
             try:
-                item = self._queue.get(timeout=self.flush_seconds if batch else None)
+                item = self._queue.get(timeout=self.flush_seconds if batch else idle)
             except queue.Empty:
                 item = ...
             if isinstance(item, CallRecord):
@@ -146,6 +161,15 @@ class RequestLog:
             waiting = []
             if item is None:
                 return
+            if self.retention_days is not None and time.monotonic() >= self._next_prune:
+                self._prune()
+
+    def _prune(self) -> None:
+        self._next_prune = time.monotonic() + self.prune_every_seconds
+        try:
+            self.pruned += self.db.prune(time.time() - self.retention_days * 86_400)
+        except Exception:
+            log.exception("request log: pruning old rows failed")
 
     def _write(self, batch: list[CallRecord]) -> None:
         if not batch:

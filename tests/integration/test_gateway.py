@@ -432,7 +432,8 @@ def test_request_log_writes_in_batches_and_never_raises(tmp_path):
             "avg_ttft_ms": None,
         }
     ]
-    request_log.db.conn.close()  # the database is gone: writes fail in the thread, not in the caller
+    with request_log.db.engine.begin() as conn:  # the table is gone: writes fail in the thread, not the caller
+        conn.exec_driver_sql("DROP TABLE requests")
     request_log.write(CallRecord(endpoint="chat", model="m"))
     assert request_log.flush() and request_log.dropped == 1
     request_log.close()
