@@ -47,9 +47,11 @@ def create_app(
         router = RouterRunnable.from_config(registry)
     registry = registry or router.registry
     request_log = RequestLog(
-        settings.request_log_path or data_dir() / "requests.sqlite",
+        settings.database_url or settings.request_log_path or data_dir() / "requests.sqlite",
         batch_size=settings.log_batch_size,
         flush_seconds=settings.log_flush_seconds,
+        retention_days=settings.log_retention_days,
+        prune_every_seconds=settings.log_prune_every_seconds,
     )
 
     @asynccontextmanager

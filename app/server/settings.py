@@ -30,6 +30,13 @@ class GatewaySettings(BaseModel):
     """The knowledge-base collection the LangServe chains answer from."""
     request_log_path: Path | None = None
     """SQLite file of the request log; ``None`` = ``data/requests.sqlite``."""
+    database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
+    ``request_log_path``."""
+    log_retention_days: float | None = Field(30.0, gt=0)
+    """Request-log rows older than this are deleted (checked hourly); ``None`` keeps everything."""
+    log_prune_every_seconds: float = Field(3600.0, gt=0)
+    """How often the retention is applied."""
     log_batch_size: int = Field(200, gt=0)
     """Rows written per transaction by the request-log thread."""
     log_flush_seconds: float = Field(0.5, gt=0)
