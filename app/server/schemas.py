@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from langchain_core.messages import BaseMessage, convert_to_messages
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = ["ChatCompletionRequest", "ChatMessage", "EmbeddingRequest", "StreamOptions"]
 
@@ -47,6 +48,26 @@ class ChatCompletionRequest(BaseModel):
     """Modelyard: USD budget for this request (the cost policy picks the cheapest model under it)."""
     task: str | None = None
     """Modelyard: the task, instead of the classifier's guess."""
+    modelyard_cache: bool | Literal["exact", "semantic"] | None = None
+    """Modelyard: ``false`` skips the response cache, ``"semantic"`` also matches similar questions,
+    ``true``/``"exact"`` asks for the exact cache where it is not on by default (see app/server/cache.py)."""
+
+    _converted: list[BaseMessage] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _messages_convert(self) -> ChatCompletionRequest:
+        # converted once, here, so a message LangChain cannot take (a tool message without
+        # tool_call_id, a content block without a type) is a 422 naming it, not a 500 later
+        messages = [m.model_dump(exclude_none=True) for m in self.messages]
+        for index, message in enumerate(messages):
+            message.setdefault("content", "")
+            try:
+                self._converted.extend(convert_to_messages([message]))
+            except (KeyError, ValueError, TypeError) as exc:
+                detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+                role = message["role"]
+                raise ValueError(f"messages[{index}] (role '{role}') is not a valid message: {detail}") from None
+        return self
 
     def params(self) -> dict[str, Any]:
         """The canonical call parameters that were given."""
@@ -59,10 +80,7 @@ class ChatCompletionRequest(BaseModel):
 
     def router_input(self) -> dict[str, Any]:
         """The :class:`~routers.router.RouterRunnable` input for this request."""
-        messages = [m.model_dump(exclude_none=True) for m in self.messages]
-        for message in messages:
-            message.setdefault("content", "")
-        value: dict[str, Any] = {"messages": messages, "model": self.model, "params": self.params()}
+        value: dict[str, Any] = {"messages": list(self._converted), "model": self.model, "params": self.params()}
         for hint in ("user", "max_cost", "task"):
             if getattr(self, hint) is not None:
                 value[hint] = getattr(self, hint)
