@@ -2,11 +2,12 @@
 
 The router accepts a list of messages, a string, or a dict ``{"messages": [...], "model": ...,
 "task": ..., "max_cost": ..., "user": ..., "experiment": ..., "params": {...},
-"image_generation": bool}``. Hints may also arrive in ``RunnableConfig["configurable"]``.
+"image_generation": bool, "allowed_models": [...]}``. Hints may also arrive in ``RunnableConfig["configurable"]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messag
 
 __all__ = ["HINTS", "RouteRequest"]
 
-HINTS = ("model", "task", "max_cost", "user", "experiment", "params", "image_generation", "timeout")
+HINTS = ("model", "task", "max_cost", "user", "experiment", "params", "image_generation", "timeout", "allowed_models")
 
 
 @dataclass
@@ -35,6 +36,8 @@ class RouteRequest:
     image_generation: bool = False
     timeout: float | None = None
     """Seconds for the whole request, fallbacks included."""
+    allowed_models: Collection[str] | None = None
+    """Only these models may answer, fallbacks included (a consumer key's restriction); ``None`` = any."""
     _prompt_tokens: int | None = field(default=None, init=False, repr=False)
 
     @classmethod

@@ -112,6 +112,11 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         if not candidates:
             raise RoutingError("no model is available; run `make run` to install the local model or set a "
                                "provider key such as OPENAI_API_KEY")
+        if request.allowed_models is not None:
+            candidates = [e for e in candidates if e.spec.name in request.allowed_models]
+            if not candidates:
+                raise RoutingError(f"none of the allowed models ({', '.join(request.allowed_models)}) is available",
+                                   available=[])
         for policy in self.policies:
             candidates = policy.apply(request, candidates, record)
         record.candidates = [e.spec.name for e in candidates[:10]]
@@ -129,6 +134,8 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                  *self.config.fallbacks.by_task.get(record.task or "", []), *others, *self.config.fallbacks.default]
         if request.explicit_model:  # an explicit choice falls back only where the config says so
             order = [chosen, *self.config.fallbacks.by_model.get(chosen, [])]
+        if request.allowed_models is not None:  # fallbacks too stay within a consumer key's models
+            order = [name for name in order if name in request.allowed_models]
         attempts: list[tuple[ModelEntry, str]] = []
         seen: set[str] = set()
         for name in order:
@@ -168,16 +175,21 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             if len(runnables) > 1 else runnables[0]
         return request, record, chain, time.monotonic()
 
-    def _finish(self, record: RouteRecord, request: RouteRequest, started: float,
-                message: BaseMessage | None, error: str = "") -> dict[str, Any]:
+    def finish(self, record: RouteRecord, started: float, usage: dict[str, Any], cost: float,
+               error: str = "") -> dict[str, Any]:
+        """The route record as a dict with a fresh ``request_id``; records the A/B outcome if any."""
         route = record.as_dict()
         route["request_id"] = record_id = uuid.uuid4().hex
         if record.experiment and record.arm:
-            usage = (getattr(message, "usage_metadata", None) or {}) if message is not None else {}
-            cost = (message.response_metadata.get("cost_usd", 0.0) if message is not None else 0.0)
             self.experiments.record(record_id, record.experiment, record.arm, time.monotonic() - started,
                                     usage.get("input_tokens", 0), usage.get("output_tokens", 0), cost, error)
         return route
+
+    def _finish(self, record: RouteRecord, request: RouteRequest, started: float,
+                message: BaseMessage | None, error: str = "") -> dict[str, Any]:
+        usage = (getattr(message, "usage_metadata", None) or {}) if message is not None else {}
+        cost = message.response_metadata.get("cost_usd", 0.0) if message is not None else 0.0
+        return self.finish(record, started, usage, cost, error)
 
     def _failed(self, record: RouteRecord, request: RouteRequest, started: float, exc: ProviderError) -> RoutingError:
         self._finish(record, request, started, None, type(exc).__name__)

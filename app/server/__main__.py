@@ -1,7 +1,9 @@
 """``python -m app.server [--host H] [--port P] [--no-knowledge]``: serve the gateway with uvicorn.
 
-On an address other than loopback the server refuses to start without ``MODELYARD_MASTER_KEY``:
-the registry API would otherwise be open to the network.
+On an address other than loopback the server refuses to start unless ``MODELYARD_MASTER_KEY`` is
+set or the key store (``data/keys.sqlite``) holds an active consumer key: the models would
+otherwise be open to the network. (Without a master key the admin endpoints answer only callers
+on this machine.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import uvicorn
 
 from app.server.factory import create_app
+from core.settings import data_dir
+from store.api_keys_db import count_active_keys
 
 __all__ = ["is_loopback", "main"]
 
@@ -40,10 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    if not is_loopback(args.host) and not os.environ.get("MODELYARD_MASTER_KEY"):
+    keys_path = data_dir() / "keys.sqlite"
+    if not is_loopback(args.host) and not os.environ.get("MODELYARD_MASTER_KEY") and not count_active_keys(keys_path):
         parser.error(
-            f"refusing to serve on {args.host} without MODELYARD_MASTER_KEY: the registry API would be "
-            "open to the network (set the key, or bind 127.0.0.1)"
+            f"refusing to serve on {args.host} without MODELYARD_MASTER_KEY and with no active API key in "
+            f"{keys_path}: the models would be open to the network (set MODELYARD_MASTER_KEY, or serve on "
+            "127.0.0.1 and create a key with POST /api/keys, or bind 127.0.0.1)"
         )
     app = create_app(knowledge=not args.no_knowledge, max_body_bytes=args.max_body_bytes)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

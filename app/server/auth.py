@@ -1,27 +1,157 @@
-"""The admin key: ``Authorization: Bearer <MODELYARD_MASTER_KEY>`` on admin endpoints."""
+"""Who may call what: the admin (master) key and consumer API keys, as FastAPI dependencies.
+
+Three modes, from the settings and the key store:
+
+* **open** — no ``MODELYARD_MASTER_KEY`` and no consumer key ever created: everything is open
+  (local development on loopback; ``python -m app.server`` refuses other addresses).
+* **keys** — ``/v1/*`` and the LangServe chains need ``Authorization: Bearer <key>``, a consumer
+  key (limits, budget and model list apply) or the master key (no limits).
+* **admin** — registry, key and usage administration need the master key; without one it is
+  served only to clients on this machine that present no consumer key.
+
+A consumer key is resolved once per request by :func:`require_key` and kept in
+:data:`app.server.keys.current_key` for the rest of the request (model check, accounting).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import ipaddress
 
 from fastapi import Request
 
 from app.server.errors import ApiError
-from app.server.state import gateway
+from app.server.keys import Denial, current_key, seconds
+from app.server.request_log import CallRecord
+from app.server.state import Gateway, gateway
 
-__all__ = ["require_admin"]
+__all__ = ["bearer", "check_model_allowed", "require_admin", "require_chain_key", "require_key", "usage_scope"]
+
+_REFUSAL_STATUS = {"rate_limit_exceeded": 429, "budget_exceeded": 402}
 
 
-def require_admin(request: Request) -> None:
-    """FastAPI dependency: 401 unless the master key is unset or presented as a bearer token."""
-    expected = gateway(request).settings.master_key
-    if not expected:
-        return
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if any."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _is_master(gw: Gateway, token: str | None) -> bool:
+    master = gw.settings.master_key
+    if not master or token is None:
+        return False
+    return hmac.compare_digest(token.encode(), master.encode())
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _refused(denial: Denial) -> ApiError:
+    headers = {} if denial.retry_after is None else {"Retry-After": str(seconds(denial.retry_after))}
+    return ApiError(_REFUSAL_STATUS[denial.code], denial.message, code=denial.code, headers=headers)
+
+
+async def require_key(request: Request) -> None:
+    """FastAPI dependency of ``/v1/*``: 401 without a valid key, 429 over a limit, 402 over budget."""
+    gw = gateway(request)
+    if not gw.settings.master_key and not gw.keys.configured:
+        return
+    token = bearer(request)
+    if token is None:
+        raise _unauthorized("no API key: send 'Authorization: Bearer <key>' (keys are issued with POST /api/keys)")
+    key = gw.keys.authenticate(token)
+    if key is None:
+        if _is_master(gw, token):
+            return
+        raise _unauthorized("invalid API key: it is unknown or has been revoked")
+    denial = gw.keys.admit(key)
+    if denial is not None:
+        error = _refused(denial)
+        _account_refusal(gw, request, key.id, error)
+        raise error
+    current_key.set(key)
+
+
+def _account_refusal(gw: Gateway, request: Request, key_id: str, error: ApiError) -> None:
+    """Count a 402/429 in the metrics and the request log, so throttling shows in ``/api/usage``."""
+    route = request.scope.get("route")
+    endpoint = getattr(route, "path", "") or "-"  # the route's template: a bounded label
+    error_class = "BudgetExceeded" if error.status == 402 else "RateLimitExceeded"
+    call = CallRecord(endpoint=endpoint, status=error.status, error_class=error_class, key_id=key_id)
+    with contextlib.suppress(Exception):  # accounting must not change the answer
+        gw.metrics.observe(call)
+    gw.log.write(call)
+
+
+async def require_chain_key(request: Request) -> None:
+    """FastAPI dependency of the LangServe chains: :func:`require_key`, and 403 for a key limited to
+    some models (the chains route among every model)."""
+    await require_key(request)
+    key = current_key.get()
+    if key is not None and key.allowed_models:
         raise ApiError(
-            401,
-            "this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'",
-            code="invalid_api_key",
-            headers={"WWW-Authenticate": "Bearer"},
+            403,
+            f"key {key.id} may only use {', '.join(key.allowed_models)}; /support and /rag route among "
+            "every model, so they need a key without allowed_models",
+            code="model_not_allowed",
         )
+
+
+def check_model_allowed(model: str) -> None:
+    """403 when the request's consumer key may not call ``model`` (``auto`` routes among its models)."""
+    key = current_key.get()
+    if key is None or model == "auto" or key.allows(model):
+        return
+    raise ApiError(
+        403,
+        f"key {key.id} may not use model '{model}'; allowed: auto (routes among these), "
+        f"{', '.join(key.allowed_models)}",
+        param="model",
+        code="model_not_allowed",
+    )
+
+
+def _from_this_machine(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def require_admin(request: Request) -> None:
+    """FastAPI dependency of admin endpoints: the master key, or (without one) a local caller."""
+    gw = gateway(request)
+    token = bearer(request)
+    if gw.settings.master_key:
+        if _is_master(gw, token):
+            return
+        raise _unauthorized(
+            "this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'"
+        )
+    if token is not None and gw.keys.authenticate(token) is not None:
+        raise ApiError(403, "a consumer API key cannot use admin endpoints", code="admin_only")
+    if not _from_this_machine(request):
+        raise _unauthorized(
+            "admin endpoints are served only to this machine while MODELYARD_MASTER_KEY is unset: "
+            "set it and send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'"
+        )
+
+
+async def usage_scope(request: Request) -> str | None:
+    """FastAPI dependency of ``/api/usage``: the consumer key's id (it sees only its own rows),
+    or ``None`` for the admin (every key)."""
+    token = bearer(request)
+    if token is None:
+        await require_admin(request)
+        return None
+    gw = gateway(request)
+    key = gw.keys.authenticate(token)
+    if key is not None:
+        return key.id
+    if _is_master(gw, token):
+        return None
+    raise _unauthorized("invalid API key: it is unknown or has been revoked")

@@ -21,12 +21,15 @@ from urllib.parse import quote
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.messages import BaseMessage
 
+from app.server.auth import check_model_allowed
+from app.server.cache import NOT_CONSULTED, CacheLookup
 from app.server.errors import ApiError, error_body, status_of
+from app.server.keys import current_key
 from app.server.request_log import CallRecord
 from app.server.schemas import ChatCompletionRequest
 from app.server.state import Gateway
 
-__all__ = ["ROUTE_HEADER", "check_model", "complete", "route_header", "stream"]
+__all__ = ["ROUTE_HEADER", "check_model", "complete", "route_header", "router_input", "stream"]
 
 ROUTE_HEADER = "x-modelyard-route"
 _HEADER_SAFE = " !#$&'()*+,/:;=?@[]~<>"
@@ -38,7 +41,9 @@ def route_header(reason: str) -> str:
 
 
 def check_model(gw: Gateway, name: str) -> None:
-    """404 unless ``name`` is ``auto`` or an available catalog model (the message lists them)."""
+    """404 unless ``name`` is ``auto`` or an available catalog model (the message lists them);
+    403 first when the request's API key may not use it."""
+    check_model_allowed(name)
     if name == "auto":
         return
     entries = gw.registry.entries()
@@ -55,8 +60,21 @@ def check_model(gw: Gateway, name: str) -> None:
     )
 
 
+def router_input(body: ChatCompletionRequest) -> dict[str, Any]:
+    """The router input for ``body``, kept to the request's API key's models when it has a list."""
+    value = body.router_input()
+    key = current_key.get()
+    if key is not None and key.allowed_models:
+        value["allowed_models"] = key.allowed_models
+    return value
+
+
 def account(gw: Gateway, call: CallRecord) -> None:
-    """Metrics and the request log for one call; never raises."""
+    """Metrics, the request log and the API key's tokens and spend for one call; never raises."""
+    key = current_key.get()
+    if key is not None:
+        call.key_id = call.key_id or key.id
+        gw.keys.charge(key, call.input_tokens + call.output_tokens, call.cost_usd)
     try:
         gw.metrics.observe(call)
     except Exception:  # accounting must not fail a request
@@ -77,12 +95,12 @@ def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -
     return error
 
 
-async def complete(gw: Gateway, body: ChatCompletionRequest) -> JSONResponse:
+async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> JSONResponse:
     """Answer a non-streamed chat completion."""
     started = time.perf_counter()
-    call = CallRecord(endpoint="chat", model=body.model)
+    call = CallRecord(endpoint="chat", model=body.model, cache=cache.result)
     try:
-        message = await gw.router.ainvoke(body.router_input())
+        message = await gw.router.ainvoke(router_input(body))
     except Exception as exc:
         raise _failed(gw, call, started, exc) from exc
     route = message.response_metadata.get("route", {})
@@ -111,14 +129,15 @@ async def complete(gw: Gateway, body: ChatCompletionRequest) -> JSONResponse:
         },
         "modelyard_route": route,
     }
-    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
+    cache.remember(payload, call)
+    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason), **cache.headers})
 
 
-async def stream(gw: Gateway, body: ChatCompletionRequest) -> StreamingResponse:
+async def stream(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> StreamingResponse:
     """Answer a streamed chat completion (``chat.completion.chunk`` events, then ``[DONE]``)."""
     started = time.perf_counter()
-    call = CallRecord(endpoint="chat_stream", model=body.model)
-    chunks = gw.router.astream(body.router_input())
+    call = CallRecord(endpoint="chat_stream", model=body.model, cache=cache.result)  # streams are not stored
+    chunks = gw.router.astream(router_input(body))
     try:
         first = await anext(chunks)
     except Exception as exc:
@@ -128,7 +147,7 @@ async def stream(gw: Gateway, body: ChatCompletionRequest) -> StreamingResponse:
     return StreamingResponse(
         events,
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **cache.headers},
     )
 
 

@@ -9,13 +9,16 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from app.server import openai_api, ops_api, registry_api
+from app.server import images_api, keys_api, openai_api, ops_api, prompts_api, registry_api
+from app.server.cache import ResponseCache
 from app.server.errors import install_error_handlers
+from app.server.keys import KeyRing
 from app.server.limits import BodySizeLimit
 from app.server.metrics import GatewayMetrics
 from app.server.request_log import RequestLog
 from app.server.settings import GatewaySettings
 from app.server.state import Gateway
+from chains.prompt_library import PromptLibrary
 from core.settings import data_dir
 from models.registry import Registry
 from routers.router import RouterRunnable
@@ -64,6 +67,7 @@ def create_app(
             yield
         finally:
             request_log.close()
+            keys.close()
 
     app = FastAPI(
         title="Modelyard gateway",
@@ -71,10 +75,16 @@ def create_app(
         lifespan=lifespan,
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
-    app.state.gateway = Gateway(registry, router, settings, GatewayMetrics(), request_log)
+    keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
+    metrics = GatewayMetrics()
+    app.state.gateway = Gateway(
+        registry, router, settings, metrics, request_log, keys=keys,
+        cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
+        prompts=PromptLibrary(settings.prompts_dir),
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (openai_api, registry_api, ops_api):
+    for module in (openai_api, images_api, prompts_api, registry_api, ops_api, keys_api):
         app.include_router(module.router)
     if settings.knowledge:
         from app.server.langserve_routes import add_chain_routes

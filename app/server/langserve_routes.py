@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from langserve import add_routes
 from pydantic import BaseModel, Field
 
+from app.server.auth import require_chain_key
 from chains.assistant import build_assistant
 from chains.rag import build_rag_chain
 from chains.retrieval import DEFAULT_MIN_RELEVANCE, HybridRetriever
@@ -39,4 +40,9 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str) -> N
     rag = build_rag_chain(retriever, router)
     for chain, path in ((support, "/support"), (rag, "/rag")):
         # the chains' inferred schemas are loose; name the types so LangServe validates both ways
-        add_routes(app, chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]), path=path)
+        add_routes(
+            app,
+            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
+            path=path,
+            dependencies=[Depends(require_chain_key)],  # the same API keys as /v1
+        )

@@ -3,7 +3,8 @@
 Series: ``modelyard_requests_total`` (endpoint, model, deployment, status),
 ``modelyard_request_latency_seconds`` and ``modelyard_ttft_seconds`` histograms,
 ``modelyard_tokens_total`` (model, deployment, direction), ``modelyard_cost_usd_total``
-(model, deployment) and ``modelyard_errors_total`` (error class).
+(model, deployment), ``modelyard_errors_total`` (error class) and
+``modelyard_cache_requests_total`` (kind, result).
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class GatewayMetrics:
         self.errors = Counter(
             "modelyard_errors", "Failed requests by error class", ["error_class"], registry=self.registry
         )
+        self.cache_requests = Counter(
+            "modelyard_cache_requests",
+            "Chat requests that consulted the response cache, by mode and result",
+            ["kind", "result"],
+            registry=self.registry,
+        )
 
     def observe(self, call: CallRecord) -> None:
         """Account one finished request."""
@@ -79,6 +86,11 @@ class GatewayMetrics:
             self.cost.labels(model, deployment).inc(call.cost_usd)
         if call.error_class:
             self.errors.labels(call.error_class).inc()
+
+    def cache_lookup(self, kind: str, result: str) -> None:
+        """Count one response-cache lookup (``kind`` exact/semantic; ``result`` hit, semantic_hit,
+        miss or bypass)."""
+        self.cache_requests.labels(kind, result).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every series."""

@@ -6,12 +6,14 @@ import base64
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.server import completions
+from app.server import cache_replay, completions
+from app.server.auth import check_model_allowed, require_key
 from app.server.errors import ApiError
+from app.server.keys import current_key
 from app.server.request_log import CallRecord
 from app.server.schemas import ChatCompletionRequest, EmbeddingRequest
 from app.server.state import gateway
@@ -21,7 +23,7 @@ __all__ = ["EMBEDDING_MODEL", "router"]
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 """The id ``/v1/embeddings`` answers to (the offline MiniLM of :mod:`models.embeddings`)."""
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_key)])
 
 
 @router.post("/chat/completions")
@@ -35,9 +37,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
             gw, CallRecord(endpoint="chat", model=body.model, status=exc.status, error_class="ModelNotFound")
         )
         raise
+    key = current_key.get()
+    scope = list(key.allowed_models) if key is not None and key.allowed_models else None
+    lookup = await gw.cache.lookup(body, request.headers, scope)
+    if lookup.answer is not None:  # served without the router
+        return cache_replay.replay(gw, body, lookup)
     if body.stream:
-        return await completions.stream(gw, body)
-    return await completions.complete(gw, body)
+        return await completions.stream(gw, body, lookup)
+    return await completions.complete(gw, body, lookup)
 
 
 @router.get("/models")
@@ -58,6 +65,9 @@ async def list_models(request: Request) -> dict[str, Any]:
         for e in entries
     ]
     data.append({"id": EMBEDDING_MODEL, "object": "model", "created": 0, "owned_by": "modelyard-local"})
+    key = current_key.get()
+    if key is not None and key.allowed_models:  # a consumer key sees the models it may call
+        data = [model for model in data if model["id"] == "auto" or key.allows(model["id"])]
     return {"object": "list", "data": data}
 
 
@@ -71,6 +81,7 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
             param="model",
             code="model_not_found",
         )
+    check_model_allowed(EMBEDDING_MODEL)
     started = time.perf_counter()
     vectors, tokens = await run_in_threadpool(_embed, body.texts())
     data = [

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.server.auth import require_admin
+from app.server.auth import usage_scope
 from app.server.errors import ApiError
 from app.server.state import gateway
 
@@ -29,17 +29,22 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/usage", dependencies=[Depends(require_admin)])
+@router.get("/api/usage")
 def usage(
     request: Request,
+    key_id: str | None = Depends(usage_scope),
     since: float | None = Query(None, description="epoch seconds; default 24 h ago"),
     until: float | None = Query(None, description="epoch seconds; default now"),
 ) -> dict[str, Any]:
-    """Requests, errors, tokens, cost and mean latency/TTFT per model over ``[since, until]``."""
+    """Requests, errors, tokens, cost and mean latency/TTFT per key and model over ``[since, until]``.
+
+    The admin sees every key; a consumer key sees only its own rows.
+    """
     until = time.time() if until is None else until
     since = until - 86_400 if since is None else since
     if since > until:
         raise ApiError(400, f"since ({since}) is after until ({until})", param="since")
     log = gateway(request).log
     log.flush(timeout=2)  # include what was just served
-    return {"since": since, "until": until, "models": log.usage(since, until), "dropped": log.dropped}
+    rows = log.usage(since, until, key_id=key_id)
+    return {"since": since, "until": until, "key_id": key_id, "models": rows, "dropped": log.dropped}

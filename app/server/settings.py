@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.server.cache import CacheSettings
+
 __all__ = ["GatewaySettings"]
 
 
@@ -23,13 +25,16 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(1_000_000, gt=0)
     """Requests with a larger body are refused with 413."""
     master_key: str | None = Field(default_factory=lambda: os.environ.get("MODELYARD_MASTER_KEY") or None)
-    """Admin key for the registry and usage endpoints (``MODELYARD_MASTER_KEY``); ``None`` = open."""
+    """Admin key (``MODELYARD_MASTER_KEY``): admin endpoints, and ``/v1`` without limits. ``None``: admin
+    endpoints answer only callers on this machine, and ``/v1`` is open until the first API key exists."""
     knowledge: bool = True
     """Serve the LangServe routes ``/support`` and ``/rag`` (ingests the sample KB at startup)."""
     knowledge_collection: str = "shop"
     """The knowledge-base collection the LangServe chains answer from."""
     request_log_path: Path | None = None
     """SQLite file of the request log; ``None`` = ``data/requests.sqlite``."""
+    keys_path: Path | None = None
+    """SQLite file of the consumer API keys; ``None`` = ``data/keys.sqlite``."""
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
     ``request_log_path``."""
@@ -41,3 +46,7 @@ class GatewaySettings(BaseModel):
     """Rows written per transaction by the request-log thread."""
     log_flush_seconds: float = Field(0.5, gt=0)
     """Longest a logged row waits before it is written."""
+    cache: CacheSettings = CacheSettings()
+    """The chat response cache: exact on (TTL 300 s), semantic opt-in (see app/server/cache.py)."""
+    prompts_dir: Path | None = None
+    """Folder of the prompt APIs' YAML files (``POST /api/prompts/{name}``); ``None`` = ``config/prompts``."""

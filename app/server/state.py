@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from app.server.cache import ResponseCache
+from app.server.keys import KeyRing
 from app.server.metrics import GatewayMetrics
 from app.server.request_log import RequestLog
 from app.server.settings import GatewaySettings
+from chains.prompt_library import PromptLibrary
 from models.registry import Registry
 from routers.router import RouterRunnable
 
@@ -24,6 +27,11 @@ class Gateway:
     settings: GatewaySettings
     metrics: GatewayMetrics
     log: RequestLog
+    keys: KeyRing
+    cache: ResponseCache
+    """The chat response cache (exact and semantic)."""
+    prompts: PromptLibrary
+    """The prompt APIs' templates (``config/prompts``)."""
 
 
 def gateway(request: Request) -> Gateway:

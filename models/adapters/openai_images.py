@@ -9,12 +9,13 @@ returns a URL, ``{"type": "image", "url": ...}``. Usage is the prompt's estimate
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from models.adapters.base import CatalogChatMixin, identity
 from models.spec import Deployment, ModelSpec
@@ -54,7 +55,15 @@ class CatalogOpenAIImages(CatalogChatMixin, BaseChatModel):
         tokens = count_tokens(prompt)
         message = AIMessage(content=[block], usage_metadata={"input_tokens": tokens, "output_tokens": 0,
                                                              "total_tokens": tokens})
+        self._price(message)
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        """The images API does not stream: one chunk carrying the whole image."""
+        message = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
+        yield ChatGenerationChunk(message=AIMessageChunk(content=message.content, usage_metadata=message.usage_metadata,
+                                                         response_metadata=message.response_metadata))
 
 
 def build_openai_images(spec: ModelSpec, deployment: Deployment, params: dict[str, Any]) -> CatalogOpenAIImages:

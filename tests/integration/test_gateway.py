@@ -42,7 +42,7 @@ class Server:
         return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
     def openai(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key="unused", max_retries=0)
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=ADMIN_KEY, max_retries=0)
 
 
 def _spec(name: str, url: str, price: float = 0.0) -> ModelSpec:
@@ -146,6 +146,7 @@ def test_stream_without_usage_puts_the_route_on_the_finish_chunk(server):
     with httpx.stream(
         "POST",
         f"{server.url}/v1/chat/completions",
+        headers=server.admin,
         timeout=10,
         json={"model": "auto", "stream": True, "messages": [{"role": "user", "content": "x"}]},
     ) as r:
@@ -174,6 +175,7 @@ def test_models_list_and_local_embeddings(server):
     assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]) + 0.2
     floats = httpx.post(
         f"{server.url}/v1/embeddings",
+        headers=server.admin,
         json={"model": "all-minilm-l6-v2", "input": "hello", "encoding_format": "float"},
     ).json()
     assert len(floats["data"][0]["embedding"]) == 384
@@ -213,7 +215,7 @@ def test_openai_client_sees_openai_shaped_errors(server):
 
 # ---- LangChain clients ------------------------------------------------------------------------
 def test_chat_openai_invoke_and_stream(server):
-    chat = ChatOpenAI(base_url=f"{server.url}/v1", api_key="unused", model="fake-chat", max_retries=0)
+    chat = ChatOpenAI(base_url=f"{server.url}/v1", api_key=ADMIN_KEY, model="fake-chat", max_retries=0)
     reply = chat.invoke("hello from langchain")
     assert reply.content == "echo: hello from langchain" and reply.usage_metadata["output_tokens"] == 4
     pieces = [chunk.content for chunk in chat.stream("streaming from langchain")]
@@ -221,7 +223,7 @@ def test_chat_openai_invoke_and_stream(server):
 
 
 def test_remote_runnable_support_bot_invoke_and_stream(server):
-    bot = RemoteRunnable(f"{server.url}/support")
+    bot = RemoteRunnable(f"{server.url}/support", headers=server.admin)
     answer = bot.invoke({"question": "How long do I have to return an item?"})
     assert answer["answer"] == "echo: How long do I have to return an item?"
     assert answer["sources"] and any("returns" in s["source"] for s in answer["sources"])
@@ -230,28 +232,31 @@ def test_remote_runnable_support_bot_invoke_and_stream(server):
         chunks[0]["sources"]
         and "".join(c.get("answer", "") for c in chunks) == "echo: Which items cannot be returned?"
     )
-    plain = RemoteRunnable(f"{server.url}/rag").invoke({"question": "How long do I have to return an item?"})
+    plain = RemoteRunnable(f"{server.url}/rag", headers=server.admin).invoke(
+        {"question": "How long do I have to return an item?"}
+    )
     assert plain["sources"] and plain["answer"].startswith("echo:")
 
 
 # ---- plain HTTP: malformed input, limits, admin endpoints, metrics, usage ------------------------
 def test_malformed_requests_get_actionable_4xx(server):
     url = f"{server.url}/v1/chat/completions"
-    bad_json = httpx.post(
+    http = httpx.Client(headers=server.admin)  # the admin key passes the /v1 key check
+    bad_json = http.post(
         url, content=b'{"model": "fake-chat", "messages": [', headers={"content-type": "application/json"}
     )
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]["message"]
-    missing = httpx.post(url, json={"model": "fake-chat"})
+    missing = http.post(url, json={"model": "fake-chat"})
     assert missing.status_code == 422 and missing.json()["error"]["param"] == "messages"
     assert missing.json()["error"]["message"] == "messages: field required"
-    wrong_type = httpx.post(
+    wrong_type = http.post(
         url, json={"model": "fake-chat", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}
     )
     assert wrong_type.status_code == 422 and wrong_type.json()["error"]["param"] == "temperature"
     assert "'hot'" in wrong_type.json()["error"]["message"]
-    bad_role = httpx.post(url, json={"model": "fake-chat", "messages": [{"role": "wizard", "content": "x"}]})
+    bad_role = http.post(url, json={"model": "fake-chat", "messages": [{"role": "wizard", "content": "x"}]})
     assert bad_role.status_code == 422 and bad_role.json()["error"]["param"] == "messages.0.role"
-    huge = httpx.post(
+    huge = http.post(
         url, json={"model": "fake-chat", "messages": [{"role": "user", "content": "x" * BODY_LIMIT}]}
     )
     assert huge.status_code == 413 and f"larger than {BODY_LIMIT} bytes" in huge.json()["error"]["message"]
@@ -262,7 +267,7 @@ def test_malformed_requests_get_actionable_4xx(server):
             yield b"y" * (BODY_LIMIT // 8)
         yield b'"}]}'
 
-    assert httpx.post(url, content=chunked(), headers={"content-type": "application/json"}).status_code == 413
+    assert http.post(url, content=chunked(), headers={"content-type": "application/json"}).status_code == 413
 
 
 def test_admin_endpoints_need_the_master_key(server):
@@ -399,6 +404,7 @@ def test_client_disconnect_mid_stream_closes_the_upstream_stream(server):
         with httpx.stream(
             "POST",
             f"{server.url}/v1/chat/completions",
+            headers=server.admin,
             timeout=10,
             json={"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "long"}]},
         ) as response:
@@ -448,14 +454,15 @@ def test_openapi_schema_and_playground(server):
         "/support/invoke",
         "/rag/stream",
     } <= set(paths)
-    playground = httpx.get(f"{server.url}/support/playground/index.html")
+    playground = httpx.get(f"{server.url}/support/playground/index.html", headers=server.admin)
     assert playground.status_code == 200 and "<html" in playground.text.lower()
 
 
-def test_refuses_a_public_address_without_the_master_key(monkeypatch, capsys):
+def test_refuses_a_public_address_without_the_master_key(monkeypatch, capsys, tmp_path):
     from app.server.__main__ import is_loopback, main
 
     monkeypatch.delenv("MODELYARD_MASTER_KEY", raising=False)
+    monkeypatch.setenv("MODELYARD_DATA_DIR", str(tmp_path))  # no key store: other tests' keys do not count
     with pytest.raises(SystemExit) as exited:
         main(["--host", "0.0.0.0", "--no-knowledge"])
     assert exited.value.code == 2 and "without MODELYARD_MASTER_KEY" in capsys.readouterr().err

@@ -80,6 +80,9 @@ def test_kill_9_under_load_then_restart_keeps_registry_and_log(tmp_path):
         }
         with gateway_process(tmp_path) as (process, url):
             assert httpx.post(f"{url}/api/models", headers=ADMIN, json=spec).status_code == 201
+            created = httpx.post(f"{url}/api/keys", headers=ADMIN, json={"name": "survivor", "rpm": 100_000})
+            assert created.status_code == 201, created.text
+            consumer = {"Authorization": f"Bearer {created.json()['secret']}"}
             with httpx.Client(timeout=10) as client:
                 for i in range(20):
                     assert _chat(client, url, f"before {i}").status_code == 200
@@ -114,8 +117,10 @@ def test_kill_9_under_load_then_restart_keeps_registry_and_log(tmp_path):
 
         upstream.set_latency(0)
         with gateway_process(tmp_path) as (_, url):
-            models = httpx.get(f"{url}/v1/models", headers=ADMIN).json()
+            models = httpx.get(f"{url}/v1/models", headers=consumer).json()  # the key survived too
             assert "fake-chat" in [m["id"] for m in models["data"]]
+            keys = httpx.get(f"{url}/api/keys", headers=ADMIN).json()
+            assert "survivor" in str(keys)
             after_restart = _logged(url)
             # what was flushed before the kill survives; rows still queued in memory may be lost
             assert before <= after_restart <= before + len(served)

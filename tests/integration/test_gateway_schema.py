@@ -64,6 +64,7 @@ def gateway_url(tmp_path_factory) -> Iterator[str]:
             knowledge=False,
             master_key="schema-admin",
             request_log_path=tmp / "requests.sqlite",
+            keys_path=tmp / "keys.sqlite",
             max_body_bytes=32_000,
         )
         with serving(app) as url:

@@ -1,0 +1,377 @@
+"""Consumer API keys in memory: who is calling, may they, and what they used.
+
+The :class:`KeyRing` loads every key once from :class:`store.api_keys_db.ApiKeysDB` into a dict
+keyed by the SHA-256 of the secret, so checking a request is one hash and one lookup — no
+database read. Limits are rolling 60-second windows kept per key in memory: requests per minute
+are counted when a request is admitted; tokens per minute and USD spend are charged after the
+call from its :class:`~app.server.request_log.CallRecord`. A key whose window is full is refused
+until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend has reached
+its budget is refused until the budget is raised. Spend is written to SQLite off the hot path by
+one small thread (every ``flush_seconds`` while there is something to write, and on
+:meth:`KeyRing.close`), so it survives a restart.
+
+Why not the ``limits`` package: its moving window refuses (and does not record) a charge larger
+than what is left, and stores one entry per unit of cost, so charging a call's tokens after the
+fact either gets lost or costs O(tokens). A deque of ``(time, amount)`` per key does both exactly.
+
+The secrets are random 256-bit tokens, so a plain SHA-256 is enough to store them (a slow
+password hash would only add milliseconds to every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from store.api_keys_db import ApiKeysDB, StoredKey
+
+__all__ = [
+    "ApiKey",
+    "CreatedKey",
+    "Denial",
+    "KeyRing",
+    "RollingWindow",
+    "current_key",
+    "hash_secret",
+    "seconds",
+    "usd",
+]
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "my-"
+WINDOW_SECONDS = 60.0
+
+current_key: ContextVar[ApiKey | None] = ContextVar("modelyard_api_key", default=None)
+"""The consumer key of the request being served (``None``: master key or an open server).
+
+Set by :func:`app.server.auth.require_key`; each request runs in its own context, so the value
+never leaks into another request.
+"""
+
+
+def hash_secret(secret: str) -> str:
+    """The hex SHA-256 a secret is stored and looked up by."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def seconds(wait: float) -> int:
+    """A wait as whole seconds for ``Retry-After`` (rounded up, at least 1)."""
+    return max(1, math.ceil(wait))
+
+
+def usd(amount: float) -> str:
+    """``$0.0123``: enough digits for small amounts, none wasted on round ones."""
+    return "$" + (f"{amount:.6f}".rstrip("0").rstrip(".") or "0")
+
+
+class RollingWindow:
+    """Amounts added over the last ``seconds``, against a limit.
+
+    Example:
+        >>> window = RollingWindow(limit=2)
+        >>> window.add(0.0, 1); window.add(10.0, 1)
+        >>> window.retry_after(30.0)  # full until the first entry is 60 s old
+        30.0
+        >>> window.retry_after(61.0) is None
+        True
+    """
+
+    __slots__ = ("_events", "_used", "limit", "seconds")
+
+    def __init__(self, limit: int, seconds: float = WINDOW_SECONDS):
+        self.limit, self.seconds = limit, seconds
+        self._events: deque[tuple[float, int]] = deque()
+        self._used = 0
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.seconds
+        events = self._events
+        while events and events[0][0] <= horizon:
+            self._used -= events.popleft()[1]
+
+    def used(self, now: float) -> int:
+        """The total added in ``(now - seconds, now]``."""
+        self._expire(now)
+        return self._used
+
+    def add(self, now: float, amount: int) -> None:
+        """Count ``amount`` at time ``now`` (even past the limit: tokens are charged after the fact)."""
+        if amount > 0:
+            self._expire(now)
+            self._events.append((now, amount))
+            self._used += amount
+
+    def retry_after(self, now: float) -> float | None:
+        """``None`` while under the limit, else the seconds until enough ages out to get under it."""
+        self._expire(now)
+        excess = self._used - self.limit + 1
+        if excess <= 0:
+            return None
+        for at, amount in self._events:
+            excess -= amount
+            if excess <= 0:
+                return at + self.seconds - now
+        return self.seconds  # not reached: the events add up to _used
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why a valid key may not make a request now."""
+
+    code: str
+    """``rate_limit_exceeded`` or ``budget_exceeded``."""
+    message: str
+    retry_after: float | None = None
+    """Seconds until the request would be admitted (rate limits only)."""
+
+
+class ApiKey:
+    """A key as the gateway holds it: the stored row (no secret) plus its live windows and spend.
+
+    Example:
+        >>> key = ApiKey(StoredKey("key_1", "team-a", "ab…", "my-AbCdE", ("m1",), rpm=10))
+        >>> key.allows("m1"), key.allows("m2")
+        (True, False)
+    """
+
+    __slots__ = ("requests", "spent_usd", "stored", "tokens")
+
+    def __init__(self, stored: StoredKey):
+        self.stored = stored
+        self.spent_usd = stored.spent_usd
+        self.requests = RollingWindow(stored.rpm) if stored.rpm else None
+        self.tokens = RollingWindow(stored.tpm) if stored.tpm else None
+
+    @property
+    def id(self) -> str:
+        return self.stored.id
+
+    @property
+    def allowed_models(self) -> tuple[str, ...]:
+        return self.stored.allowed_models
+
+    def allows(self, model: str) -> bool:
+        """Whether the key may call ``model`` (every model when it has no list)."""
+        return not self.stored.allowed_models or model in self.stored.allowed_models
+
+    def view(self, now: float) -> dict[str, Any]:
+        """What a listing shows: settings, spend and this minute's use — never the hash."""
+        s = self.stored
+        return {
+            "id": s.id,
+            "name": s.name,
+            "prefix": s.prefix,
+            "allowed_models": list(s.allowed_models),
+            "rpm": s.rpm,
+            "tpm": s.tpm,
+            "budget_usd": s.budget_usd,
+            "spent_usd": self.spent_usd,
+            "created": s.created,
+            "revoked_at": s.revoked_at,
+            "requests_last_minute": self.requests.used(now) if self.requests else None,
+            "tokens_last_minute": self.tokens.used(now) if self.tokens else None,
+        }
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key and its secret (the only time the secret exists outside the caller)."""
+
+    key: ApiKey
+    secret: str
+
+
+class KeyRing:
+    """Every consumer key of one gateway, checked in memory and persisted in SQLite.
+
+    Args:
+        path: the keys' SQLite file (created if missing).
+        flush_seconds: longest a charged spend waits before it is written.
+
+    Example:
+        >>> ring = KeyRing(tmp_path / "keys.sqlite")  # doctest: +SKIP
+        >>> created = ring.create("team-a", rpm=60, budget_usd=5.0)  # doctest: +SKIP
+        >>> key = ring.authenticate(created.secret)  # doctest: +SKIP
+        >>> ring.admit(key) is None  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, path: Path, flush_seconds: float = 0.5):
+        self.db = ApiKeysDB(path)
+        self.flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        self._by_id: dict[str, ApiKey] = {}
+        self._by_hash: dict[str, ApiKey] = {}
+        for stored in self.db.all():
+            self._add(ApiKey(stored))
+        self._pending: dict[str, float] = {}
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, name="modelyard-key-spend", daemon=True)
+        self._thread.start()
+
+    def _add(self, key: ApiKey) -> None:
+        self._by_id[key.id] = key
+        if key.stored.active:
+            self._by_hash[key.stored.secret_sha256] = key
+
+    # ---- the hot path ----------------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        """Whether any key was ever created (revoking them all does not reopen the server)."""
+        return bool(self._by_id)
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or ``None``."""
+        return self._by_hash.get(hash_secret(secret))
+
+    def admit(self, key: ApiKey, now: float | None = None) -> Denial | None:
+        """Check budget, requests and tokens per minute; count the request when it is admitted."""
+        s = key.stored
+        if s.budget_usd is None and key.requests is None and key.tokens is None:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if s.budget_usd is not None and key.spent_usd >= s.budget_usd:
+                return Denial(
+                    "budget_exceeded",
+                    f"key {s.id} has spent {usd(key.spent_usd)} of its {usd(s.budget_usd)} budget; "
+                    "ask the admin to raise budget_usd or issue a new key",
+                )
+            if key.requests is not None and (wait := key.requests.retry_after(now)) is not None:
+                return Denial(
+                    "rate_limit_exceeded",
+                    f"key {s.id} is over its limit of {s.rpm} requests per minute; retry in {seconds(wait)} s",
+                    wait,
+                )
+            if key.tokens is not None and (wait := key.tokens.retry_after(now)) is not None:
+                return Denial(
+                    "rate_limit_exceeded",
+                    f"key {s.id} is over its limit of {s.tpm} tokens per minute (used "
+                    f"{key.tokens.used(now)} in the last 60 s); retry in {seconds(wait)} s",
+                    wait,
+                )
+            if key.requests is not None:
+                key.requests.add(now, 1)
+        return None
+
+    def charge(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> None:
+        """Account a finished call: its tokens against the TPM window, its cost against the budget."""
+        if tokens <= 0 and cost_usd <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        wake = False
+        with self._lock:
+            if key.tokens is not None:
+                key.tokens.add(now, tokens)
+            if cost_usd > 0:
+                key.spent_usd += cost_usd
+                wake = not self._pending  # the writer sleeps while nothing is pending
+                self._pending[key.id] = self._pending.get(key.id, 0.0) + cost_usd
+        if wake:
+            self._wake.set()
+
+    # ---- administration --------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        allowed_models: Iterable[str] = (),
+        rpm: int | None = None,
+        tpm: int | None = None,
+        budget_usd: float | None = None,
+    ) -> CreatedKey:
+        """Issue a key; the returned secret is not kept anywhere."""
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        key_id = f"key_{secrets.token_hex(4)}"
+        while key_id in self._by_id:
+            key_id = f"key_{secrets.token_hex(4)}"
+        stored = StoredKey(
+            id=key_id,
+            name=name,
+            secret_sha256=hash_secret(secret),
+            prefix=secret[:8],
+            allowed_models=tuple(dict.fromkeys(allowed_models)),
+            rpm=rpm,
+            tpm=tpm,
+            budget_usd=budget_usd,
+            created=time.time(),
+        )
+        self.db.insert(stored)
+        key = ApiKey(stored)
+        self._add(key)
+        return CreatedKey(key, secret)
+
+    def keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        return list(self._by_id.values())
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return self._by_id.get(key_id)
+
+    def view(self, key: ApiKey) -> dict[str, Any]:
+        """:meth:`ApiKey.view` of ``key`` (under the lock: its windows are read consistently)."""
+        now = time.monotonic()
+        with self._lock:
+            return key.view(now)
+
+    def views(self) -> list[dict[str, Any]]:
+        """:meth:`ApiKey.view` of every key, oldest first."""
+        now = time.monotonic()
+        with self._lock:
+            return [key.view(now) for key in self._by_id.values()]
+
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """Revoke ``key_id`` at once (the next request with it gets 401); ``None`` if unknown."""
+        key = self._by_id.get(key_id)
+        if key is None:
+            return None
+        revoked_at = self.db.revoke(key_id)
+        self._by_hash.pop(key.stored.secret_sha256, None)
+        if key.stored.revoked_at is None:
+            key.stored = replace(key.stored, revoked_at=revoked_at)
+        return key
+
+    def active_count(self) -> int:
+        return len(self._by_hash)
+
+    # ---- persistence -----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write the spend charged so far."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        try:
+            self.db.add_spend(pending)
+        except Exception:  # keep it for the next try rather than lose it
+            with self._lock:
+                for key_id, amount in pending.items():
+                    self._pending[key_id] = self._pending.get(key_id, 0.0) + amount
+            raise
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is pending."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
+        self.db.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            self._stopping.wait(self.flush_seconds)  # gather a little more before writing
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the spend stays pending: try again after the next pause
+                log.exception("API keys: spend could not be written; retrying")
+                self._wake.set()

@@ -1,0 +1,193 @@
+"""Prompt APIs: every ``config/prompts/*.yaml`` is served as ``POST /api/prompts/{name}``.
+
+``GET /api/prompts`` lists the prompts with their variables (and any file that failed to load,
+with its file, line and field). ``POST /api/prompts/{name}`` with ``{"variables": {...}}`` runs
+``prompt | router`` — the prompt's model (or ``auto``), task and parameters as routing hints —
+and answers ``{"output", "model", "prompt", "usage", "modelyard_route"}``; with ``"stream": true``
+it answers SSE events ``{"output": piece}``, then one with the model, usage and route, then
+``[DONE]``. Unknown prompt 404 (listing the known ones); missing or unknown variable 422 naming
+it; the prompt's model unknown or unavailable 404. Calls are logged and measured like chat
+(endpoints ``prompt`` and ``prompt_stream``). Files are re-read when they change, so a new
+prompt is an API without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, ConfigDict
+
+from app.server.auth import require_key
+from app.server.completions import ROUTE_HEADER, account, check_model, route_header
+from app.server.errors import ApiError, error_body, status_of
+from app.server.keys import current_key
+from app.server.request_log import CallRecord
+from app.server.state import Gateway, gateway
+from chains.prompt_library import Prompt, PromptInputError
+
+__all__ = ["PromptRunRequest", "router"]
+
+router = APIRouter(prefix="/api/prompts", tags=["prompts"], dependencies=[Depends(require_key)])
+
+
+class PromptRunRequest(BaseModel):
+    """``POST /api/prompts/{name}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variables: dict[str, Any] = {}
+    """Values of the prompt's variables (defaults fill the rest)."""
+    stream: bool = False
+    """Answer as server-sent events."""
+    user: str | None = None
+    """Sticky A/B assignment key, as in chat."""
+
+
+@router.get("")
+def list_prompts(request: Request) -> dict[str, Any]:
+    """The prompts with their variables, and the files that could not be loaded."""
+    library = gateway(request).prompts
+    data = [prompt.describe() for prompt in library.prompts()]
+    errors = [
+        {"file": file_name, "line": exc.line, "field": exc.field or None, "message": str(exc)}
+        for file_name, exc in sorted(library.errors.items())
+    ]
+    return {"object": "list", "data": data, "errors": errors}
+
+
+@router.post("/{name}")
+async def run_prompt(name: str, body: PromptRunRequest, request: Request) -> Response:
+    """Fill the prompt's template with ``variables`` and answer through the router."""
+    gw = gateway(request)
+    prompt = _prompt(gw, name)
+    endpoint = "prompt_stream" if body.stream else "prompt"
+    try:
+        check_model(gw, prompt.spec.model)
+        inputs = prompt.inputs(body.variables)
+    except PromptInputError as exc:
+        first = (exc.missing or exc.unknown)[0]
+        error = ApiError(422, str(exc), param=f"variables.{first}", code="invalid_variables")
+        account(gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=422, error_class="InvalidVariables"))
+        raise error from exc
+    except ApiError as exc:
+        account(gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=exc.status,
+                               error_class="ModelNotFound"))
+        raise
+    config = {"configurable": _call_hints(body)}
+    if body.stream:
+        return await _stream(gw, prompt, inputs, config)
+    return await _complete(gw, prompt, inputs, config)
+
+
+def _prompt(gw: Gateway, name: str) -> Prompt:
+    try:
+        return gw.prompts.get(name)
+    except KeyError as exc:
+        broken = [e for file_name, e in gw.prompts.errors.items() if file_name.rsplit(".", 1)[0] == name]
+        if broken:  # the file is there but does not load: a server-side configuration error
+            raise ApiError(500, f"prompt '{name}' cannot be loaded: {broken[0]}", code="invalid_prompt") from exc
+        raise ApiError(404, exc.args[0], param="name", code="prompt_not_found") from exc
+
+
+def _call_hints(body: PromptRunRequest) -> dict[str, Any]:
+    hints: dict[str, Any] = {}
+    if body.user is not None:
+        hints["user"] = body.user
+    key = current_key.get()
+    if key is not None and key.allowed_models:
+        hints["allowed_models"] = key.allowed_models
+    return hints
+
+
+def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
+    error = status_of(exc)
+    call.status, call.error_class = error.status, type(exc).__name__
+    call.latency_s = time.perf_counter() - started
+    account(gw, call)
+    return error
+
+
+def _settle(call: CallRecord, route: dict[str, Any], started: float) -> None:
+    call.model, call.deployment = route.get("model", call.model), route.get("deployment", "")
+    call.route_reason = route.get("reason", "")
+    call.latency_s = time.perf_counter() - started
+
+
+def _usage(call: CallRecord) -> dict[str, int]:
+    return {"prompt_tokens": call.input_tokens, "completion_tokens": call.output_tokens,
+            "total_tokens": call.input_tokens + call.output_tokens}
+
+
+def _tally(call: CallRecord, message: BaseMessage) -> None:
+    usage = getattr(message, "usage_metadata", None) or {}
+    call.input_tokens += int(usage.get("input_tokens", 0))
+    call.output_tokens += int(usage.get("output_tokens", 0))
+    call.cost_usd += float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
+
+
+async def _complete(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any]) -> JSONResponse:
+    started = time.perf_counter()
+    call = CallRecord(endpoint="prompt", model=prompt.spec.model)
+    try:
+        message = await prompt.chain(gw.router).ainvoke(inputs, config)
+    except Exception as exc:
+        raise _failed(gw, call, started, exc) from exc
+    route = message.response_metadata.get("route", {})
+    _tally(call, message)
+    _settle(call, route, started)
+    account(gw, call)
+    payload = {"output": message.text, "model": call.model, "prompt": prompt.name, "usage": _usage(call),
+               "modelyard_route": route}
+    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
+
+
+async def _stream(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any]) -> StreamingResponse:
+    started = time.perf_counter()
+    call = CallRecord(endpoint="prompt_stream", model=prompt.spec.model)
+    chunks = prompt.chain(gw.router).astream(inputs, config)
+    try:
+        first = await anext(chunks)
+    except Exception as exc:
+        raise _failed(gw, call, started, exc) from exc
+    return StreamingResponse(_events(gw, prompt, call, started, first, chunks), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+def _sse(payload: dict[str, Any] | str) -> str:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def _events(gw: Gateway, prompt: Prompt, call: CallRecord, started: float, first: BaseMessage,
+                  rest: AsyncIterator[BaseMessage]) -> AsyncIterator[str]:
+    route: dict[str, Any] = {}
+    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
+    try:
+        piece: BaseMessage | None = first
+        while piece is not None:
+            if piece.text:
+                if call.ttft_s is None:
+                    call.ttft_s = time.perf_counter() - started
+                yield _sse({"output": piece.text})
+            _tally(call, piece)
+            route = piece.response_metadata.get("route", route)
+            piece = await anext(rest, None)
+        call.status, call.error_class = 200, ""
+        _settle(call, route, started)
+        yield _sse({"model": call.model, "prompt": prompt.name, "usage": _usage(call), "modelyard_route": route})
+        yield _sse("[DONE]")
+    except Exception as exc:  # after the first chunk an error can only travel inside the stream
+        error = status_of(exc)
+        call.status, call.error_class = error.status, type(exc).__name__
+        yield _sse(error_body(error.status, error.message, error.param, error.code))
+    finally:
+        call.latency_s = time.perf_counter() - started
+        account(gw, call)
+        with contextlib.suppress(Exception):
+            await rest.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,77 @@
+"""The API-key table on a real SQLite file: insert, list, revoke, spend increments, counting."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from store.api_keys_db import ApiKeysDB, StoredKey, count_active_keys
+
+
+def _key(key_id: str, **fields) -> StoredKey:
+    values = {"name": f"team {key_id}", "secret_sha256": f"hash-{key_id}", "prefix": "my-AbCdE",
+              "allowed_models": (), "created": 1.0, **fields}
+    return StoredKey(id=key_id, **values)
+
+
+def test_keys_round_trip_with_their_settings(tmp_path):
+    db = ApiKeysDB(tmp_path / "keys.sqlite")
+    db.insert(_key("key_a", allowed_models=("m1", "m2"), rpm=5, tpm=500, budget_usd=2.5, created=1.0))
+    db.insert(_key("key_b", created=2.0))
+    first, second = db.all()
+    assert first == _key("key_a", allowed_models=("m1", "m2"), rpm=5, tpm=500, budget_usd=2.5, created=1.0)
+    assert second.id == "key_b" and second.allowed_models == () and second.rpm is None and second.active
+    reopened = ApiKeysDB(tmp_path / "keys.sqlite")
+    assert [k.id for k in reopened.all()] == ["key_a", "key_b"]
+
+
+def test_duplicate_ids_and_hashes_are_refused(tmp_path):
+    db = ApiKeysDB(tmp_path / "keys.sqlite")
+    db.insert(_key("key_a"))
+    with pytest.raises(sqlite3.IntegrityError):
+        db.insert(_key("key_a", secret_sha256="other"))
+    with pytest.raises(sqlite3.IntegrityError):
+        db.insert(_key("key_b", secret_sha256="hash-key_a"))
+
+
+def test_revoke_keeps_the_first_time_and_reports_unknown_ids(tmp_path):
+    db = ApiKeysDB(tmp_path / "keys.sqlite")
+    db.insert(_key("key_a"))
+    assert db.revoke("key_a", at=100.0) == 100.0
+    assert db.revoke("key_a", at=200.0) == 100.0
+    assert db.revoke("key_missing") is None
+    assert db.all()[0].revoked_at == 100.0 and not db.all()[0].active
+
+
+def test_spend_increments_from_two_writers_add_up(tmp_path):
+    path = tmp_path / "keys.sqlite"
+    ApiKeysDB(path).insert(_key("key_a", spent_usd=1.0))
+    writers = [ApiKeysDB(path) for _ in range(2)]
+
+    def spend(db: ApiKeysDB) -> None:
+        for _ in range(50):
+            db.add_spend({"key_a": 0.5})
+
+    threads = [threading.Thread(target=spend, args=(db,)) for db in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writers[0].add_spend({})
+    assert ApiKeysDB(path).all()[0].spent_usd == pytest.approx(1.0 + 2 * 50 * 0.5)
+
+
+def test_count_active_keys_never_creates_the_file(tmp_path):
+    path = tmp_path / "keys.sqlite"
+    assert count_active_keys(path) == 0 and not path.exists()
+    db = ApiKeysDB(path)
+    assert count_active_keys(path) == 0
+    db.insert(_key("key_a"))
+    db.insert(_key("key_b"))
+    db.revoke("key_b")
+    assert count_active_keys(path) == 1
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE unrelated (x)").connection.commit()
+    assert count_active_keys(other) == 0
