@@ -49,6 +49,13 @@ REPLY_WORDS = ["Hello", " there", "!"]
 TARGETS = {"p50_c1": 1.0, "p99_c1": 3.0, "ttft": 1.0, "cpu": 1.5, "rss": 5.0}
 REQUEST_TIMEOUT = 30.0
 PHASE_TIMEOUT = 150.0  # no single phase may run longer than this
+HEADERS = {"content-type": "application/json"}
+"""Sent on every request; the gateway's consumer key is added once it has started (the fast
+upstream ignores it), so the key check and its rate limits are inside the measured path."""
+
+
+def use_consumer_key(data: Path) -> None:
+    HEADERS["authorization"] = "Bearer " + (data / "consumer-key").read_text().strip()
 
 
 def free_port() -> int:
@@ -161,7 +168,16 @@ def build_gateway(upstream_url: str, data: Path):
         "default_model": MODEL,
     })
     router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, data / "ab.sqlite"))
-    return create_app(registry, router, knowledge=False, request_log_path=data / "requests.sqlite")
+    keys_path = data / "keys.sqlite"
+    if not (data / "consumer-key").exists():  # a consumer key with every limit set, so checks are measured
+        from app.server.keys import KeyRing
+
+        ring = KeyRing(keys_path)
+        created = ring.create("bench", allowed_models=[MODEL], rpm=10_000_000, tpm=10_000_000_000, budget_usd=1e9)
+        ring.close()
+        (data / "consumer-key").write_text(created.secret)
+    return create_app(registry, router, knowledge=False, request_log_path=data / "requests.sqlite",
+                      keys_path=keys_path, master_key="bench-admin")
 
 
 def serve_gateway(port: int, upstream_url: str, data: Path, profile_out: str | None,
@@ -290,7 +306,7 @@ def body(model: str, stream: bool) -> bytes:
 async def one(session, url: str, data: bytes, stream: bool, out: Samples) -> None:
     t0 = time.perf_counter()
     try:
-        async with session.post(url, data=data, headers={"content-type": "application/json"}) as resp:
+        async with session.post(url, data=data, headers=HEADERS) as resp:
             if not stream:
                 await resp.read()
             else:
@@ -496,6 +512,7 @@ def main() -> None:
             gateway = spawn("gateway", ["--serve-gateway", "--port", str(gw_port), "--upstream-url", up_v1,
                                         "--data", str(tmp_path)], gw_port, env)
             wait_ready(gateway, "/healthz")
+            use_consumer_key(tmp_path)
             gw_pid = gateway.popen.pid
             print(f"upstream pid {upstream.popen.pid} {upstream.url}; gateway pid {gw_pid} {gateway.url}; "
                   f"{os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
@@ -539,6 +556,7 @@ def profile(args, env: dict[str, str], tmp_path: Path, up_v1: str) -> None:
                                       "--profiler", args.profiler], port, env)
     try:
         wait_ready(proc, "/healthz")
+        use_consumer_key(data)
 
         async def drive():
             warm = await soak(proc.url, 200, concurrency=1)  # warm-up (also profiled; small next to the rest)

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -45,9 +46,21 @@ from routers.policies.task import TaskPolicy
 from routers.record import AttemptRecord, RouteRecord
 from routers.request import RouteRequest
 
-__all__ = ["RouterRunnable"]
+__all__ = ["Routed", "RouterRunnable"]
 
 _MODEL_CACHE_SIZE = 256
+
+
+@dataclass
+class Routed:
+    """A decided request: what was asked, why the choice, and the ordered (model, deployment) attempts."""
+
+    request: RouteRequest
+    record: RouteRecord
+    attempts: list[tuple[ModelEntry, str]]
+    deadline: float
+    """``time.monotonic()`` after which no further attempt starts."""
+    started: float = field(default_factory=time.monotonic)
 
 
 class RouterRunnable(Runnable[Any, BaseMessage]):
@@ -164,17 +177,6 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                 self._models.popitem(last=False)
         return model
 
-    def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[RouteRequest, RouteRecord, Runnable, float]:
-        config = ensure_config(config)
-        request = RouteRequest.parse(value, config.get("configurable"))
-        candidates, record = self.decide(request)
-        attempts = self.plan(request, candidates, record)
-        deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
-        runnables = [_Attempt(self, record, entry, dep, request.params, deadline) for entry, dep in attempts]
-        chain = runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=(ProviderError,)) \
-            if len(runnables) > 1 else runnables[0]
-        return request, record, chain, time.monotonic()
-
     def finish(self, record: RouteRecord, started: float, usage: dict[str, Any], cost: float,
                error: str = "") -> dict[str, Any]:
         """The route record as a dict with a fresh ``request_id``; records the A/B outcome if any."""
@@ -185,61 +187,90 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                                     usage.get("input_tokens", 0), usage.get("output_tokens", 0), cost, error)
         return route
 
-    def _finish(self, record: RouteRecord, request: RouteRequest, started: float,
-                message: BaseMessage | None, error: str = "") -> dict[str, Any]:
+    def route(self, value: Any, config: RunnableConfig | None = None) -> Routed:
+        """Decide and plan ``value`` without calling a model (the ``*_routed`` methods dispatch it)."""
+        request = RouteRequest.parse(value, ensure_config(config).get("configurable"))
+        candidates, record = self.decide(request)
+        attempts = self.plan(request, candidates, record)
+        deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
+        return Routed(request, record, attempts, deadline)
+
+    def _chain(self, routed: Routed) -> Runnable:
+        runnables = [_Attempt(self, routed.record, entry, dep, routed.request.params, routed.deadline)
+                     for entry, dep in routed.attempts]
+        if len(runnables) == 1:
+            return runnables[0]
+        return runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=(ProviderError,))
+
+    def _finish(self, routed: Routed, message: BaseMessage | None, error: str = "") -> dict[str, Any]:
         usage = (getattr(message, "usage_metadata", None) or {}) if message is not None else {}
         cost = message.response_metadata.get("cost_usd", 0.0) if message is not None else 0.0
-        return self.finish(record, started, usage, cost, error)
+        return self.finish(routed.record, routed.started, usage, cost, error)
 
-    def _failed(self, record: RouteRecord, request: RouteRequest, started: float, exc: ProviderError) -> RoutingError:
-        self._finish(record, request, started, None, type(exc).__name__)
-        attempts = [Attempt(a.model, a.deployment, a.error) for a in record.attempts]
-        return RoutingError(f"every option failed ({record.reason})", attempts=attempts)
+    def _failed(self, routed: Routed, exc: ProviderError) -> RoutingError:
+        self._finish(routed, None, type(exc).__name__)
+        attempts = [Attempt(a.model, a.deployment, a.error) for a in routed.record.attempts]
+        return RoutingError(f"every option failed ({routed.record.reason})", attempts=attempts)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        request, record, chain, started = self._prepare(input, config)
-        try:
-            message = chain.invoke(request.messages, config)
-        except ProviderError as exc:
-            raise self._failed(record, request, started, exc) from exc
-        message.response_metadata["route"] = self._finish(record, request, started, message)
-        return message
+        return self.invoke_routed(self.route(input, config), config)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        request, record, chain, started = self._prepare(input, config)
-        try:
-            message = await chain.ainvoke(request.messages, config)
-        except ProviderError as exc:
-            raise self._failed(record, request, started, exc) from exc
-        message.response_metadata["route"] = self._finish(record, request, started, message)
-        return message
+        return await self.ainvoke_routed(self.route(input, config), config)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
-        request, record, chain, started = self._prepare(input, config)
-        total: AIMessageChunk | None = None
-        try:
-            for chunk in chain.stream(request.messages, config):
-                total = chunk if total is None else total + chunk
-                yield chunk
-        except ProviderError as exc:
-            if total is None:
-                raise self._failed(record, request, started, exc) from exc
-            raise
-        yield AIMessageChunk(content="", response_metadata={"route": self._finish(record, request, started, total)})
+        yield from self.stream_routed(self.route(input, config), config)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None,
                       **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
-        request, record, chain, started = self._prepare(input, config)
+        async for chunk in self.astream_routed(self.route(input, config), config):
+            yield chunk
+
+    # ---- dispatching a routed request ------------------------------------------------------
+    def invoke_routed(self, routed: Routed, config: RunnableConfig | None = None) -> BaseMessage:
+        """Call the planned attempts in order; the answer carries ``response_metadata["route"]``."""
+        try:
+            message = self._chain(routed).invoke(routed.request.messages, config)
+        except ProviderError as exc:
+            raise self._failed(routed, exc) from exc
+        message.response_metadata["route"] = self._finish(routed, message)
+        return message
+
+    async def ainvoke_routed(self, routed: Routed, config: RunnableConfig | None = None) -> BaseMessage:
+        """Async :meth:`invoke_routed`."""
+        try:
+            message = await self._chain(routed).ainvoke(routed.request.messages, config)
+        except ProviderError as exc:
+            raise self._failed(routed, exc) from exc
+        message.response_metadata["route"] = self._finish(routed, message)
+        return message
+
+    def stream_routed(self, routed: Routed, config: RunnableConfig | None = None) -> Iterator[AIMessageChunk]:
+        """Stream the first attempt that yields a chunk; the route comes in a final empty chunk."""
         total: AIMessageChunk | None = None
         try:
-            async for chunk in chain.astream(request.messages, config):
+            for chunk in self._chain(routed).stream(routed.request.messages, config):
                 total = chunk if total is None else total + chunk
                 yield chunk
         except ProviderError as exc:
             if total is None:
-                raise self._failed(record, request, started, exc) from exc
+                raise self._failed(routed, exc) from exc
             raise
-        yield AIMessageChunk(content="", response_metadata={"route": self._finish(record, request, started, total)})
+        yield AIMessageChunk(content="", response_metadata={"route": self._finish(routed, total)})
+
+    async def astream_routed(self, routed: Routed,
+                             config: RunnableConfig | None = None) -> AsyncIterator[AIMessageChunk]:
+        """Async :meth:`stream_routed`."""
+        total: AIMessageChunk | None = None
+        try:
+            async for chunk in self._chain(routed).astream(routed.request.messages, config):
+                total = chunk if total is None else total + chunk
+                yield chunk
+        except ProviderError as exc:
+            if total is None:
+                raise self._failed(routed, exc) from exc
+            raise
+        yield AIMessageChunk(content="", response_metadata={"route": self._finish(routed, total)})
 
 
 class _Attempt(Runnable[list[BaseMessage], BaseMessage]):

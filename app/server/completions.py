@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.messages import BaseMessage
 
@@ -25,9 +26,11 @@ from app.server.auth import check_model_allowed
 from app.server.cache import NOT_CONSULTED, CacheLookup
 from app.server.errors import ApiError, error_body, status_of
 from app.server.keys import current_key
+from app.server.passthrough import Forwarded, forwardable
 from app.server.request_log import CallRecord
 from app.server.schemas import ChatCompletionRequest
 from app.server.state import Gateway
+from routers.router import Routed
 
 __all__ = ["ROUTE_HEADER", "check_model", "complete", "route_header", "router_input", "stream"]
 
@@ -96,25 +99,40 @@ def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -
 
 
 async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> JSONResponse:
-    """Answer a non-streamed chat completion."""
+    """Answer a non-streamed chat completion (forwarded as JSON when every attempt speaks OpenAI's API)."""
     started = time.perf_counter()
     call = CallRecord(endpoint="chat", model=body.model, cache=cache.result)
     try:
-        message = await gw.router.ainvoke(router_input(body))
+        routed = gw.router.route(router_input(body))
+        if forwardable(routed):
+            payload, route = await _forward(gw, routed, body, call)
+        else:
+            payload, route = await _through_langchain(gw, routed, call)
     except Exception as exc:
         raise _failed(gw, call, started, exc) from exc
-    route = message.response_metadata.get("route", {})
-    tokens_in, tokens_out = _usage(message)
     call.model, call.deployment = route.get("model", body.model), route.get("deployment", "")
-    call.route_reason, call.input_tokens, call.output_tokens = route.get("reason", ""), tokens_in, tokens_out
-    call.cost_usd = float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
+    call.route_reason = route.get("reason", "")
     call.latency_s = time.perf_counter() - started
     account(gw, call)
+    payload.update(id=f"chatcmpl-{route.get('request_id') or call.id}", model=call.model, modelyard_route=route)
+    cache.remember(payload, call)
+    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason), **cache.headers})
+
+
+async def _forward(gw: Gateway, routed: Routed, body: ChatCompletionRequest,
+                   call: CallRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    payload, done = await gw.passthrough.complete(routed, body.upstream_body())
+    call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
+    return payload, gw.passthrough.finish(routed, done)
+
+
+async def _through_langchain(gw: Gateway, routed: Routed, call: CallRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    message = await gw.router.ainvoke_routed(routed)
+    call.input_tokens, call.output_tokens = _usage(message)
+    call.cost_usd = float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
     payload = {
-        "id": f"chatcmpl-{route.get('request_id') or call.id}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": call.model,
         "choices": [
             {
                 "index": 0,
@@ -123,32 +141,86 @@ async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup 
             }
         ],
         "usage": {
-            "prompt_tokens": tokens_in,
-            "completion_tokens": tokens_out,
-            "total_tokens": tokens_in + tokens_out,
+            "prompt_tokens": call.input_tokens,
+            "completion_tokens": call.output_tokens,
+            "total_tokens": call.input_tokens + call.output_tokens,
         },
-        "modelyard_route": route,
     }
-    cache.remember(payload, call)
-    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason), **cache.headers})
+    return payload, message.response_metadata.get("route", {})
 
 
 async def stream(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> StreamingResponse:
     """Answer a streamed chat completion (``chat.completion.chunk`` events, then ``[DONE]``)."""
     started = time.perf_counter()
     call = CallRecord(endpoint="chat_stream", model=body.model, cache=cache.result)  # streams are not stored
-    chunks = gw.router.astream(router_input(body))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
-        first = await anext(chunks)
+        routed = gw.router.route(router_input(body))
+        if forwardable(routed):
+            forwarded = gw.passthrough.stream(routed, body.upstream_body())
+            first_forwarded = await anext(forwarded)
+            events = _forwarded_events(gw, routed, call, started, first_forwarded, forwarded, include_usage)
+        else:
+            chunks = gw.router.astream_routed(routed)
+            first = await anext(chunks)
+            events = _events(gw, body.model, call, started, first, chunks, include_usage)
     except Exception as exc:
         raise _failed(gw, call, started, exc) from exc
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    events = _events(gw, body.model, call, started, first, chunks, include_usage)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no", **cache.headers},
     )
+
+
+async def _forwarded_events(
+    gw: Gateway,
+    routed: Routed,
+    call: CallRecord,
+    started: float,
+    first: tuple[dict[str, Any], Forwarded],
+    rest: AsyncIterator[tuple[dict[str, Any], Forwarded]],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """The upstream's chunks, re-labelled with our id and catalog model name; the route goes in the
+    last chunk (the usage chunk when asked for, else the finish chunk, held back until the end)."""
+    chunk_id = f"chatcmpl-{call.id}"
+    done = first[1]
+    held: dict[str, Any] | None = None
+    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
+    try:
+        item: tuple[dict[str, Any], Forwarded] | None = first
+        while item is not None:
+            chunk, done = item
+            chunk["id"], chunk["model"] = chunk_id, done.entry.spec.name
+            choices = chunk.get("choices")
+            if choices:
+                if call.ttft_s is None and (choices[0].get("delta") or {}).get("content"):
+                    call.ttft_s = time.perf_counter() - started
+                if choices[0].get("finish_reason") and not include_usage:
+                    held = chunk
+                else:
+                    yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+            elif chunk.get("usage") is not None and include_usage:
+                held = chunk
+            item = await anext(rest, None)
+        route = gw.passthrough.finish(routed, done)
+        call.model, call.deployment, call.route_reason = route["model"], route["deployment"], route["reason"]
+        call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
+        call.status, call.error_class = 200, ""
+        last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()),
+                        "model": call.model, "choices": []}
+        last["modelyard_route"] = route
+        yield b"data: " + orjson.dumps(last) + b"\n\ndata: [DONE]\n\n"
+    except Exception as exc:  # after the first chunk an error can only travel inside the stream
+        error = status_of(exc)
+        call.status, call.error_class = error.status, type(exc).__name__
+        yield _sse(error_body(error.status, error.message, error.param, error.code)).encode()
+    finally:  # also on client disconnect: closing the forwarded stream closes the upstream connection
+        call.latency_s = time.perf_counter() - started
+        account(gw, call)
+        with contextlib.suppress(Exception):
+            await rest.aclose()  # type: ignore[attr-defined]
 
 
 def _sse(payload: dict[str, Any] | str) -> str:

@@ -15,6 +15,7 @@ from app.server.errors import install_error_handlers
 from app.server.keys import KeyRing
 from app.server.limits import BodySizeLimit
 from app.server.metrics import GatewayMetrics
+from app.server.passthrough import Passthrough
 from app.server.request_log import RequestLog
 from app.server.settings import GatewaySettings
 from app.server.state import Gateway
@@ -66,6 +67,7 @@ def create_app(
         try:
             yield
         finally:
+            await passthrough.close()
             request_log.close()
             keys.close()
 
@@ -76,11 +78,13 @@ def create_app(
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
+    passthrough = Passthrough(router)
     metrics = GatewayMetrics()
     app.state.gateway = Gateway(
         registry, router, settings, metrics, request_log, keys=keys,
         cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
         prompts=PromptLibrary(settings.prompts_dir),
+        passthrough=passthrough,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

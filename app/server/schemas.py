@@ -78,6 +78,14 @@ class ChatCompletionRequest(BaseModel):
         }
         return {name: value for name, value in values.items() if value is not None}
 
+    def upstream_body(self) -> dict[str, Any]:
+        """The request as forwarded to an OpenAI-compatible deployment, before the model's own name
+        and validated parameters are filled in (see :mod:`app.server.passthrough`)."""
+        return {
+            "messages": [m.model_dump(exclude_none=True) for m in self.messages],
+            **({"user": self.user} if self.user is not None else {}),
+        }
+
     def router_input(self) -> dict[str, Any]:
         """The :class:`~routers.router.RouterRunnable` input for this request."""
         value: dict[str, Any] = {"messages": list(self._converted), "model": self.model, "params": self.params()}

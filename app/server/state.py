@@ -9,6 +9,7 @@ from fastapi import Request
 from app.server.cache import ResponseCache
 from app.server.keys import KeyRing
 from app.server.metrics import GatewayMetrics
+from app.server.passthrough import Passthrough
 from app.server.request_log import RequestLog
 from app.server.settings import GatewaySettings
 from chains.prompt_library import PromptLibrary
@@ -32,6 +33,8 @@ class Gateway:
     """The chat response cache (exact and semantic)."""
     prompts: PromptLibrary
     """The prompt APIs' templates (``config/prompts``)."""
+    passthrough: Passthrough
+    """The fast path for OpenAI-compatible deployments (one pooled HTTP session)."""
 
 
 def gateway(request: Request) -> Gateway:
