@@ -94,3 +94,8 @@ class Experiments:
         """Per-arm requests, errors, mean latency, tokens, cost, thumbs up/down."""
         self.get(name)
         return self.db.summary(name)
+
+    def latencies(self, name: str) -> dict[str, list[float]]:
+        """Per-arm latencies (seconds) of the successful requests, e.g. for Welch's t-test."""
+        self.get(name)
+        return self.db.latencies(name)

@@ -49,6 +49,15 @@ class ExperimentsDB:
                WHERE e.experiment = ? GROUP BY e.arm ORDER BY e.arm""", (experiment,)).fetchall()
         return [{k: (row[k] or 0) for k in row.keys()} | {"arm": row["arm"]} for row in rows]
 
+    def latencies(self, experiment: str) -> dict[str, list[float]]:
+        """Each arm's per-request latencies (seconds) of successful requests, for significance tests."""
+        rows = self.conn.execute("SELECT arm, latency FROM ab_events WHERE experiment = ? AND error IS NULL "
+                                 "AND latency IS NOT NULL ORDER BY at", (experiment,)).fetchall()
+        out: dict[str, list[float]] = {}
+        for row in rows:
+            out.setdefault(row["arm"], []).append(float(row["latency"]))
+        return out
+
     def status(self, experiment: str) -> str | None:
         row = self.conn.execute("SELECT status FROM ab_status WHERE experiment = ?", (experiment,)).fetchone()
         return row["status"] if row else None
