@@ -16,6 +16,7 @@ run: prepare
 
 test: install
 	$(VENV)/bin/ruff check .
+	bash scripts/install_browser.sh
 	$(PY) -m pytest -q
 
 install: $(STAMP)

@@ -1,11 +1,20 @@
-"""One chat turn, independent of Streamlit: stream a reply and measure it.
+"""One chat turn, independent of Streamlit: build the messages, stream a reply and measure it.
 
 The page calls :func:`stream_reply` and renders what it yields; the measurements (time to first
-token, latency, tokens, cost, model, deployment) arrive in the :class:`TurnStats` it fills.
+token, latency, tokens, cost, model, deployment, route, images) arrive in the :class:`TurnStats`
+it fills. User images travel as OpenAI ``image_url`` blocks holding a ``data:`` URL, which is
+what the router's modality policy looks for and what vision models accept.
+
+Example:
+    >>> stats = TurnStats()
+    >>> text = "".join(stream_reply(assistant, [HumanMessage("Hi")], stats))  # doctest: +SKIP
+    >>> stats.caption()                                                       # doctest: +SKIP
+    'smollm2-135m · local · 12→9 tokens · first token 40 ms · 0.31 s · $0.000000'
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,12 +23,15 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-__all__ = ["TurnStats", "as_messages", "stream_reply"]
+__all__ = ["TurnStats", "as_messages", "data_url", "image_blocks", "stream_reply", "user_content"]
+
+IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")
+"""File types the chat accepts for vision models."""
 
 
 @dataclass
 class TurnStats:
-    """What one answer cost and how fast it came."""
+    """What one answer cost, how fast it came, and where it came from."""
 
     model: str = ""
     deployment: str = ""
@@ -29,12 +41,16 @@ class TurnStats:
     ttft_s: float | None = None
     latency_s: float = 0.0
     route_reason: str = ""
+    route: dict[str, Any] = field(default_factory=dict)
+    """The router's record (``request_id``, ``experiment``, ``arm``, ...); empty for a named model."""
     sources: list[dict[str, Any]] = field(default_factory=list)
     citations: list[int] = field(default_factory=list)
     label: str = ""
     """Provenance label, e.g. ``AI-generated · smollm2-135m``."""
     flags: list[str] = field(default_factory=list)
     """Moderation notes: categories flagged, PII types masked."""
+    images: list[bytes | str] = field(default_factory=list)
+    """Images in the answer: PNG bytes, or a URL when the provider returned one."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def caption(self) -> str:
@@ -43,10 +59,48 @@ class TurnStats:
                 f"first token {ttft} · {self.latency_s:.2f} s · ${self.cost_usd:.6f}")
 
 
+def data_url(data: bytes, mime_type: str) -> str:
+    """``data:<mime>;base64,...`` for an uploaded file."""
+    return f"data:{mime_type or 'application/octet-stream'};base64,{base64.b64encode(data).decode()}"
+
+
+def user_content(text: str, image_urls: list[str]) -> str | list[dict[str, Any]]:
+    """A user message's content: plain text, or a text block plus one ``image_url`` block per image."""
+    if not image_urls:
+        return text
+    return [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+
+
 def as_messages(history: list[dict[str, Any]]) -> list[BaseMessage]:
-    """Streamlit history dicts (``role``, ``content``) → LangChain messages."""
-    kinds = {"user": HumanMessage, "assistant": AIMessage}
-    return [kinds[item["role"]](content=item["content"]) for item in history if item["role"] in kinds]
+    """Streamlit history dicts (``role``, ``content``, optional ``image_urls``) → LangChain messages."""
+    messages: list[BaseMessage] = []
+    for item in history:
+        if item["role"] == "user":
+            messages.append(HumanMessage(content=user_content(item["content"], item.get("image_urls", []))))
+        elif item["role"] == "assistant":
+            messages.append(AIMessage(content=item["content"]))
+    return messages
+
+
+def image_blocks(content: Any) -> list[bytes | str]:
+    """The images in a message's content: standard ``image`` blocks (base64 or URL) or ``image_url`` ones."""
+    if not isinstance(content, list):
+        return []
+    images: list[bytes | str] = []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "image":
+            if part.get("base64"):
+                images.append(base64.b64decode(part["base64"]))
+            elif part.get("url"):
+                images.append(str(part["url"]))
+        elif part.get("type") == "image_url":
+            url = part.get("image_url")
+            url = url.get("url") if isinstance(url, dict) else url
+            if url:
+                images.append(str(url))
+    return images
 
 
 def stream_reply(model: Runnable, payload: Any, stats: TurnStats,
@@ -72,9 +126,9 @@ def stream_reply(model: Runnable, payload: Any, stats: TurnStats,
                 continue
             chunk = AIMessageChunk(content=chunk) if isinstance(chunk, str) else chunk
         total = chunk if total is None else total + chunk
+        if stats.ttft_s is None and (chunk.text or image_blocks(chunk.content)):
+            stats.ttft_s = time.perf_counter() - started
         if chunk.text:
-            if stats.ttft_s is None:
-                stats.ttft_s = time.perf_counter() - started
             yield chunk.text
     stats.latency_s = time.perf_counter() - started
     if total is not None:
@@ -87,11 +141,13 @@ def _read_metadata(total: AIMessageChunk, stats: TurnStats) -> None:
     stats.output_tokens = usage.get("output_tokens", 0)
     meta = total.response_metadata
     stats.cost_usd = float(meta.get("cost_usd", 0.0))
-    stats.model = meta.get("modelyard_model", stats.model)
-    stats.deployment = meta.get("deployment", stats.deployment)
-    stats.route_reason = (meta.get("route") or {}).get("reason", "")
+    stats.route = dict(meta.get("route") or {})
+    stats.model = meta.get("modelyard_model") or stats.route.get("model") or stats.model
+    stats.deployment = meta.get("deployment") or stats.route.get("deployment") or stats.deployment
+    stats.route_reason = stats.route.get("reason", "")
     stats.label = (meta.get("provenance") or {}).get("label", "")
     moderation = meta.get("moderation") or {}
     stats.flags = [f"{f['category']} ({f['action']})" for f in moderation.get("flags", [])]
     stats.flags += [f"{p['type']} masked as {p['placeholder']}" for p in moderation.get("pii", [])]
+    stats.images = image_blocks(total.content)
     stats.metadata = dict(meta)

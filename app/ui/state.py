@@ -1,29 +1,119 @@
-"""Process-wide objects the Streamlit pages share (built once per server process)."""
+"""Process-wide objects the Streamlit pages share, built once per server process.
+
+The registry, the routing configuration, the deployment health tracker and the A/B experiments
+are built together (the router and the pages share them, so the Models page can show health
+and the Dashboard experiments without loading the router's classifier). The router and the
+request log — the same log the gateway writes, ``data/requests.sqlite`` or ``DATABASE_URL`` —
+are built on first use. Everything is keyed by the data and config folders
+(``MODELYARD_DATA_DIR``, ``MODELYARD_CONFIG_DIR``): one set per folder pair, which in a running
+app means exactly one.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from langchain_core.runnables import Runnable
 
+from core.settings import config_dir, data_dir
 from models.registry import Registry
+from routers.config import RoutingConfig, load_routing_config
+from routers.experiments import Experiments
+from routers.health import HealthTracker
 
-__all__ = ["assistant", "registry", "router"]
-
-
-@st.cache_resource
-def registry() -> Registry:
-    """The model registry (catalog + runtime registrations), shared by every session."""
-    return Registry()
-
-
-@st.cache_resource
-def router() -> Runnable[Any, Any]:
-    """The RouterRunnable behind the ``auto`` choice (catalog + config/routing.yaml)."""
+if TYPE_CHECKING:
+    from app.server.request_log import RequestLog
     from routers.router import RouterRunnable
 
-    return RouterRunnable.from_config(registry())
+__all__ = ["Shared", "assistant", "experiments", "health", "registry", "request_log", "request_log_target",
+           "router", "routing_config", "shared"]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The cheap shared objects: built together, once per (data folder, config folder)."""
+
+    registry: Registry
+    """Catalog + runtime registrations."""
+    routing: RoutingConfig
+    """``config/routing.yaml`` (restart the app to pick up edits)."""
+    health: HealthTracker
+    """Deployment health, fed by the router's calls."""
+    experiments: Experiments
+    """A/B experiments with their runtime status and per-arm statistics."""
+
+
+def _folders() -> tuple[str, str]:
+    return str(data_dir()), str(config_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _shared(data: str, config: str) -> Shared:
+    routing = load_routing_config()
+    return Shared(Registry(), routing, HealthTracker(routing.health), Experiments(routing.experiments))
+
+
+@st.cache_resource(show_spinner="Loading the router (task classifier)…")
+def _router(data: str, config: str) -> RouterRunnable:
+    from routers.router import RouterRunnable
+
+    parts = _shared(data, config)
+    classifier = None
+    if "task" in parts.routing.policies:
+        from routers.task import TaskClassifier
+
+        task = parts.routing.task
+        classifier = TaskClassifier.from_config(task) if task else TaskClassifier.from_config()
+    return RouterRunnable(parts.registry, parts.routing, classifier, experiments=parts.experiments,
+                          health=parts.health)
+
+
+@st.cache_resource(show_spinner=False)
+def _request_log(target: str) -> RequestLog:
+    from app.server.request_log import RequestLog
+
+    return RequestLog(target if "://" in target else Path(target))
+
+
+def shared() -> Shared:
+    """The registry, routing config, health tracker and experiments of this data folder."""
+    return _shared(*_folders())
+
+
+def registry() -> Registry:
+    """The model registry (catalog + runtime registrations), shared by every session."""
+    return shared().registry
+
+
+def routing_config() -> RoutingConfig:
+    return shared().routing
+
+
+def health() -> HealthTracker:
+    return shared().health
+
+
+def experiments() -> Experiments:
+    return shared().experiments
+
+
+def router() -> RouterRunnable:
+    """The RouterRunnable behind the ``auto`` choice (loads the task classifier the first time)."""
+    return _router(*_folders())
+
+
+def request_log_target() -> str:
+    """Where the gateway's request log lives: ``DATABASE_URL`` if set, else ``data/requests.sqlite``."""
+    return os.environ.get("DATABASE_URL") or str(data_dir() / "requests.sqlite")
+
+
+def request_log() -> RequestLog:
+    """The request log the chat writes to (one background writer per server process)."""
+    return _request_log(request_log_target())
 
 
 def assistant(model: Runnable[Any, Any] | None, collection: str | None) -> Runnable[Any, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 
-__all__ = ["ChatInput", "map_text", "message_text", "rebuild_input", "split_input", "to_chunk"]
+__all__ = ["ChatInput", "map_text", "message_text", "rebuild_input", "split_input", "to_chunk", "with_text"]
 
 ChatInput = Any  # list[BaseMessage | tuple | dict] | dict[str, Any] | PromptValue | str
 
@@ -67,11 +67,21 @@ def map_text(message: BaseMessage, change: Callable[[str], str]) -> BaseMessage:
     return message.model_copy(update={"content": parts})
 
 
+def with_text(content: str | list[Any], text: str) -> str | list[Any]:
+    """``content`` with its text replaced by ``text``; images and other non-text parts are kept."""
+    if isinstance(content, str):
+        return text
+    others = [part for part in content if isinstance(part, dict) and part.get("type") != "text"]
+    if not others:
+        return text
+    return ([{"type": "text", "text": text}] if text else []) + others
+
+
 def to_chunk(piece: Any, text: str) -> AIMessageChunk:
-    """A chunk carrying ``text`` plus whatever else the model's chunk carried (usage, ids...)."""
+    """A chunk carrying ``text`` plus whatever else the model's chunk carried (images, usage, ids...)."""
     if isinstance(piece, AIMessageChunk):
-        return piece.model_copy(update={"content": text, "chunk_position": None})
+        return piece.model_copy(update={"content": with_text(piece.content, text), "chunk_position": None})
     if isinstance(piece, AIMessage):
-        return AIMessageChunk(content=text, id=piece.id, response_metadata=piece.response_metadata,
-                              usage_metadata=piece.usage_metadata)
+        return AIMessageChunk(content=with_text(piece.content, text), id=piece.id,
+                              response_metadata=piece.response_metadata, usage_metadata=piece.usage_metadata)
     return AIMessageChunk(content=text)

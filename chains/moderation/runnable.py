@@ -38,7 +38,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from chains.moderation.errors import ModerationBlocked
 from chains.moderation.input_stage import InputScreening, last_user_text, screen_messages
 from chains.moderation.judge import ModelJudge
-from chains.moderation.messages import ChatInput, message_text, rebuild_input, split_input, to_chunk
+from chains.moderation.messages import ChatInput, message_text, rebuild_input, split_input, to_chunk, with_text
 from chains.moderation.provenance import catalog_identity, moderation_notice, provenance
 from chains.moderation.review import AnswerReviewer
 from chains.moderation.screen import Moderator
@@ -236,6 +236,8 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
 
     def _answer(self, turn: _Turn, answer: Any, reviewer: AnswerReviewer, shown: str) -> BaseMessage:
         content = reviewer.refusal() if reviewer.blocked else shown
+        if isinstance(answer, BaseMessage) and not reviewer.blocked:
+            content = with_text(answer.content, shown)  # keeps an answer's images
         extra = {"moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
                  "provenance": provenance(answer, self.model)}
         if isinstance(answer, BaseMessage):

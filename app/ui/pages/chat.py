@@ -1,30 +1,38 @@
 """Chat: any catalog model or the router (``auto``), behind moderation, optionally grounded in
-a knowledge base; streamed, with route, cost, speed, sources and provenance under each answer."""
+a knowledge base; streamed, with route, cost, speed, sources and provenance under each answer,
+thumbs up/down for A/B experiments, image answers and image uploads for vision models."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import streamlit as st
 
-from app.ui.chat_session import TurnStats, as_messages, stream_reply
-from app.ui.state import assistant, registry
+from app.ui.chat_log import call_record
+from app.ui.chat_session import IMAGE_TYPES, TurnStats, as_messages, data_url, stream_reply
+from app.ui.state import assistant, experiments, registry, request_log, router
+from knowledge import SAMPLE_COLLECTION, list_collections
 from models.factory import build_chat_model
 
 AUTO = "auto"
+NO_EXPERIMENT = "none"
 TINY_MODEL_NOTE = (
     "The bundled model is **SmolLM2-135M**: tiny and fast, fluent but often wrong on facts. "
-    "For better answers set `OPENAI_API_KEY` or `HF_TOKEN`, or add a model to `config/models.yaml`.")
+    "For better answers set `OPENAI_API_KEY` or `HF_TOKEN`, or add a model on the **Models** page.")
 
 st.title("Modelyard chat")
 entries = registry().available()
 if not entries:
-    st.warning("No model is available. Run `make run` to install the local model, or set OPENAI_API_KEY.")
+    st.warning("No model is available. Run `make run` to install the local model, set `OPENAI_API_KEY`, "
+               "or add a model on the **Models** page.")
     st.stop()
+image_models = [e.spec.name for e in entries if "image" in e.spec.modalities.output]
+vision_models = [e.spec.name for e in entries if "image" in e.spec.modalities.input]
 
 with st.sidebar:
     choice = st.selectbox("Model", [AUTO] + [e.spec.name for e in entries], key="model",
-                          help="auto: the router picks a model per message (task, cost, health)")
+                          help="auto: the router picks a model per message (task, modality, cost, health)")
     spec = next((e.spec for e in entries if e.spec.name == choice), None)
     st.caption(spec.description if spec else "The router chooses per message; the reason shows under each answer.")
     params: dict = {}
@@ -33,62 +41,132 @@ with st.sidebar:
         params["temperature"] = st.slider("Temperature", float(p.min or 0), float(p.max or 2),
                                           float(p.default if p.default is not None else 0.7), 0.05)
     limit = spec.params.get("max_tokens") if spec is not None else None
-    params["max_tokens"] = st.number_input("Max tokens", 1, int(limit.max or 4096) if limit else 4096,
-                                           int(limit.default or 256) if limit else 256, step=32)
-    use_kb = st.toggle("Use knowledge base", key="use_kb", help="Answer from a collection, with citations")
-    collection = st.selectbox("Collection", ["shop"], key="collection", disabled=not use_kb)
-    if st.button("New chat", use_container_width=True):
+    if spec is None or limit is not None:
+        params["max_tokens"] = st.number_input("Max tokens", 1, int(limit.max or 4096) if limit else 4096,
+                                               int(limit.default or 256) if limit else 256, step=32)
+    collections = list_collections()
+    use_kb = st.toggle("Use knowledge base", key="use_kb", disabled=not collections,
+                       help="Answer from a collection, with citations" if collections
+                       else "No collection yet: upload files on the Knowledge page")
+    collection = st.selectbox("Collection", collections or ["–"], key="collection", disabled=not use_kb,
+                              index=collections.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in collections else 0)
+    experiment = NO_EXPERIMENT
+    if spec is None and experiments().configs:
+        names = list(experiments().configs)
+        experiment = st.selectbox("A/B experiment", [NO_EXPERIMENT, *names], key="experiment",
+                                  format_func=lambda n: n if n == NO_EXPERIMENT else f"{n} ({experiments().status(n)})",
+                                  help="Route through an experiment's arms; your thumbs up/down count for its arm. "
+                                       "Start or pause experiments on the Dashboard.")
+    make_image = st.toggle("Generate an image", key="image_mode", disabled=not image_models,
+                           help=f"Image models: {', '.join(image_models)}" if image_models
+                           else "No image model available: set OPENAI_API_KEY (dall-e-3) or register one with "
+                                "output modality image on the Models page")
+    if st.button("New chat", key="new_chat", width="stretch"):
         st.session_state.history = []
         st.session_state.conversation_id = uuid.uuid4().hex
     if spec is None or spec.is_local:
         st.info(TINY_MODEL_NOTE)
+    if not vision_models:
+        st.caption("Images can be attached once a vision model is available (e.g. gpt-4o-mini with OPENAI_API_KEY).")
 
 history: list[dict] = st.session_state.setdefault("history", [])
 conversation_id = st.session_state.setdefault("conversation_id", uuid.uuid4().hex)
+user_id = st.session_state.setdefault("user_id", uuid.uuid4().hex)  # sticky A/B assignment key, one per session
+
+
+def record_feedback(item: dict) -> None:
+    """Thumbs up/down on an answer: into the experiment's statistics when it was routed through one."""
+    value = st.session_state.get(f"thumbs_{item['id']}")
+    item["feedback"] = value
+    if value is None:
+        item["feedback_note"] = ""
+    elif item.get("request_id") and item.get("experiment"):
+        counted = experiments().feedback(item["request_id"], thumbs_up=value == 1)
+        item["feedback_note"] = (f"Counted for experiment {item['experiment']}, arm {item['arm']}." if counted
+                                 else "Not counted: the experiment has no record of this answer.")
+    else:
+        item["feedback_note"] = "Thanks! This answer was not part of an A/B experiment, so no statistics changed."
 
 
 def show_details(item: dict) -> None:
-    """The caption and the collapsible details under an answer."""
+    """The caption, the collapsible details and the thumbs under an answer."""
     if item.get("label"):
-        st.caption(f"🤖 {item['label']}")
+        st.caption(f":material/smart_toy: {item['label']}")
     st.caption(item["caption"])
     with st.expander("Details"):
-        if item.get("route"):
-            st.markdown(f"**Route:** {item['route']}")
+        rows = [("Route", item.get("route") or "named model (no routing)"),
+                ("Model · deployment", f"{item.get('model', '')} · {item.get('deployment', '')}"),
+                ("Tokens", f"{item.get('input_tokens', 0)} in → {item.get('output_tokens', 0)} out"),
+                ("Latency", f"{item.get('latency_s', 0):.2f} s"),
+                ("Time to first token", f"{item['ttft_s'] * 1000:.0f} ms" if item.get("ttft_s") is not None else "–"),
+                ("Cost", f"${item.get('cost_usd', 0):.6f}")]
+        if item.get("experiment"):
+            rows.append(("A/B", f"experiment {item['experiment']}, arm {item['arm']}"))
+        rows.append(("Provenance", item.get("label") or "–"))
+        st.markdown("\n".join(f"- **{name}:** {value}" for name, value in rows))
         for flag in item.get("flags", []):
             st.markdown(f"**Moderation:** {flag}")
         for source in item.get("sources", []):
             st.markdown(f"**[{source['n']}] {source.get('file', '')} — {source.get('heading') or ''}** "
                         f"(score {source.get('score', 0):.2f})  \n{source.get('snippet', '')}")
+    st.feedback("thumbs", key=f"thumbs_{item['id']}", on_change=record_feedback, args=(item,))
+    if item.get("feedback_note"):
+        st.caption(item["feedback_note"])
 
 
-for item in history:
+def show_message(item: dict) -> None:
     with st.chat_message(item["role"]):
-        st.markdown(item["content"])
+        if item["content"]:
+            st.markdown(item["content"])
+        for image in item.get("images", []):
+            st.image(image, width=320)
         if item["role"] == "assistant":
             show_details(item)
 
-if prompt := st.chat_input("Ask anything"):
+
+for item in history:
+    show_message(item)
+
+submitted = st.chat_input("Ask anything", accept_file=True, file_type=list(IMAGE_TYPES))
+if submitted and (submitted.text.strip() or submitted.files):
+    uploads = [(f.getvalue(), f.type or "image/png") for f in submitted.files]
+    prompt = submitted.text.strip() or "Describe this image."
     earlier = as_messages(history)
-    history.append({"role": "user", "content": prompt})
-    with st.chat_message("user"):
-        st.markdown(prompt)
+    turn = {"role": "user", "content": prompt, "images": [data for data, _ in uploads],
+            "image_urls": [data_url(data, mime) for data, mime in uploads]}
+    history.append(turn)
+    show_message(turn)
     with st.chat_message("assistant"):
         stats = TurnStats(model=choice)
-        model = None if spec is None else build_chat_model(spec, params=params)
-        if use_kb:
-            payload = {"question": prompt, "history": earlier}
-        else:
-            payload = {"messages": as_messages(history), "params": params} if spec is None else as_messages(history)
+        wants_image = make_image or (spec is None and bool(image_models) and router().classifier is not None
+                                     and router().classifier.classify(prompt).task == "image_generation")
+        grounded = use_kb and not uploads and not wants_image
+        if use_kb and not grounded:
+            st.caption("Images are answered without the knowledge base.")
+        hints = {"params": {} if wants_image else params, "user": user_id, "image_generation": wants_image or None,
+                 "experiment": None if experiment == NO_EXPERIMENT else experiment}  # read by the router
+        config = {"configurable": {"conversation_id": conversation_id, **(hints if spec is None else {})}}
+        payload = {"question": prompt, "history": earlier} if grounded else as_messages(history)
+        started = time.perf_counter()
         try:
-            runnable = assistant(model, collection if use_kb else None)
-            text = st.write_stream(stream_reply(runnable, payload, stats,
-                                                {"configurable": {"conversation_id": conversation_id}}))
-        except Exception as exc:  # shown to the user; the conversation is kept
+            model = None if spec is None else build_chat_model(spec, params=params)
+            runnable = assistant(model, collection if grounded else None)
+            text = st.write_stream(stream_reply(runnable, payload, stats, config))
+        except Exception as exc:  # shown to the user and logged; the conversation is kept
+            stats.latency_s = stats.latency_s or time.perf_counter() - started
+            request_log().write(call_record(stats, exc))
             st.error(f"The model failed: {exc}")
             history.pop()
         else:
-            item = {"role": "assistant", "content": text, "caption": stats.caption(), "route": stats.route_reason,
-                    "label": stats.label, "flags": stats.flags, "sources": stats.sources}
-            show_details(item)
+            request_log().write(call_record(stats))
+            for image in stats.images:
+                st.image(image, width=320)
+            item = {"id": uuid.uuid4().hex, "role": "assistant", "content": text if isinstance(text, str) else "",
+                    "caption": stats.caption(), "route": stats.route_reason, "label": stats.label,
+                    "flags": stats.flags, "sources": stats.sources, "images": stats.images,
+                    "model": stats.model, "deployment": stats.deployment, "input_tokens": stats.input_tokens,
+                    "output_tokens": stats.output_tokens, "latency_s": stats.latency_s, "ttft_s": stats.ttft_s,
+                    "cost_usd": stats.cost_usd, "request_id": stats.route.get("request_id"),
+                    "experiment": stats.route.get("experiment"), "arm": stats.route.get("arm")}
             history.append(item)
+            show_details(item)

@@ -1,26 +1,58 @@
-"""The chat page, run by Streamlit's AppTest with the real local model, router, moderation and KB."""
+"""The chat page, run by Streamlit's AppTest with the real local model, router, moderation and KB.
+
+Image tests register vision and image-output models that point at the honest fake
+OpenAI-compatible server, in a data folder of their own, through the app's own registry object
+(another connection's writes reach the router only at its next registry check, up to 0.5 s later).
+"""
 
 from __future__ import annotations
 
+import base64
+import io
+import shutil
+import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from app.ui.state import experiments, registry, request_log
+from routers.experiments import assign_arm
+
 CHAT_PAGE = Path(__file__).resolve().parents[3] / "app" / "ui" / "pages" / "chat.py"
+EXPERIMENT = "llamacpp-vs-transformers"
 pytestmark = pytest.mark.slow
 
 
-def start() -> AppTest:
-    app = AppTest.from_file(str(CHAT_PAGE), default_timeout=180).run()
+def start(**state) -> AppTest:
+    app = AppTest.from_file(str(CHAT_PAGE), default_timeout=180)
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
     assert not app.exception
     return app
 
 
+def logged_since(started: float) -> list[dict]:
+    """Rows the chat wrote to the request log (the gateway's log) since ``started``."""
+    log = request_log()
+    assert log.flush()
+    return [row for row in log.rows(started, time.time()) if row["endpoint"] == "ui_chat"]
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
+    started = time.time()
     app = start()
     assert app.selectbox(key="model").value == "auto"
     assert "tiny" in app.sidebar.info[0].value
+    assert app.toggle(key="image_mode").disabled                # no image model offline
     app.chat_input[0].set_value("Hi there! How are you today?").run()
     assert not app.exception and not app.error
     history = app.session_state["history"]
@@ -31,7 +63,18 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
     assert "answered by smollm2-135m/local" in reply["route"]
     assert reply["label"] == "AI-generated · smollm2-135m"
     assert any("AI-generated" in c.value for c in app.caption)
-    app.button[0].click().run()  # New chat
+    details = app.expander[0].markdown[0].value
+    assert "**Route:** " in details and "**Model · deployment:** smollm2-135m · local" in details
+    assert "**Time to first token:** " in details and "**Cost:** $0.000000" in details
+
+    [row] = logged_since(started)                               # the Dashboard's data
+    assert (row["model"], row["deployment"], row["status"]) == ("smollm2-135m", "local", 200)
+    assert row["input_tokens"] == reply["input_tokens"] > 0 and row["output_tokens"] == reply["output_tokens"] > 0
+    assert row["latency_ms"] > row["ttft_ms"] > 0 and "answered by smollm2-135m/local" in row["route_reason"]
+
+    app.feedback[0].set_value(1).run()                          # no experiment: noted, nothing counted
+    assert any("not part of an A/B experiment" in c.value for c in app.caption)
+    app.button(key="new_chat").click().run()
     assert app.session_state["history"] == []
 
 
@@ -43,7 +86,7 @@ def test_pii_is_masked_for_the_router_but_not_for_a_trusted_local_model():
     assert "EMAIL masked as <EMAIL_1>" in routed["flags"]  # the router may pick a hosted model
     assert "<EMAIL_1>" not in routed["content"]           # placeholders are restored for the user
 
-    app.button[0].click().run()
+    app.button(key="new_chat").click().run()
     app.selectbox(key="model").set_value("smollm2-135m").run()  # local models are trusted: no masking
     app.chat_input[0].set_value("My email is jane.doe@example.com, please remember it.").run()
     assert not app.exception and not app.error
@@ -65,3 +108,92 @@ def test_knowledge_base_answers_show_sources(session_data_dir):
     assert reply["label"] == "AI-generated · smollm2-135m"     # ... and its provenance
     assert any("return" in (s.get("file", "") + s.get("heading", "")).lower() or "refund" in s["snippet"].lower()
                for s in reply["sources"])
+    assert "[1] " in app.expander[0].markdown[-1].value or any("[1]" in m.value for m in app.expander[0].markdown)
+
+
+@pytest.fixture
+def active_experiment():
+    """The configured experiment, started through the app's own Experiments object, paused afterwards."""
+    running = experiments()
+    running.resume(EXPERIMENT)
+    yield running
+    running.pause(EXPERIMENT)
+
+
+def test_thumbs_feed_the_ab_statistics_of_the_answers_arm(active_experiment):
+    config = active_experiment.get(EXPERIMENT)
+    user = next(f"user-{i}" for i in range(100) if assign_arm(config, f"user-{i}").name == "llamacpp")
+    app = start(user_id=user)
+    app.selectbox(key="experiment").set_value(EXPERIMENT).run()
+    app.chat_input[0].set_value("Hello! Nice to meet you.").run()
+    assert not app.exception and not app.error
+    reply = app.session_state["history"][1]
+    assert (reply["experiment"], reply["arm"]) == (EXPERIMENT, "llamacpp")
+    assert f"experiment {EXPERIMENT} → arm llamacpp (smollm2-135m, sticky for user)" in reply["route"]
+
+    def arm() -> dict:
+        return next(a for a in active_experiment.summary(EXPERIMENT) if a["arm"] == "llamacpp")
+
+    before = arm()
+    app.feedback[0].set_value(1).run()
+    assert any(f"Counted for experiment {EXPERIMENT}, arm llamacpp" in c.value for c in app.caption)
+    assert arm()["thumbs_up"] == before["thumbs_up"] + 1
+    app.feedback[0].set_value(0).run()                          # changing one's mind replaces the vote
+    assert (arm()["thumbs_up"], arm()["thumbs_down"]) == (before["thumbs_up"], before["thumbs_down"] + 1)
+
+
+@pytest.fixture
+def image_models_home(own_data_dir, session_data_dir):
+    """A private data folder (registrations stay out of the suite's registry) that reuses the suite's
+    cached classifier vectors."""
+    cached = session_data_dir / "cache" / "routing"
+    if cached.exists():
+        shutil.copytree(cached, own_data_dir / "cache" / "routing")
+    return own_data_dir
+
+
+def test_an_uploaded_image_goes_to_a_vision_model_as_a_data_url(image_models_home, upstream):
+    started, picture = time.time(), png()
+    app = start()
+    app.chat_input[0].upload("dot.png", picture, "image/png").set_value("What is in this picture?").run()
+    assert "no available model accepts image input" in app.error[0].value   # only text models so far
+    assert app.session_state["history"] == []
+    [failed] = logged_since(started)
+    assert (failed["status"], failed["error_class"]) == (400, "RoutingError")
+
+    registry().register({"name": "uitest-vision", "provider": "openai", "modalities": {"input": ["text", "image"]},
+                         "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+                         "deployments": [{"name": "fake", "base_url": upstream.base_url}]})
+    app.run()
+    app.chat_input[0].upload("dot.png", picture, "image/png").set_value("What is in this picture?").run()
+    assert not app.exception and not app.error
+    question, reply = app.session_state["history"]
+    assert question["images"] == [picture] and app.image            # the user's image is shown
+    assert "image input → vision models (uitest-vision)" in reply["route"]
+    assert "answered by uitest-vision/fake" in reply["route"]
+    assert reply["content"].strip() == "echo: What is in this picture?"
+    sent = upstream.requests[-1].body["messages"][-1]["content"]
+    assert {"type": "text", "text": "What is in this picture?"} in sent
+    assert {"type": "image_url",
+            "image_url": {"url": "data:image/png;base64," + base64.b64encode(picture).decode()}} in sent
+
+
+def test_image_answers_are_shown_as_images(image_models_home, upstream):
+    registry().register({"name": "uitest-painter", "provider": "openai", "tasks": ["image_generation"],
+                         "modalities": {"input": ["text"], "output": ["image"]},
+                         "deployments": [{"name": "fake", "base_url": upstream.base_url}]})
+    app = start()
+    assert not app.toggle(key="image_mode").disabled
+    app.chat_input[0].set_value("Draw a lighthouse at dusk").run()  # classified as image generation
+    assert not app.exception and not app.error
+    reply = app.session_state["history"][1]
+    assert "image generation → 1 image-output model(s)" in reply["route"]
+    assert len(reply["images"]) == 1 and reply["images"][0].startswith(b"\x89PNG")
+    assert app.image
+    assert upstream.requests[-1].path == "/v1/images/generations"
+    assert upstream.requests[-1].body["prompt"] == "Draw a lighthouse at dusk"
+
+    app.toggle(key="image_mode").set_value(True).run()              # asked for explicitly
+    app.chat_input[0].set_value("a calm sea").run()
+    assert not app.error and len(app.session_state["history"][3]["images"]) == 1
+    assert upstream.requests[-1].body["prompt"] == "a calm sea"

@@ -1,0 +1,99 @@
+"""Knowledge: collections with their sizes; upload files to ingest (with progress), delete
+documents, and search a collection to see the retrieved chunks and their scores."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.ui.knowledge_view import collection_rows, document_rows, hit_rows, remove_upload, save_uploads
+from core.errors import KnowledgeError
+from knowledge import SAMPLE_COLLECTION, SUPPORTED_SUFFIXES, KnowledgeBase, list_collections
+from knowledge.store import validate_collection_name
+
+NEW = "➕ new collection"
+
+st.title("Knowledge")
+for kind, text in st.session_state.pop("knowledge_notices", []):  # from the action before the last rerun
+    getattr(st, kind)(text)
+
+names = list_collections()
+if names:
+    st.dataframe(collection_rows(names), hide_index=True, key="collections")
+else:
+    st.info("No collections yet. Upload files below into a new collection, or run `make run` to ingest the "
+            "sample shop knowledge base.")
+
+default = names.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in names else 0
+picked = st.selectbox("Collection", [*names, NEW], index=default, key="kb_collection")
+collection = picked
+if picked == NEW:
+    collection = st.text_input("New collection name", key="kb_new_name", placeholder="my-docs",
+                               help="3-512 letters, digits, '.', '_' or '-'").strip()
+    try:
+        if collection:
+            validate_collection_name(collection)
+    except KnowledgeError as exc:
+        st.error(str(exc))
+        collection = ""
+
+upload_tab, documents_tab, search_tab = st.tabs(["Upload", "Documents", "Search"])
+
+with upload_tab:
+    files = st.file_uploader("Files to ingest", accept_multiple_files=True, key="kb_files",
+                             type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES))
+    if st.button("Ingest", key="kb_ingest", type="primary", disabled=not (files and collection)):
+        bar = st.progress(0.0, text="Reading files…")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0, text=f"{stage.capitalize()}: {done}/{total}")
+
+        try:
+            paths = save_uploads(collection, [(f.name, f.getvalue()) for f in files])
+            with st.spinner("Loading the embedding model…"):
+                report = KnowledgeBase(collection).ingest(paths, progress=progress)
+        except KnowledgeError as exc:
+            st.error(str(exc))
+        else:
+            bar.progress(1.0, text="Done")
+            notices = [("success", report.summary())]
+            notices += [("warning", f"Skipped {skip.path}: {skip.reason}") for skip in report.skipped]
+            st.session_state.knowledge_notices = notices
+            st.rerun()
+
+with documents_tab:
+    if collection and collection in names:
+        kb = KnowledgeBase(collection, create=False)
+        rows = document_rows(kb)
+        if rows:
+            st.dataframe([{k: v for k, v in row.items() if k != "source"} for row in rows], hide_index=True,
+                         key="documents")
+            source = st.selectbox("Document", [row["source"] for row in rows], key="kb_document",
+                                  format_func=lambda s: next(r["file"] for r in rows if r["source"] == s))
+            if st.button("Delete document", key="kb_delete"):
+                removed = kb.delete_document(source)
+                remove_upload(collection, source)
+                st.session_state.knowledge_notices = [("success", f"Deleted {removed} chunks of {source}.")]
+                st.rerun()
+        else:
+            st.info(f"{collection} has no documents: upload some in the Upload tab.")
+    else:
+        st.info("Pick an existing collection to see its documents.")
+
+with search_tab:
+    if collection and collection in names:
+        left, middle, right = st.columns([4, 1, 1])
+        query = left.text_input("Query", key="kb_query", placeholder="How long does a refund take?")
+        mode = middle.selectbox("Mode", ["hybrid", "dense", "lexical"], key="kb_mode")
+        k = right.number_input("Results", 1, 20, 5, key="kb_k")
+        if query.strip():
+            hits = KnowledgeBase(collection, create=False).search(query, k=int(k), mode=mode)
+            if hits:
+                st.dataframe(hit_rows(hits), hide_index=True, key="hits")
+                for rank, hit in enumerate(hits, start=1):
+                    with st.expander(f"{rank}. {hit.heading or hit.source} · relevance {hit.score:.2f}"):
+                        st.caption(hit.source)
+                        st.markdown(hit.text)
+            else:
+                st.info("Nothing found. Try other words, or the dense mode for paraphrases.")
+    else:
+        st.info("Pick an existing collection to search it.")
