@@ -13,6 +13,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages
 
+from models.spec import ModelSpec
+
 __all__ = ["HINTS", "RouteRequest"]
 
 HINTS = ("model", "task", "max_cost", "user", "experiment", "params", "image_generation", "timeout", "allowed_models")
@@ -59,6 +61,14 @@ class RouteRequest:
     @property
     def explicit_model(self) -> str | None:
         return None if self.model in (None, "", "auto") else self.model
+
+    def params_for(self, spec: ModelSpec) -> dict[str, Any]:
+        """The parameters to send to ``spec``'s model. A model named by the caller gets them all (an
+        undeclared one is a ``ParameterError`` there); a model the router chose gets only those it
+        declares — the caller could not know which model would answer."""
+        if self.explicit_model is not None:
+            return self.params
+        return {name: value for name, value in self.params.items() if name in spec.params}
 
     @property
     def text(self) -> str:

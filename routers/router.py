@@ -196,7 +196,7 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         return Routed(request, record, attempts, deadline)
 
     def _chain(self, routed: Routed) -> Runnable:
-        runnables = [_Attempt(self, routed.record, entry, dep, routed.request.params, routed.deadline)
+        runnables = [_Attempt(self, routed.record, entry, dep, routed.request.params_for(entry.spec), routed.deadline)
                      for entry, dep in routed.attempts]
         if len(runnables) == 1:
             return runnables[0]

@@ -196,7 +196,7 @@ class Passthrough:
         url, headers, dep = self._target(entry, deployment)
         spec = entry.spec
         try:  # a parameter this model refuses is the caller's error (400), as on the LangChain path
-            params = provider_names(spec, canonical_values(spec, routed.request.params))
+            params = provider_names(spec, canonical_values(spec, routed.request.params_for(spec)))
         except Exception as exc:
             attempt.error = f"{type(exc).__name__}: {exc}"
             self.router.health.release(entry.spec.name, deployment)
