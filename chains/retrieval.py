@@ -1,14 +1,16 @@
 """``HybridRetriever``: a knowledge base as a LangChain retriever.
 
-The search itself — Chroma dense retrieval plus BM25 (``bm25s``, jieba for Chinese), fused by
-reciprocal rank fusion, optional MMR — lives in :mod:`knowledge.search`, below this layer, so
+The search itself — Chroma dense retrieval plus BM25 (``bm25s``, jieba for Chinese), fused as a
+convex combination of z-normalised scores (:func:`knowledge.fusion.score_fusion`), optional
+MMR — lives in :mod:`knowledge.search`, below this layer, so
 the CLI and the server can use it without LangChain chains. This class adapts it to LangChain's
 ``BaseRetriever`` interface (``invoke``, ``batch``, callbacks, tracing) and adds the relevance
 threshold the RAG chain relies on to say "I don't know".
 
 Each returned ``Document`` carries the chunk metadata (``source``, ``file``, ``title``,
 ``heading``, ``page``, ``chunk_index``, ``content_hash``...) plus ``id``, ``score`` (relevance
-in [0, 1]) and ``rank_score`` (fused RRF score).
+in [0, 1], the same scale whatever the fusion) and ``rank_score`` (the fused score that
+ordered the hits).
 
 Example:
     >>> from knowledge import KnowledgeBase
@@ -33,11 +35,13 @@ __all__ = ["DEFAULT_MIN_RELEVANCE", "HybridRetriever"]
 DEFAULT_MIN_RELEVANCE = 0.35
 """Relevance below which a chunk is treated as unrelated. Calibrated on the Yardstore sample
 with 20 answerable and 14 off-topic questions (English and Chinese): the best hit of every
-off-topic question scored ≤ 0.28, of every answerable one ≥ 0.40."""
+off-topic question scored ≤ 0.28, of every answerable one ≥ 0.40. Relevance is the larger of
+cosine similarity and query-term coverage, computed per hit and independent of how the hits
+were fused, so changing the fusion (RRF → score fusion) left the threshold's meaning as it was."""
 
 
 class HybridRetriever(BaseRetriever):
-    """Hybrid (dense + BM25, RRF-fused) retrieval from a :class:`knowledge.KnowledgeBase`."""
+    """Hybrid (dense + BM25, score-fused) retrieval from a :class:`knowledge.KnowledgeBase`."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

@@ -116,15 +116,28 @@ class LexicalIndex:
     def _idf_of(self, document_frequency: int) -> float:
         return math.log(1 + (self._size - document_frequency + 0.5) / (document_frequency + 0.5))
 
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """The BM25 score of every text for the query, by position (0 where no term matches).
+
+        Example:
+            >>> LexicalIndex(["Returns within 30 days.", "We ship worldwide."]).scores(["ship"]).round(3).tolist()
+            [0.0, 0.326]
+        """
+        known = [term for term in query_terms if self._bm25 is not None and term in self._bm25.vocab_dict]
+        if not known or self._bm25 is None:
+            return np.zeros(self._size)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float64)
+
     def search(self, query_terms: list[str], limit: int) -> list[tuple[int, float]]:
         """The ``limit`` best positions by BM25 score (only those matching some term)."""
-        if self._bm25 is None or limit <= 0:
-            return []
-        known = [term for term in query_terms if term in self._bm25.vocab_dict]
-        if not known:
-            return []
-        scores = self._bm25.get_scores(known)
+        return self.top(self.scores(query_terms), limit)
+
+    @staticmethod
+    def top(scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """The ``limit`` best ``(position, score)`` pairs of :meth:`scores`, best first, scores > 0."""
         limit = min(limit, len(scores))
+        if limit <= 0:
+            return []
         top = np.argpartition(-scores, limit - 1)[:limit]
         ranked = sorted(top, key=lambda position: -scores[position])
         return [(int(position), float(scores[position])) for position in ranked if scores[position] > 0]

@@ -1,13 +1,15 @@
-"""Hybrid search over one collection: Chroma (dense) + BM25 (lexical), fused by RRF.
+"""Hybrid search over one collection: Chroma (dense) + BM25 (lexical), fused by score.
 
 For a query the searcher
 
 1. embeds it once and asks Chroma for the ``fetch_k`` nearest chunks (cosine);
-2. ranks the collection's chunks with BM25 (an in-memory mirror of the collection's texts,
+2. scores the collection's chunks with BM25 (an in-memory mirror of the collection's texts,
    rebuilt whenever the collection's revision token changes — also after writes made by
-   another process, such as the CLI);
-3. fuses both rankings with weighted reciprocal rank fusion — dense counts double for
-   alphabetic queries, lexical counts double for Chinese ones, which MiniLM reads poorly;
+   another process, such as the CLI) and takes the ``fetch_k`` best;
+3. scores every candidate of either list on *both* signals (cosine for BM25-only candidates from
+   their stored vectors, BM25 for dense-only ones) and fuses them as a convex combination of
+   z-scores (:func:`knowledge.fusion.score_fusion`) — dense leads for alphabetic queries,
+   lexical for Chinese ones, which MiniLM reads poorly;
 4. optionally diversifies the result with MMR;
 5. gives each hit an absolute **relevance** in [0, 1]: the larger of its cosine similarity to
    the query and its IDF-weighted query-term coverage — coverage alone for Chinese queries,
@@ -32,39 +34,68 @@ from chromadb.api import ClientAPI
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from knowledge.fusion import mmr_select, reciprocal_rank_fusion
+from knowledge.fusion import mmr_select, reciprocal_rank_fusion, score_fusion
 from knowledge.lexical import LexicalIndex, cjk_share, tokenize
 from knowledge.splitting import embedding_text
-from knowledge.store import current_revision, iter_records, open_collection
+from knowledge.store import PAGE_SIZE, current_revision, iter_records, open_collection
 
-__all__ = ["HybridSearcher", "SearchHit", "SearchMode", "SearchOptions"]
+__all__ = ["FusionMethod", "HybridSearcher", "SearchHit", "SearchMode", "SearchOptions"]
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
+FusionMethod = Literal["score", "rrf"]
 
 
 @dataclass(frozen=True)
 class SearchOptions:
     """Tuning of hybrid search.
 
-    The defaults lean on the retriever that suits the query's script. On the English dev set
-    (``bench/retrieval_eval.py``), where questions rarely repeat the answers' words, textbook
-    RRF (k=60, equal weights) lowered recall@5 from 0.817 (dense alone) to 0.744; k=20 with
-    lexical at half weight keeps most of dense's recall while exact terms (product names,
-    codes) can still lift a chunk. For Chinese the weights swap: MiniLM reads Chinese poorly.
+    The defaults lean on the retriever that suits the query's script. Score fusion with the
+    primary retriever at 0.75 is the usual convex-combination default (dense weight 0.75, as in
+    Weaviate's hybrid search), not a value fitted to our data. ``bench/retrieval_eval.py``
+    checks it on two collections with opposite strengths: English FAQ answers, where questions
+    rarely repeat the answers' words (dense recall@5 0.817, BM25 0.654), and the same answers
+    in Swedish, which MiniLM reads poorly (dense 0.376, BM25 0.491). Score fusion scored 0.819
+    and 0.493; the earlier RRF (k=20, lexical at half weight) 0.783 and 0.465, below dense
+    alone on English. Shares from 0.7 to 0.85 all stay within 0.015 of dense on English, and
+    lower shares trade English recall for Swedish (0.5: 0.767 and 0.525).
+
+    Raises:
+        ValueError: for a share or weight outside its range, or a non-positive ``fetch_k``.
+
+    Example:
+        >>> SearchOptions(fusion="rrf").fusion
+        'rrf'
     """
 
     fetch_k: int = 30
     """Candidates taken from each retriever before fusion."""
+    fusion: FusionMethod = "score"
+    """``"score"``: convex combination of z-normalised scores (default); ``"rrf"``: weighted
+    reciprocal rank fusion, the earlier default, kept for comparison."""
+    primary_share: float = 0.75
+    """Score fusion: weight of the retriever that suits the query's script (dense for
+    alphabetic text, lexical for Chinese); the other retriever gets ``1 - primary_share``."""
     rrf_k: int = 20
-    """Reciprocal rank fusion constant."""
+    """RRF only: the reciprocal rank fusion constant."""
     primary_weight: float = 1.0
-    """RRF weight of the retriever that suits the query's script (dense for alphabetic text)."""
+    """RRF only: weight of the retriever that suits the query's script."""
     secondary_weight: float = 0.5
-    """RRF weight of the other retriever."""
+    """RRF only: weight of the other retriever."""
     cjk_threshold: float = 0.3
     """Share of Chinese characters above which the lexical retriever leads."""
     mmr_lambda: float = 0.7
     """MMR trade-off when ``mmr=True``: 1 = relevance only, 0 = diversity only."""
+
+    def __post_init__(self) -> None:
+        if self.fetch_k < 1:
+            raise ValueError(f"fetch_k must be at least 1 (got {self.fetch_k})")
+        if self.fusion not in ("score", "rrf"):
+            raise ValueError(f"fusion must be 'score' or 'rrf' (got {self.fusion!r})")
+        for name in ("primary_share", "cjk_threshold", "mmr_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1 (got {getattr(self, name)})")
+        if self.primary_weight < 0 or self.secondary_weight < 0 or self.rrf_k < 0:
+            raise ValueError("rrf_k, primary_weight and secondary_weight must not be negative")
 
 
 @dataclass(frozen=True)
@@ -76,9 +107,10 @@ class SearchHit:
         text: the chunk's text.
         metadata: its metadata (``source``, ``file``, ``title``, ``heading``, ``page``, ...).
         score: relevance in [0, 1] (max of cosine similarity and query-term coverage).
-        rank_score: the fused RRF score that ordered the results.
+        rank_score: the score that ordered the results: the fused score in hybrid mode (a
+            weighted sum of z-scores, or the RRF score), the cosine or BM25 score in a single mode.
         dense_score: cosine similarity to the query, when computed.
-        lexical_score: BM25 score, when the chunk was in the lexical ranking.
+        lexical_score: BM25 score, when lexical search ran and the chunk matched a query term.
     """
 
     id: str
@@ -120,7 +152,11 @@ class SearchHit:
 
 @dataclass
 class _Mirror:
-    """The collection's texts as of one revision, with their lexical index."""
+    """The collection's texts and vectors as of one revision, with their lexical index.
+
+    The vectors (about 1.5 KB a chunk for MiniLM) let fusion score BM25-only candidates on
+    cosine too without a Chroma round trip per query (about 1.5 ms for 30 chunks).
+    """
 
     revision: str
     ids: list[str]
@@ -128,6 +164,7 @@ class _Mirror:
     metadatas: list[dict[str, Any]]
     index: LexicalIndex
     positions: dict[str, int]
+    vectors: dict[str, np.ndarray]
 
 
 class HybridSearcher:
@@ -172,70 +209,88 @@ class HybridSearcher:
         vector = None if mode == "lexical" else np.asarray(self._embeddings.embed_query(query))
         terms = tokenize(query)
         fetch = max(self.options.fetch_k, k)
-        dense = self._dense(vector, fetch) if vector is not None else {}
-        lexical = dict(mirror.index.search(terms, fetch)) if mode != "dense" else {}
-        fused = dict(self._fuse(chinese, mode, dense, lexical, mirror))
-        chosen, similarity = self._select(list(fused), fused, dense, vector, k=k, mmr=mmr, fetch=fetch)
-        hits = [self._hit(c, similarity.get(c), terms, mirror, fused[c], lexical, chinese) for c in chosen]
-        return [hit for hit in hits if hit.score >= min_relevance]
-
-    def _select(
-        self,
-        ranked: list[str],
-        fused: dict[str, float],
-        dense: dict[str, float],
-        vector: np.ndarray | None,
-        *,
-        k: int,
-        mmr: bool,
-        fetch: int,
-    ) -> tuple[list[str], dict[str, float]]:
-        """The final ``k`` ids (MMR-reordered if asked) and every chosen id's cosine similarity."""
-        candidates = ranked[: fetch if mmr else k]
+        dense = self._dense(vector, fetch, mirror) if vector is not None else {}
+        bm25 = mirror.index.scores(terms) if mode != "dense" else np.zeros(len(mirror.ids))
+        lexical = {mirror.ids[position]: score for position, score in LexicalIndex.top(bm25, fetch)}
         similarity = dict(dense)
-        if vector is None:
-            return candidates[:k], similarity
-        vectors = self._vectors(candidates if mmr else [c for c in candidates if c not in dense])
-        similarity.update({chunk: float(vector @ v) for chunk, v in vectors.items()})
-        if mmr:
-            relevance = [fused[c] for c in candidates]
-            order = mmr_select(
-                relevance, [vectors[c] for c in candidates], k=k, lambda_mult=self.options.mmr_lambda
-            )
-            candidates = [candidates[position] for position in order]
-        return candidates[:k], similarity
+        if mode == "hybrid":
+            fused = dict(self._fuse(chinese, dense, lexical, bm25, similarity, vector, mirror))
+        else:
+            fused = dense if mode == "dense" else lexical
+        ranked = list(fused)[: fetch if mmr else k]
+        vectors: dict[str, np.ndarray] = {}
+        if vector is not None:
+            vectors = self._vectors(ranked if mmr else [c for c in ranked if c not in similarity], mirror)
+            similarity.update({chunk: float(vector @ v) for chunk, v in vectors.items()})
+        hits = [self._hit(c, similarity.get(c), terms, mirror, fused[c], bm25, chinese) for c in ranked]
+        if mmr and vectors:
+            hits = self._diversify(hits, vectors, k=k, relevance=self._mmr_relevance(hits, terms, mirror, chinese))
+        return [hit for hit in hits[:k] if hit.score >= min_relevance]
 
-    def _dense(self, vector: np.ndarray, limit: int) -> dict[str, float]:
-        """Chunk id → cosine similarity for the ``limit`` nearest chunks."""
+    def _diversify(
+        self, hits: list[SearchHit], vectors: dict[str, np.ndarray], *, k: int, relevance: list[float]
+    ) -> list[SearchHit]:
+        """Reorder ``hits`` by maximal marginal relevance and keep ``k``."""
+        vectors_in_order = [vectors[hit.id] for hit in hits]
+        order = mmr_select(relevance, vectors_in_order, k=k, lambda_mult=self.options.mmr_lambda)
+        return [hits[position] for position in order]
+
+    @staticmethod
+    def _mmr_relevance(hits: list[SearchHit], terms: list[str], mirror: _Mirror, chinese: bool) -> list[float]:
+        """MMR weighs relevance against cosine redundancy, so relevance must be on the same scale:
+        the cosine itself, or query coverage for Chinese (MiniLM's cosines mean little there)."""
+        if chinese:
+            return [mirror.index.coverage(terms, mirror.positions[hit.id]) for hit in hits]
+        return [hit.dense_score or 0.0 for hit in hits]
+
+    def _dense(self, vector: np.ndarray, limit: int, mirror: _Mirror) -> dict[str, float]:
+        """Chunk id → cosine similarity for the ``limit`` nearest chunks (those the mirror knows)."""
         found = self._collection.query(
             query_embeddings=[vector.tolist()], n_results=limit, include=["distances"]
         )
-        return {
-            i: 1.0 - float(d) for i, d in zip(found["ids"][0], (found["distances"] or [[]])[0], strict=True)
-        }
+        pairs = zip(found["ids"][0], (found["distances"] or [[]])[0], strict=True)
+        return {i: 1.0 - float(d) for i, d in pairs if i in mirror.positions}
 
     def _fuse(
         self,
         chinese: bool,
-        mode: SearchMode,
         dense: dict[str, float],
-        lexical: dict[int, float],
+        lexical: dict[str, float],
+        bm25: np.ndarray,
+        similarity: dict[str, float],
+        vector: np.ndarray | None,
         mirror: _Mirror,
     ) -> list[tuple[str, float]]:
-        dense_ranking = [i for i in dense if i in mirror.positions]
-        lexical_ranking = [mirror.ids[position] for position in lexical]
-        if mode != "hybrid":
-            ranking = dense_ranking if mode == "dense" else lexical_ranking
-            return [(item, 1.0 / (self.options.rrf_k + rank)) for rank, item in enumerate(ranking, 1)]
-        high, low = self.options.primary_weight, self.options.secondary_weight
-        weights = (low, high) if chinese else (high, low)
-        return reciprocal_rank_fusion([dense_ranking, lexical_ranking], k=self.options.rrf_k, weights=weights)
+        """Fuse the dense and lexical candidates; score fusion adds their cosines to ``similarity``."""
+        options = self.options
+        if options.fusion == "rrf":
+            high, low = options.primary_weight, options.secondary_weight
+            weights = (low, high) if chinese else (high, low)
+            return reciprocal_rank_fusion([list(dense), list(lexical)], k=options.rrf_k, weights=weights)
+        pool = list(dict.fromkeys([*dense, *lexical]))
+        if vector is not None:
+            vectors = self._vectors([c for c in pool if c not in similarity], mirror)
+            similarity.update({chunk: float(vector @ v) for chunk, v in vectors.items()})
+        share = options.primary_share
+        return score_fusion(
+            [{c: similarity[c] for c in pool if c in similarity}, {c: float(bm25[mirror.positions[c]]) for c in pool}],
+            weights=(1 - share, share) if chinese else (share, 1 - share),
+        )
 
-    def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        found = self._collection.get(ids=ids, include=["embeddings"])
-        return {i: np.asarray(v) for i, v in zip(found["ids"], found["embeddings"], strict=True)}  # type: ignore[arg-type]
+    def _vectors(self, ids: list[str], mirror: _Mirror) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids``: from the mirror, else (written since it was built) from Chroma."""
+        found = {chunk: mirror.vectors[chunk] for chunk in ids if chunk in mirror.vectors}
+        missing = [chunk for chunk in ids if chunk not in found]
+        return found | self._stored_vectors(missing) if missing else found
+
+    def _stored_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Chunk id → stored embedding, read from Chroma page by page."""
+        vectors: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            found = self._collection.get(ids=ids[start : start + PAGE_SIZE], include=["embeddings"])
+            pairs = zip(found["ids"], found["embeddings"], strict=True)  # type: ignore[arg-type]
+            vectors.update((chunk, np.asarray(vector, dtype=np.float32)) for chunk, vector in pairs)
+        return vectors
 
     @staticmethod
     def _hit(
@@ -244,12 +299,13 @@ class HybridSearcher:
         terms: list[str],
         mirror: _Mirror,
         rank_score: float,
-        lexical: dict[int, float],
+        bm25: np.ndarray,
         chinese: bool,
     ) -> SearchHit:
         position = mirror.positions[chunk]
         coverage = mirror.index.coverage(terms, position)
         relevance = coverage if chinese else max(dense_score or 0.0, coverage)
+        lexical_score = float(bm25[position])
         return SearchHit(
             id=chunk,
             text=mirror.texts[position],
@@ -257,7 +313,7 @@ class HybridSearcher:
             score=relevance,
             rank_score=rank_score,
             dense_score=dense_score,
-            lexical_score=lexical.get(position),
+            lexical_score=lexical_score if lexical_score > 0 else None,
         )
 
     def _fresh_mirror(self) -> _Mirror:
@@ -285,4 +341,5 @@ class HybridSearcher:
             metadatas,
             LexicalIndex(indexed),
             {chunk: position for position, chunk in enumerate(ids)},
+            self._stored_vectors(ids),
         )

@@ -76,7 +76,7 @@ def hit_rows(hits: list[SearchHit], snippet_chars: int = 300) -> list[dict[str, 
     for rank, hit in enumerate(hits, start=1):
         text = " ".join(hit.text.split())
         rows.append({
-            "rank": rank, "relevance": round(hit.score, 3), "fused (RRF)": round(hit.rank_score, 4),
+            "rank": rank, "relevance": round(hit.score, 3), "fused score": round(hit.rank_score, 4),
             "cosine": None if hit.dense_score is None else round(hit.dense_score, 3),
             "BM25": None if hit.lexical_score is None else round(hit.lexical_score, 2),
             "file": Path(hit.source).name, "heading": hit.heading,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import KnowledgeBase, ensure_sample_kb
+from knowledge import KnowledgeBase, SearchOptions, ensure_sample_kb
 
 ON_TOPIC_EN = ["How long does a refund take?", "Do you deliver to Switzerland?", "I forgot my password"]
 OFF_TOPIC = [
@@ -108,3 +108,34 @@ def test_sample_kb_is_ingested_idempotently(data_home):
 def test_empty_query_and_empty_collection_return_nothing(make_kb, shop_kb):
     assert shop_kb.search("   ", k=3) == []
     assert make_kb("empty").search("anything", k=3) == []
+
+
+def _write(folder: Path, texts: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_keyword_decoys_do_not_push_the_paraphrased_answer_out(make_kb, tmp_path):
+    folder = _write(
+        tmp_path / "refunds",
+        {
+            "answer.txt": "Refunds reach your bank account within five working days of the parcel arriving.",
+            "decoy.txt": "Money back? Long story: the back room is where we keep money boxes for a long time.",
+            "hedge.txt": "Sharpen hedge trimmer blades and oil them after every use.",
+            "privacy.txt": "Our privacy notice explains which personal data we keep.",
+            "shed.txt": "Garden sheds are delivered by a freight carrier on a pallet.",
+        },
+    )
+    kb = make_kb()
+    kb.ingest([folder])
+    question = "How long until I get my money back?"
+    assert Path(kb.search(question, k=1, mode="lexical")[0].source).name == "decoy.txt"
+    assert Path(kb.search(question, k=1, mode="dense")[0].source).name == "answer.txt"
+    hybrid = kb.search(question, k=2)
+    assert Path(hybrid[0].source).name == "answer.txt"
+    assert all(hit.dense_score is not None for hit in hybrid)  # lexical-only candidates get a cosine too
+    assert hybrid[0].lexical_score is None and hybrid[1].lexical_score is not None
+    rrf = KnowledgeBase("docs", search_options=SearchOptions(fusion="rrf")).search(question, k=1)
+    assert Path(rrf[0].source).name == "decoy.txt"  # the earlier fusion, kept for comparison, does not
