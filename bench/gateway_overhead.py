@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -176,8 +177,11 @@ def build_gateway(upstream_url: str, data: Path):
         created = ring.create("bench", allowed_models=[MODEL], rpm=10_000_000, tpm=10_000_000_000, budget_usd=1e9)
         ring.close()
         (data / "consumer-key").write_text(created.secret)
+    from app.server.cache import CacheSettings
+
+    cache = CacheSettings(enabled=os.environ.get("BENCH_GATEWAY_CACHE") != "off")
     return create_app(registry, router, knowledge=False, request_log_path=data / "requests.sqlite",
-                      keys_path=keys_path, master_key="bench-admin")
+                      keys_path=keys_path, master_key="bench-admin", cache=cache)
 
 
 def serve_gateway(port: int, upstream_url: str, data: Path, profile_out: str | None,
@@ -294,10 +298,17 @@ class Samples:
     requests: int = 0
     wall: float = 0.0
     first_error: str | None = None
+    cache_hits: int = 0
+
+
+_SERIAL = itertools.count()
 
 
 def body(model: str, stream: bool) -> bytes:
-    payload = {"model": model, "messages": PROMPT, "max_tokens": 16, "temperature": 0}
+    # every request distinct: the gateway's exact response cache (on by default) is consulted and
+    # misses, so the measured path is lookup + routing + forwarding + storing, never a cache replay
+    prompt = [{**PROMPT[0], "content": f"{PROMPT[0]['content']} #{next(_SERIAL)}"}]
+    payload = {"model": model, "messages": prompt, "max_tokens": 16, "temperature": 0}
     if stream:
         payload["stream"] = True
     return json.dumps(payload).encode()
@@ -307,6 +318,7 @@ async def one(session, url: str, data: bytes, stream: bool, out: Samples) -> Non
     t0 = time.perf_counter()
     try:
         async with session.post(url, data=data, headers=HEADERS) as resp:
+            out.cache_hits += resp.headers.get("x-modelyard-cache", "").endswith("hit")
             if not stream:
                 await resp.read()
             else:
@@ -333,14 +345,13 @@ async def one(session, url: str, data: bytes, stream: bool, out: Samples) -> Non
 
 async def run_round(session, base: str, n: int, concurrency: int, model: str, stream: bool, out: Samples) -> None:
     url = base + "/v1/chat/completions"
-    data = body(model, stream)
     left = n
 
     async def worker() -> None:
         nonlocal left
         while left > 0:
             left -= 1
-            await one(session, url, data, stream, out)
+            await one(session, url, body(model, stream), stream, out)
 
     t0 = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), PHASE_TIMEOUT)
@@ -453,6 +464,8 @@ def report(rows: list[Row], rps_row: Row, rss: tuple[float, float, int], soak_sa
     print(f"Gateway RSS: {before:.1f} MB after warm-up -> {after:.1f} MB after the measured rounds + {n} soak requests "
           f"({growth:+.1f}%; target <= +{TARGETS['rss']:.0f}%)   soak: {soak_samples.requests / soak_samples.wall:.0f} "
           f"req/s, {soak_samples.errors} errors")
+    hits = sum(row.gateway.cache_hits for row in rows) + soak_samples.cache_hits
+    print(f"Gateway response-cache hits during the run: {hits} (every request is distinct, so 0 = all misses)")
 
     print()
     print("Reference targets (issue 7): added <= 1 ms p50 and <= 3 ms p99 at c=1; streaming TTFT added <= 1 ms;")
@@ -471,6 +484,8 @@ def main() -> None:
     parser.add_argument("--c50-requests", type=int, default=5_000, help="requests per path at concurrency 50")
     parser.add_argument("--stream-requests", type=int, default=1_000, help="streamed requests per path")
     parser.add_argument("--auto-requests", type=int, default=1_000, help="model=auto requests per path (c=1)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="turn the gateway's response cache off (default: on, as shipped; every request misses)")
     parser.add_argument("--profile", action="store_true", help="then profile a fresh gateway (cProfile by default)")
     parser.add_argument("--profile-requests", type=int, default=500)
     parser.add_argument("--profile-only", action="store_true", help="skip the measurements, only profile")
@@ -500,6 +515,7 @@ def main() -> None:
         env = {**os.environ, "MODELYARD_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1",
                "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "bench-unused"), "PYTHONUNBUFFERED": "1"}
         env.pop("MODELYARD_MASTER_KEY", None)
+        env["BENCH_GATEWAY_CACHE"] = "off" if args.no_cache else "on"
         up_port, gw_port = free_port(), free_port()
         upstream = gateway = None
         try:

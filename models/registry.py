@@ -101,8 +101,8 @@ class Registry:
 
     def entries(self) -> list[ModelEntry]:
         """Every model, catalog and runtime, with availability (cached until a write)."""
+        gen = self.generation()  # own writes at once, other processes' within EXTERNAL_CHECK_SECONDS
         with self._lock:
-            gen = self._db.generation()
             if self._cache and self._cache[0] == gen:
                 return self._cache[1]
             stored = self._db.stored_specs()

@@ -5,7 +5,7 @@ It travels on every answer as ``response_metadata["route"]`` (see :meth:`RouteRe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["AttemptRecord", "RouteRecord"]
@@ -53,6 +53,18 @@ class RouteRecord:
         return [f"{a.model}/{a.deployment}" for a in self.attempts[1:]]
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(reason=self.reason, fallbacks_tried=self.fallbacks_tried)
-        return data
+        # built by hand: dataclasses.asdict deep-copies every field, a measurable cost per request
+        return {
+            "policies": list(self.policies),
+            "reasons": list(self.reasons),
+            "candidates": list(self.candidates),
+            "task": self.task,
+            "arm": self.arm,
+            "experiment": self.experiment,
+            "attempts": [{"model": a.model, "deployment": a.deployment, "error": a.error, "ok": a.ok}
+                         for a in self.attempts],
+            "model": self.model,
+            "deployment": self.deployment,
+            "reason": self.reason,
+            "fallbacks_tried": self.fallbacks_tried,
+        }
