@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import CatalogError
 from core.settings import config_dir
-from core.yaml_locations import describe, dotted, line_of
+from core.yaml_locations import describe, dotted, line_of, parse_yaml
 
 __all__ = [
     "Prompt",
@@ -189,13 +189,7 @@ def load_prompt(path: Path) -> Prompt:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read the prompt: {exc.strerror}", source=source) from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise CatalogError(f"invalid YAML: {exc.problem or exc.context}", source=source, line=line) from exc
+    root, data = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise CatalogError("expected a mapping with 'messages:' (and model, params, variables)",
                            source=source, line=1)

@@ -1,8 +1,9 @@
 """Pointing at the YAML line behind a validation error, for every config file we read.
 
 ``yaml.compose`` keeps each node's position; pydantic reports the failing field as a path
-(``loc``). :func:`line_of` walks one with the other; :func:`describe` turns pydantic's first
-error into a sentence that says what was expected and what was found.
+(``loc``). :func:`parse_yaml` reads both at once (a syntax error names its line),
+:func:`line_of` walks one with the other; :func:`describe` turns pydantic's first error into a
+sentence that says what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-__all__ = ["describe", "dotted", "line_of"]
+from core.errors import CatalogError
+
+__all__ = ["describe", "dotted", "line_of", "parse_yaml"]
+
+
+def parse_yaml(text: str, source: str, error: type[CatalogError] = CatalogError) -> tuple[yaml.Node | None, Any]:
+    """``(node tree, data)`` of YAML ``text``; invalid YAML raises ``error`` naming ``source`` and the line."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise error(f"invalid YAML: {exc.problem or exc.context}", source=source, line=line) from exc
 
 
 def dotted(loc: tuple[Any, ...]) -> str:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from core.errors import CatalogError
 from core.settings import config_dir
-from core.yaml_locations import describe, dotted, line_of
+from core.yaml_locations import describe, dotted, line_of, parse_yaml
 from models.spec import ModelSpec
 
 __all__ = ["catalog_path", "load_catalog", "parse_catalog"]
@@ -39,13 +39,7 @@ def load_catalog(path: Path | None = None) -> list[ModelSpec]:
 
 def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
     """Validate catalog YAML text; errors carry ``source``, line and field."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise CatalogError(f"invalid YAML: {exc.problem or exc.context}", source=source, line=line) from exc
+    root, data = parse_yaml(text, source)
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("models", []), list):

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import CatalogError
 from core.settings import config_dir
-from core.yaml_locations import describe, dotted, line_of
+from core.yaml_locations import describe, dotted, line_of, parse_yaml
 from routers.balance import Strategy
 from routers.health import HealthConfig
 
@@ -91,13 +90,9 @@ def load_routing_config(path: Path | None = None) -> RoutingConfig:
     if not path.exists():
         return RoutingConfig()
     text = path.read_text(encoding="utf-8")
+    root, data = parse_yaml(text, str(path))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-        return RoutingConfig.model_validate(data)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise CatalogError(f"invalid YAML: {exc.problem}", source=str(path), line=line) from exc
+        return RoutingConfig.model_validate(data or {})
     except ValidationError as exc:
         message, loc = describe(exc, "see routers/config.py for the sections")
         raise CatalogError(message, source=str(path), line=line_of(root, loc), field=dotted(loc)) from exc

@@ -32,7 +32,19 @@ from app.server.schemas import ChatCompletionRequest
 from app.server.state import Gateway
 from routers.router import Routed
 
-__all__ = ["ROUTE_HEADER", "check_model", "complete", "route_header", "router_input", "stream"]
+__all__ = [
+    "ROUTE_HEADER",
+    "account",
+    "check_model",
+    "complete",
+    "failed",
+    "route_header",
+    "router_input",
+    "sse",
+    "stream",
+    "tally",
+    "usage_of",
+]
 
 ROUTE_HEADER = "x-modelyard-route"
 _HEADER_SAFE = " !#$&'()*+,/:;=?@[]~<>"
@@ -90,7 +102,17 @@ def _usage(message: BaseMessage) -> tuple[int, int]:
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
-def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
+def usage_of(call: CallRecord) -> dict[str, int]:
+    """OpenAI's ``usage`` object for ``call``'s tokens."""
+    return {
+        "prompt_tokens": call.input_tokens,
+        "completion_tokens": call.output_tokens,
+        "total_tokens": call.input_tokens + call.output_tokens,
+    }
+
+
+def failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
+    """Account ``call`` as failed by ``exc``; the :class:`ApiError` to raise."""
     error = status_of(exc)
     call.status, call.error_class = error.status, type(exc).__name__
     call.latency_s = time.perf_counter() - started
@@ -109,7 +131,7 @@ async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup 
         else:
             payload, route = await _through_langchain(gw, routed, call)
     except Exception as exc:
-        raise _failed(gw, call, started, exc) from exc
+        raise failed(gw, call, started, exc) from exc
     call.model, call.deployment = route.get("model", body.model), route.get("deployment", "")
     call.route_reason = route.get("reason", "")
     call.latency_s = time.perf_counter() - started
@@ -140,11 +162,7 @@ async def _through_langchain(gw: Gateway, routed: Routed, call: CallRecord) -> t
                 "finish_reason": message.response_metadata.get("finish_reason", "stop"),
             }
         ],
-        "usage": {
-            "prompt_tokens": call.input_tokens,
-            "completion_tokens": call.output_tokens,
-            "total_tokens": call.input_tokens + call.output_tokens,
-        },
+        "usage": usage_of(call),
     }
     return payload, message.response_metadata.get("route", {})
 
@@ -165,7 +183,7 @@ async def stream(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = 
             first = await anext(chunks)
             events = _events(gw, body.model, call, started, first, chunks, include_usage)
     except Exception as exc:
-        raise _failed(gw, call, started, exc) from exc
+        raise failed(gw, call, started, exc) from exc
     return StreamingResponse(
         events,
         media_type="text/event-stream",
@@ -215,7 +233,7 @@ async def _forwarded_events(
     except Exception as exc:  # after the first chunk an error can only travel inside the stream
         error = status_of(exc)
         call.status, call.error_class = error.status, type(exc).__name__
-        yield _sse(error_body(error.status, error.message, error.param, error.code)).encode()
+        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
     finally:  # also on client disconnect: closing the forwarded stream closes the upstream connection
         call.latency_s = time.perf_counter() - started
         account(gw, call)
@@ -223,7 +241,8 @@ async def _forwarded_events(
             await rest.aclose()  # type: ignore[attr-defined]
 
 
-def _sse(payload: dict[str, Any] | str) -> str:
+def sse(payload: dict[str, Any] | str) -> str:
+    """One server-sent event carrying ``payload`` (JSON, or a bare string such as ``[DONE]``)."""
     data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
     return f"data: {data}\n\n"
 
@@ -245,7 +264,7 @@ async def _events(
     }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return _sse({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+        return sse({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
     route: dict[str, Any] = {}
     call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
@@ -257,27 +276,23 @@ async def _events(
                 if call.ttft_s is None:
                     call.ttft_s = time.perf_counter() - started
                 yield chunk({"content": piece.text})
-            _tally(call, piece)
+            tally(call, piece)
             route = piece.response_metadata.get("route", route)
             piece = await anext(rest, None)
         call.model, call.deployment = route.get("model", requested), route.get("deployment", "")
         call.route_reason, call.status, call.error_class = route.get("reason", ""), 200, ""
         head["model"] = call.model
-        usage = {
-            "prompt_tokens": call.input_tokens,
-            "completion_tokens": call.output_tokens,
-            "total_tokens": call.input_tokens + call.output_tokens,
-        }
+        usage = usage_of(call)
         if include_usage:
             yield chunk({}, "stop")
-            yield _sse({**head, "choices": [], "usage": usage, "modelyard_route": route})
+            yield sse({**head, "choices": [], "usage": usage, "modelyard_route": route})
         else:
             yield chunk({}, "stop", modelyard_route=route)
-        yield _sse("[DONE]")
+        yield sse("[DONE]")
     except Exception as exc:  # after the first chunk an error can only travel inside the stream
         error = status_of(exc)
         call.status, call.error_class = error.status, type(exc).__name__
-        yield _sse(error_body(error.status, error.message, error.param, error.code))
+        yield sse(error_body(error.status, error.message, error.param, error.code))
     finally:  # also on client disconnect: closing the router's stream closes the upstream call
         call.latency_s = time.perf_counter() - started
         account(gw, call)
@@ -285,7 +300,7 @@ async def _events(
             await rest.aclose()  # type: ignore[attr-defined]
 
 
-def _tally(call: CallRecord, piece: BaseMessage) -> None:
+def tally(call: CallRecord, piece: BaseMessage) -> None:
     """Add a streamed chunk's tokens and cost to ``call``."""
     tokens_in, tokens_out = _usage(piece)
     call.input_tokens += tokens_in

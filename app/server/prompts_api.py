@@ -14,7 +14,6 @@ prompt is an API without a restart.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,7 +24,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict
 
 from app.server.auth import require_key
-from app.server.completions import ROUTE_HEADER, account, check_model, route_header
+from app.server.completions import ROUTE_HEADER, account, check_model, failed, route_header, sse, tally, usage_of
 from app.server.errors import ApiError, error_body, status_of
 from app.server.keys import current_key
 from app.server.request_log import CallRecord
@@ -106,30 +105,10 @@ def _call_hints(body: PromptRunRequest) -> dict[str, Any]:
     return hints
 
 
-def _failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
-    error = status_of(exc)
-    call.status, call.error_class = error.status, type(exc).__name__
-    call.latency_s = time.perf_counter() - started
-    account(gw, call)
-    return error
-
-
 def _settle(call: CallRecord, route: dict[str, Any], started: float) -> None:
     call.model, call.deployment = route.get("model", call.model), route.get("deployment", "")
     call.route_reason = route.get("reason", "")
     call.latency_s = time.perf_counter() - started
-
-
-def _usage(call: CallRecord) -> dict[str, int]:
-    return {"prompt_tokens": call.input_tokens, "completion_tokens": call.output_tokens,
-            "total_tokens": call.input_tokens + call.output_tokens}
-
-
-def _tally(call: CallRecord, message: BaseMessage) -> None:
-    usage = getattr(message, "usage_metadata", None) or {}
-    call.input_tokens += int(usage.get("input_tokens", 0))
-    call.output_tokens += int(usage.get("output_tokens", 0))
-    call.cost_usd += float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
 
 
 async def _complete(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any]) -> JSONResponse:
@@ -138,12 +117,12 @@ async def _complete(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config:
     try:
         message = await prompt.chain(gw.router).ainvoke(inputs, config)
     except Exception as exc:
-        raise _failed(gw, call, started, exc) from exc
+        raise failed(gw, call, started, exc) from exc
     route = message.response_metadata.get("route", {})
-    _tally(call, message)
+    tally(call, message)
     _settle(call, route, started)
     account(gw, call)
-    payload = {"output": message.text, "model": call.model, "prompt": prompt.name, "usage": _usage(call),
+    payload = {"output": message.text, "model": call.model, "prompt": prompt.name, "usage": usage_of(call),
                "modelyard_route": route}
     return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
 
@@ -155,13 +134,9 @@ async def _stream(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: d
     try:
         first = await anext(chunks)
     except Exception as exc:
-        raise _failed(gw, call, started, exc) from exc
+        raise failed(gw, call, started, exc) from exc
     return StreamingResponse(_events(gw, prompt, call, started, first, chunks), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
-
-
-def _sse(payload: dict[str, Any] | str) -> str:
-    return f"data: {payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
 async def _events(gw: Gateway, prompt: Prompt, call: CallRecord, started: float, first: BaseMessage,
@@ -174,18 +149,18 @@ async def _events(gw: Gateway, prompt: Prompt, call: CallRecord, started: float,
             if piece.text:
                 if call.ttft_s is None:
                     call.ttft_s = time.perf_counter() - started
-                yield _sse({"output": piece.text})
-            _tally(call, piece)
+                yield sse({"output": piece.text})
+            tally(call, piece)
             route = piece.response_metadata.get("route", route)
             piece = await anext(rest, None)
         call.status, call.error_class = 200, ""
         _settle(call, route, started)
-        yield _sse({"model": call.model, "prompt": prompt.name, "usage": _usage(call), "modelyard_route": route})
-        yield _sse("[DONE]")
+        yield sse({"model": call.model, "prompt": prompt.name, "usage": usage_of(call), "modelyard_route": route})
+        yield sse("[DONE]")
     except Exception as exc:  # after the first chunk an error can only travel inside the stream
         error = status_of(exc)
         call.status, call.error_class = error.status, type(exc).__name__
-        yield _sse(error_body(error.status, error.message, error.param, error.code))
+        yield sse(error_body(error.status, error.message, error.param, error.code))
     finally:
         call.latency_s = time.perf_counter() - started
         account(gw, call)

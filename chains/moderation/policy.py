@@ -22,12 +22,11 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from chains.moderation.errors import ModerationConfigError
 from core.settings import config_dir
-from core.yaml_locations import describe
+from core.yaml_locations import describe, parse_yaml
 from core.yaml_locations import dotted as _dotted
 from core.yaml_locations import line_of as _line_of
 
@@ -158,13 +157,7 @@ def load_config(path: Path | None = None) -> ModerationConfig:
 
 def parse_config(text: str, source: str = "<moderation config>") -> ModerationConfig:
     """Validate moderation YAML text; errors carry ``source``, line and field."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ModerationConfigError(f"invalid YAML: {exc.problem or exc.context}", source=source,
-                                    line=mark.line + 1 if mark else None) from exc
+    root, data = parse_yaml(text, source, ModerationConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("policies"), dict):
         raise ModerationConfigError("expected a mapping with a 'policies:' mapping", source=source,
                                     line=1, field="policies")

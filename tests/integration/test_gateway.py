@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from urllib.parse import unquote
 import httpx
 import openai
 import pytest
-import uvicorn
 from langchain_openai import ChatOpenAI
 from langserve import RemoteRunnable
 
@@ -25,7 +23,8 @@ from models.spec import ModelSpec
 from routers.config import RoutingConfig
 from routers.experiments import Experiments
 from routers.router import RouterRunnable
-from tests.support.upstream import FakeUpstream, free_port
+from tests.support.serving import serving
+from tests.support.upstream import FakeUpstream
 
 ADMIN_KEY = "admin-secret"
 BODY_LIMIT = 64_000
@@ -82,19 +81,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
             request_log_path=tmp / "requests.sqlite",
             log_flush_seconds=0.05,
         )
-        port = free_port()
-        uv = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
-        )
-        thread = threading.Thread(target=uv.run, daemon=True, name="gateway")
-        thread.start()
-        deadline = time.monotonic() + 120  # startup ingests the sample knowledge base
-        while not uv.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.05)
-        yield Server(f"http://127.0.0.1:{port}", upstream, app)
-        uv.should_exit = True
-        thread.join(timeout=10)
+        with serving(app) as url:  # startup ingests the sample knowledge base
+            yield Server(url, upstream, app)
 
 
 # ---- the official openai client ---------------------------------------------------------------
