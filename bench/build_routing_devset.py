@@ -47,43 +47,82 @@ Row = dict[str, str]
 # ---- chatterbot-corpus: (file, task, first lines chosen by hand; None = seeded sample of n) ---------
 CHATTERBOT_PICKS: list[tuple[str, str, list[str] | int]] = [
     ("english/coding.yml", "code", 20),
-    ("english/greetings.yml", "chit_chat", ["Hello", "Hi, How is it going?", "What's up?",
-                                            "Nice to meet you.", "How do you do?"]),
-    ("english/conversations.yml", "chit_chat", ["Good morning, how are you?", "Have you heard the news?",
-                                                "What are your hobbies?", "Who are you?",
-                                                "What is your favorite book?"]),
+    (
+        "english/greetings.yml",
+        "chit_chat",
+        ["Hello", "Hi, How is it going?", "What's up?", "Nice to meet you.", "How do you do?"],
+    ),
+    (
+        "english/conversations.yml",
+        "chit_chat",
+        [
+            "Good morning, how are you?",
+            "Have you heard the news?",
+            "What are your hobbies?",
+            "Who are you?",
+            "What is your favorite book?",
+        ],
+    ),
     ("english/humor.yml", "chit_chat", ["Tell me a joke"]),
-    ("english/emotion.yml", "chit_chat", ["Do you ever get bored", "Are you sad", "What is your mood",
-                                          "Tell me about your dreams", "You are arrogant"]),
+    (
+        "english/emotion.yml",
+        "chit_chat",
+        ["Do you ever get bored", "Are you sad", "What is your mood", "Tell me about your dreams", "You are arrogant"],
+    ),
     ("english/botprofile.yml", "chit_chat", ["Where are you from", "What is your age"]),
     ("english/food.yml", "chit_chat", ["If you could eat food, what would you eat?", "i like wine, do you?"]),
     ("english/trivia.yml", "knowledge_qa", 12),
-    ("english/science.yml", "knowledge_qa", ["what is thermodynamics", "how far is the moon",
-                                             "what is bioinformatics",
-                                             "what disease does a carcinogen cause"]),
-    ("english/history.yml", "knowledge_qa", ["who invented the steam engine",
-                                             "tell me about the american civil war"]),
+    (
+        "english/science.yml",
+        "knowledge_qa",
+        [
+            "what is thermodynamics",
+            "how far is the moon",
+            "what is bioinformatics",
+            "what disease does a carcinogen cause",
+        ],
+    ),
+    ("english/history.yml", "knowledge_qa", ["who invented the steam engine", "tell me about the american civil war"]),
     ("english/computers.yml", "knowledge_qa", ["What is a microprocessor?", "Who invented computers?"]),
-    ("english/tech_support.yml", "customer_service", [
-        "I forgot my password.", "My internet is not working.", "My printer is not printing.",
-        "My laptop screen is black.", "My computer won't turn on.", "My webcam isn't detected."]),
-    ("chinese/greetings.yml", "chit_chat", ["你好", "嗨，很高兴见到你.", "嗨，最近如何?", "早上好!",
-                                            "很高兴认识你."]),
-    ("chinese/conversations.yml", "chit_chat", ["你是谁?", "你喜欢什么食物?", "你的爱好是什么？",
-                                                "你爱我吗？", "我能问你一个问题吗?", "你最喜欢什么书?"]),
+    (
+        "english/tech_support.yml",
+        "customer_service",
+        [
+            "I forgot my password.",
+            "My internet is not working.",
+            "My printer is not printing.",
+            "My laptop screen is black.",
+            "My computer won't turn on.",
+            "My webcam isn't detected.",
+        ],
+    ),
+    ("chinese/greetings.yml", "chit_chat", ["你好", "嗨，很高兴见到你.", "嗨，最近如何?", "早上好!", "很高兴认识你."]),
+    (
+        "chinese/conversations.yml",
+        "chit_chat",
+        ["你是谁?", "你喜欢什么食物?", "你的爱好是什么？", "你爱我吗？", "我能问你一个问题吗?", "你最喜欢什么书?"],
+    ),
     ("chinese/humor.yml", "chit_chat", ["告诉我一些笑话"]),
     ("chinese/emotion.yml", "chit_chat", ["你吃醋", "你会孤单", "你伤心吗", "告诉我你的梦想", "你很无聊"]),
     ("chinese/botprofile.yml", "chit_chat", ["你几岁", "谁是你妈妈"]),
     ("chinese/ai.yml", "chit_chat", ["你听起来像机器"]),
     ("chinese/trivia.yml", "knowledge_qa", 10),
     ("chinese/history.yml", "knowledge_qa", ["谁发明了电灯泡", "谁发明了蒸汽机", "告诉我关于美国内战"]),
-    ("chinese/science.yml", "knowledge_qa", ["什么是热力学", "什么是超声波", "太阳有多远",
-                                             "什么是生物信息学"]),
+    ("chinese/science.yml", "knowledge_qa", ["什么是热力学", "什么是超声波", "太阳有多远", "什么是生物信息学"]),
 ]
 
 # ---- zaragoza-construction-faq ----------------------------------------------------------------------
-ZARAGOZA_QA_CATEGORIES = ("bygglov", "bbr-pbl", "radon-fuktskador", "ventilation", "isolering",
-                          "energideklaration", "solceller-varmpump", "elinstallation", "varmesystem")
+ZARAGOZA_QA_CATEGORIES = (
+    "bygglov",
+    "bbr-pbl",
+    "radon-fuktskador",
+    "ventilation",
+    "isolering",
+    "energideklaration",
+    "solceller-varmpump",
+    "elinstallation",
+    "varmesystem",
+)
 SUMMARY_INSTRUCTIONS = (
     "Summarize this in one sentence: {text}",
     "Give me a short summary of the following text:\n{text}",
@@ -94,8 +133,7 @@ SUMMARY_INSTRUCTIONS = (
 
 # ---- presidio-evaluator templates (MIT, Microsoft), customer-service lines only --------------------
 PRESIDIO_TEMPLATES = (
-    "I want to increase limit on my card # {{credit_card_number}} for certain duration of time. "
-    "is it possible?",
+    "I want to increase limit on my card # {{credit_card_number}} for certain duration of time. is it possible?",
     "My credit card {{credit_card_number}} has been lost, Can I request you to block it.",
     "Need to change billing date of my card {{credit_card_number}}",
     "Please update the billing address with {{address}} for this card: {{credit_card_number}}",
@@ -104,15 +142,18 @@ PRESIDIO_TEMPLATES = (
     "How do I check my balance on my credit card?",
     "Could I change the payment due date of my credit card?",
     "How can I request a new credit card pin ?",
-    "Could you please email me the statement for last month , my credit card number is "
-    "{{credit_card_number}}?",
+    "Could you please email me the statement for last month , my credit card number is {{credit_card_number}}?",
     "The name in the account is not correct, please change it to {{person}}",
     "I'm moving out of the country, so please cancel my subscription",
     "Can someone call me on {{phone_number}}? I have some questions about opening an account.",
     "What is procedure to redeem points won on credit card {{credit_card_number}} transactions ?",
 )
-FAKE_VALUES = {"credit_card_number": "4111 1111 1111 1111", "address": "12 Elm Street, Springfield",
-               "phone_number": "555-0134", "person": "Dana Reyes"}
+FAKE_VALUES = {
+    "credit_card_number": "4111 1111 1111 1111",
+    "address": "12 Elm Street, Springfield",
+    "phone_number": "555-0134",
+    "person": "Dana Reyes",
+}
 
 
 def _package_dir(name: str) -> Path:
@@ -201,8 +242,10 @@ def _maths_generators(rng: random.Random) -> list[Callable[[], tuple[str, str]]]
 
     def rate() -> tuple[str, str]:
         v, t = r(40, 120), r(2, 6)
-        return (f"A car drives at {v} km/h for {t} hours. How far does it go?",
-                f"一辆汽车以每小时{v}千米的速度行驶了{t}小时，一共行驶了多少千米？")
+        return (
+            f"A car drives at {v} km/h for {t} hours. How far does it go?",
+            f"一辆汽车以每小时{v}千米的速度行驶了{t}小时，一共行驶了多少千米？",
+        )
 
     return [arithmetic, linear, derivative, percent, gcd, remainder, expand, rate]
 
@@ -232,8 +275,7 @@ def build() -> list[Row]:
     rng = random.Random(SEED)
     rows: list[Row] = []
     seen: set[str] = set()
-    for row in [*chatterbot_rows(rng), *zaragoza_rows(rng), *presidio_rows(), *maths_rows(rng),
-                *written_rows()]:
+    for row in [*chatterbot_rows(rng), *zaragoza_rows(rng), *presidio_rows(), *maths_rows(rng), *written_rows()]:
         if row["prompt"].lower() not in seen:
             seen.add(row["prompt"].lower())
             rows.append(row)

@@ -71,17 +71,33 @@ def _upstream_app():
     created = int(time.time())
 
     def body_for(model: str) -> bytes:
-        return json.dumps({
-            "id": "chatcmpl-bench", "object": "chat.completion", "created": created, "model": model,
-            "usage": usage,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(REPLY_WORDS)},
-                         "finish_reason": "stop"}],
-        }).encode()
+        return json.dumps(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "usage": usage,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(REPLY_WORDS)},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        ).encode()
 
     def events_for(model: str, include_usage: bool) -> list[bytes]:
         def event(choices, **extra) -> bytes:
-            payload = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": created,
-                       "model": model, "choices": choices, **extra}
+            payload = {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": choices,
+                **extra,
+            }
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         events = [event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
@@ -109,8 +125,9 @@ def _upstream_app():
             if not message.get("more_body"):
                 break
         if scope["path"].endswith("/models"):
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": models})
             return
         try:
@@ -123,8 +140,13 @@ def _upstream_app():
             key = ("s", model, include_usage)
             if key not in cache:
                 cache[key] = events_for(model, include_usage)
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+                }
+            )
             for event in cache[key]:
                 await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
@@ -133,9 +155,13 @@ def _upstream_app():
         if key not in cache:
             cache[key] = body_for(model)
         payload = cache[key]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return app
@@ -144,8 +170,7 @@ def _upstream_app():
 def serve_upstream(port: int) -> None:
     import uvicorn
 
-    uvicorn.run(_upstream_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                lifespan="off")
+    uvicorn.run(_upstream_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
 
 
 # ---- the gateway (its own process) -------------------------------------------------------------
@@ -158,16 +183,20 @@ def build_gateway(upstream_url: str, data: Path):
     from routers.router import RouterRunnable
 
     spec = ModelSpec(
-        name=MODEL, provider="openai", tasks=["chit_chat"],
+        name=MODEL,
+        provider="openai",
+        tasks=["chit_chat"],
         cost={"input_per_1k": 0.0005, "output_per_1k": 0.0015},
         params={"temperature": {"min": 0, "max": 2}, "max_tokens": {"type": "int", "min": 1, "max": 500}},
         deployments=[{"name": "d0", "base_url": upstream_url, "timeout": 10}],
     )
     registry = Registry(db_path=data / "registry.sqlite", catalog_specs=[spec])
-    config = RoutingConfig.model_validate({
-        "policies": ["explicit", "modality", "context_window", "ab", "cost"],
-        "default_model": MODEL,
-    })
+    config = RoutingConfig.model_validate(
+        {
+            "policies": ["explicit", "modality", "context_window", "ab", "cost"],
+            "default_model": MODEL,
+        }
+    )
     router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, data / "ab.sqlite"))
     keys_path = data / "keys.sqlite"
     if not (data / "consumer-key").exists():  # a consumer key with every limit set, so checks are measured
@@ -180,12 +209,20 @@ def build_gateway(upstream_url: str, data: Path):
     from app.server.cache import CacheSettings
 
     cache = CacheSettings(enabled=os.environ.get("BENCH_GATEWAY_CACHE") != "off")
-    return create_app(registry, router, knowledge=False, request_log_path=data / "requests.sqlite",
-                      keys_path=keys_path, master_key="bench-admin", cache=cache)
+    return create_app(
+        registry,
+        router,
+        knowledge=False,
+        request_log_path=data / "requests.sqlite",
+        keys_path=keys_path,
+        master_key="bench-admin",
+        cache=cache,
+    )
 
 
-def serve_gateway(port: int, upstream_url: str, data: Path, profile_out: str | None,
-                  profiler: str = "cprofile") -> None:
+def serve_gateway(
+    port: int, upstream_url: str, data: Path, profile_out: str | None, profiler: str = "cprofile"
+) -> None:
     import uvicorn
 
     app = build_gateway(upstream_url, data)
@@ -257,8 +294,13 @@ class Proc:
 
 
 def spawn(name: str, args: list[str], port: int, env: dict[str, str]) -> Proc:
-    popen = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args], env=env, cwd=str(ROOT),
-                             stdout=subprocess.DEVNULL, stderr=None)
+    popen = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=None,
+    )
     return Proc(name, popen, f"http://127.0.0.1:{port}")
 
 
@@ -366,8 +408,17 @@ class Row:
     cpu_seconds: float = 0.0
 
 
-async def interleaved(label: str, direct_url: str, gateway_url: str, gw_pid: int, total: int,
-                      concurrency: int, model: str = MODEL, stream: bool = False, rounds: int = 10) -> Row:
+async def interleaved(
+    label: str,
+    direct_url: str,
+    gateway_url: str,
+    gw_pid: int,
+    total: int,
+    concurrency: int,
+    model: str = MODEL,
+    stream: bool = False,
+    rounds: int = 10,
+) -> Row:
     import aiohttp
     import psutil
 
@@ -421,12 +472,13 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.3f}"
 
 
-def report(rows: list[Row], rps_row: Row, rss: tuple[float, float, int], soak_samples: Samples,
-           elapsed: float) -> None:
+def report(rows: list[Row], rps_row: Row, rss: tuple[float, float, int], soak_samples: Samples, elapsed: float) -> None:
     print()
     print("Added latency (gateway - direct), ms; both paths measured in interleaved rounds")
-    print(f"{'scenario':32} {'n':>6} {'direct p50':>10} {'gw p50':>9} {'added p50':>9} "
-          f"{'direct p99':>10} {'gw p99':>9} {'added p99':>9} {'errors':>7} {'target':>20}")
+    print(
+        f"{'scenario':32} {'n':>6} {'direct p50':>10} {'gw p50':>9} {'added p50':>9} "
+        f"{'direct p99':>10} {'gw p99':>9} {'added p99':>9} {'errors':>7} {'target':>20}"
+    )
     for row in rows:
         d, g = row.direct, row.gateway
         if row.label.startswith("stream"):
@@ -438,9 +490,11 @@ def report(rows: list[Row], rps_row: Row, rss: tuple[float, float, int], soak_sa
             target = f"<= {TARGETS['p50_c1']:.0f} p50, <= {TARGETS['p99_c1']:.0f} p99"
         elif row.label.startswith("stream"):
             target = f"TTFT <= {TARGETS['ttft']:.0f} added"
-        d50, g50, d99, g99 = pct(dv, .5), pct(gv, .5), pct(dv, .99), pct(gv, .99)
-        print(f"{row.label + ' ' + what:32} {g.requests:6d} {ms(d50):>10} {ms(g50):>9} {ms(g50 - d50):>9} "
-              f"{ms(d99):>10} {ms(g99):>9} {ms(g99 - d99):>9} {d.errors + g.errors:7d} {target:>20}")
+        d50, g50, d99, g99 = pct(dv, 0.5), pct(gv, 0.5), pct(dv, 0.99), pct(gv, 0.99)
+        print(
+            f"{row.label + ' ' + what:32} {g.requests:6d} {ms(d50):>10} {ms(g50):>9} {ms(g50 - d50):>9} "
+            f"{ms(d99):>10} {ms(g99):>9} {ms(g99 - d99):>9} {d.errors + g.errors:7d} {target:>20}"
+        )
 
     for row in rows:
         for which, samples in (("direct", row.direct), ("gateway", row.gateway)):
@@ -455,15 +509,19 @@ def report(rows: list[Row], rps_row: Row, rss: tuple[float, float, int], soak_sa
     d, g = rps_row.direct, rps_row.gateway
     d_rps, g_rps = d.requests / d.wall, g.requests / g.wall
     print()
-    print(f"Throughput at c=50: direct {d_rps:8.0f} req/s   gateway {g_rps:8.0f} req/s   "
-          f"ratio {100 * g_rps / d_rps:5.1f}%   (peer reference: Node.js gateway 10-13%, "
-          "widely used Python gateway ~45 req/s)")
+    print(
+        f"Throughput at c=50: direct {d_rps:8.0f} req/s   gateway {g_rps:8.0f} req/s   "
+        f"ratio {100 * g_rps / d_rps:5.1f}%   (peer reference: Node.js gateway 10-13%, "
+        "widely used Python gateway ~45 req/s)"
+    )
 
     before, after, n = rss
     growth = 100 * (after - before) / before
-    print(f"Gateway RSS: {before:.1f} MB after warm-up -> {after:.1f} MB after the measured rounds + {n} soak requests "
-          f"({growth:+.1f}%; target <= +{TARGETS['rss']:.0f}%)   soak: {soak_samples.requests / soak_samples.wall:.0f} "
-          f"req/s, {soak_samples.errors} errors")
+    print(
+        f"Gateway RSS: {before:.1f} MB after warm-up -> {after:.1f} MB after the measured rounds + {n} soak requests "
+        f"({growth:+.1f}%; target <= +{TARGETS['rss']:.0f}%)   soak: {soak_samples.requests / soak_samples.wall:.0f} "
+        f"req/s, {soak_samples.errors} errors"
+    )
     hits = sum(row.gateway.cache_hits for row in rows) + soak_samples.cache_hits
     print(f"Gateway response-cache hits during the run: {hits} (every request is distinct, so 0 = all misses)")
 
@@ -484,13 +542,20 @@ def main() -> None:
     parser.add_argument("--c50-requests", type=int, default=5_000, help="requests per path at concurrency 50")
     parser.add_argument("--stream-requests", type=int, default=1_000, help="streamed requests per path")
     parser.add_argument("--auto-requests", type=int, default=1_000, help="model=auto requests per path (c=1)")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="turn the gateway's response cache off (default: on, as shipped; every request misses)")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="turn the gateway's response cache off (default: on, as shipped; every request misses)",
+    )
     parser.add_argument("--profile", action="store_true", help="then profile a fresh gateway (cProfile by default)")
     parser.add_argument("--profile-requests", type=int, default=500)
     parser.add_argument("--profile-only", action="store_true", help="skip the measurements, only profile")
-    parser.add_argument("--profiler", choices=["cprofile", "pyinstrument"], default="cprofile",
-                        help="cprofile (default); pyinstrument timed requests out in this setup")
+    parser.add_argument(
+        "--profiler",
+        choices=["cprofile", "pyinstrument"],
+        default="cprofile",
+        help="cprofile (default); pyinstrument timed requests out in this setup",
+    )
     # internal: the child processes
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-gateway", action="store_true", help=argparse.SUPPRESS)
@@ -512,8 +577,13 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-") as tmp:
         tmp_path = Path(tmp)
-        env = {**os.environ, "MODELYARD_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1",
-               "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "bench-unused"), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "MODELYARD_DATA_DIR": str(tmp_path),
+            "HF_HUB_OFFLINE": "1",
+            "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "bench-unused"),
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop("MODELYARD_MASTER_KEY", None)
         env["BENCH_GATEWAY_CACHE"] = "off" if args.no_cache else "on"
         up_port, gw_port = free_port(), free_port()
@@ -525,13 +595,20 @@ def main() -> None:
             if args.profile_only:
                 profile(args, env, tmp_path, up_v1)
                 return
-            gateway = spawn("gateway", ["--serve-gateway", "--port", str(gw_port), "--upstream-url", up_v1,
-                                        "--data", str(tmp_path)], gw_port, env)
+            gateway = spawn(
+                "gateway",
+                ["--serve-gateway", "--port", str(gw_port), "--upstream-url", up_v1, "--data", str(tmp_path)],
+                gw_port,
+                env,
+            )
             wait_ready(gateway, "/healthz")
             use_consumer_key(tmp_path)
             gw_pid = gateway.popen.pid
-            print(f"upstream pid {upstream.popen.pid} {upstream.url}; gateway pid {gw_pid} {gateway.url}; "
-                  f"{os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
+            print(
+                f"upstream pid {upstream.popen.pid} {upstream.url}; gateway pid {gw_pid} {gateway.url}; "
+                f"{os.cpu_count()} cores; python {sys.version.split()[0]}",
+                flush=True,
+            )
 
             async def measure():
                 # warm-up: imports, pools, first-call caches; RSS is taken after it
@@ -567,9 +644,24 @@ def profile(args, env: dict[str, str], tmp_path: Path, up_v1: str) -> None:
     out = tmp_path / "profile.txt"
     data = tmp_path / "profiled"
     data.mkdir()
-    proc = spawn("profiled gateway", ["--serve-gateway", "--port", str(port), "--upstream-url", up_v1,
-                                      "--data", str(data), "--profile-out", str(out),
-                                      "--profiler", args.profiler], port, env)
+    proc = spawn(
+        "profiled gateway",
+        [
+            "--serve-gateway",
+            "--port",
+            str(port),
+            "--upstream-url",
+            up_v1,
+            "--data",
+            str(data),
+            "--profile-out",
+            str(out),
+            "--profiler",
+            args.profiler,
+        ],
+        port,
+        env,
+    )
     try:
         wait_ready(proc, "/healthz")
         use_consumer_key(data)

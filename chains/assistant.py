@@ -27,8 +27,9 @@ from chains.retrieval import DEFAULT_MIN_RELEVANCE, HybridRetriever
 __all__ = ["build_assistant"]
 
 
-def build_assistant(model: Runnable[Any, Any], *, policy: str = "default", collection: str | None = None,
-                    k: int = 4) -> Runnable[Any, Any]:
+def build_assistant(
+    model: Runnable[Any, Any], *, policy: str = "default", collection: str | None = None, k: int = 4
+) -> Runnable[Any, Any]:
     """``model`` behind moderation ``policy``; grounded in ``collection`` when one is given."""
     guarded = moderated(model, policy=policy)
     if collection is None:

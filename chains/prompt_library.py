@@ -170,8 +170,7 @@ class Prompt:
             "task": self.spec.task,
             "params": self.spec.params,
             "variables": [
-                {"name": name, "description": var.description, "required": var.default is None,
-                 "default": var.default}
+                {"name": name, "description": var.description, "required": var.default is None, "default": var.default}
                 for name, var in self.variables.items()
             ],
         }
@@ -191,8 +190,7 @@ def load_prompt(path: Path) -> Prompt:
         raise CatalogError(f"cannot read the prompt: {exc.strerror}", source=source) from exc
     root, data = parse_yaml(text, source)
     if not isinstance(data, dict):
-        raise CatalogError("expected a mapping with 'messages:' (and model, params, variables)",
-                           source=source, line=1)
+        raise CatalogError("expected a mapping with 'messages:' (and model, params, variables)", source=source, line=1)
     try:
         spec = PromptSpec.model_validate(data)
     except ValidationError as exc:
@@ -211,8 +209,9 @@ def _variables(spec: PromptSpec, root: yaml.Node, source: str) -> dict[str, Prom
         try:
             names = get_template_variables(message.content, "f-string")
         except ValueError as exc:
-            raise CatalogError(f"not a valid template: {exc}", source=source, line=line_of(root, loc),
-                               field=dotted(loc)) from exc
+            raise CatalogError(
+                f"not a valid template: {exc}", source=source, line=line_of(root, loc), field=dotted(loc)
+            ) from exc
         for name in names:
             used.setdefault(name, index)
     if spec.variables is None:
@@ -220,14 +219,19 @@ def _variables(spec: PromptSpec, root: yaml.Node, source: str) -> dict[str, Prom
     for name, index in used.items():
         if name not in spec.variables:
             loc = ("messages", index, "content")
-            raise CatalogError(f"uses {{{name}}}, which is not declared under 'variables' "
-                               f"(declared: {', '.join(spec.variables) or 'none'})",
-                               source=source, line=line_of(root, loc), field=dotted(loc))
+            raise CatalogError(
+                f"uses {{{name}}}, which is not declared under 'variables' "
+                f"(declared: {', '.join(spec.variables) or 'none'})",
+                source=source,
+                line=line_of(root, loc),
+                field=dotted(loc),
+            )
     for name in spec.variables:
         if name not in used:
             loc = ("variables", name)
-            raise CatalogError("declared but no message uses it", source=source, line=line_of(root, loc),
-                               field=dotted(loc))
+            raise CatalogError(
+                "declared but no message uses it", source=source, line=line_of(root, loc), field=dotted(loc)
+            )
     return dict(spec.variables)
 
 
@@ -275,7 +279,9 @@ class PromptLibrary:
             if prompt.name in prompts:
                 errors[file_name] = CatalogError(
                     f"prompt name '{prompt.name}' is already used by {prompts[prompt.name].source.name}",
-                    source=str(prompt.source), field="name")
+                    source=str(prompt.source),
+                    field="name",
+                )
                 continue
             prompts[prompt.name] = prompt
         self._prompts, self.errors, self._signature = prompts, errors, signature

@@ -158,8 +158,14 @@ class _AnswerSplitter:
     def finish(self) -> list[AddableDict]:
         if self.reply is None or isinstance(self.reply, str):
             return []
-        return [AddableDict(reply={"response_metadata": dict(self.reply.response_metadata),
-                                   "usage_metadata": dict(getattr(self.reply, "usage_metadata", None) or {})})]
+        return [
+            AddableDict(
+                reply={
+                    "response_metadata": dict(self.reply.response_metadata),
+                    "usage_metadata": dict(getattr(self.reply, "usage_metadata", None) or {}),
+                }
+            )
+        ]
 
 
 def _message_to_answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:

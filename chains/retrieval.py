@@ -56,10 +56,6 @@ class HybridRetriever(BaseRetriever):
     mode: SearchMode = "hybrid"
     """``"hybrid"``, or ``"dense"`` / ``"lexical"`` alone (for comparisons)."""
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        hits = self.knowledge_base.search(
-            query, self.k, mode=self.mode, mmr=self.mmr, min_relevance=self.min_relevance
-        )
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        hits = self.knowledge_base.search(query, self.k, mode=self.mode, mmr=self.mmr, min_relevance=self.min_relevance)
         return [hit.to_document() for hit in hits]

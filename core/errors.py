@@ -121,8 +121,16 @@ class ProviderError(ModelyardError):
     #: whether this failure should count against a deployment's health
     counts_against_health = True
 
-    def __init__(self, message: str, *, provider: str = "", model: str = "", deployment: str = "",
-                 status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        deployment: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         self.provider, self.model, self.deployment = provider, model, deployment
         self.status, self.retry_after, self.reason = status, retry_after, message
         where = "/".join(p for p in (provider, model, deployment) if p)

@@ -28,9 +28,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m knowledge", description="Manage Modelyard knowledge bases."
-    )
+    parser = argparse.ArgumentParser(prog="python -m knowledge", description="Manage Modelyard knowledge bases.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="add new and changed files to a collection")

@@ -34,15 +34,11 @@ def recall_at_k(rankings: Sequence[Ranking], relevant: Sequence[Relevant], k: in
     _check(rankings, relevant)
     if not rankings:
         return 0.0
-    hits = sum(
-        1 for ranking, wanted in zip(rankings, relevant, strict=True) if set(ranking[:k]) & set(wanted)
-    )
+    hits = sum(1 for ranking, wanted in zip(rankings, relevant, strict=True) if set(ranking[:k]) & set(wanted))
     return hits / len(rankings)
 
 
-def mean_reciprocal_rank(
-    rankings: Sequence[Ranking], relevant: Sequence[Relevant], k: int | None = None
-) -> float:
+def mean_reciprocal_rank(rankings: Sequence[Ranking], relevant: Sequence[Relevant], k: int | None = None) -> float:
     """Mean over queries of 1 / rank of the first relevant id (0 when none in the top ``k``)."""
     _check(rankings, relevant)
     if not rankings:
@@ -78,9 +74,7 @@ def evaluate(
     return scores
 
 
-def latency_percentiles(
-    seconds: Sequence[float], percentiles: Sequence[float] = (50, 99)
-) -> dict[str, float]:
+def latency_percentiles(seconds: Sequence[float], percentiles: Sequence[float] = (50, 99)) -> dict[str, float]:
     """Latency percentiles in milliseconds, e.g. ``{"p50": 9.8, "p99": 21.3}``."""
     values = np.asarray(seconds, dtype=float) * 1000
     return {f"p{p:g}": float(np.percentile(values, p)) if len(values) else 0.0 for p in percentiles}

@@ -263,9 +263,7 @@ def _read_one(path: Path, previous: DocumentRecord | None, options: IngestOption
         size = path.stat().st_size
         if size > options.max_file_bytes:
             limit = options.max_file_bytes / 1024 / 1024
-            raise UnreadableDocument(
-                path, f"too large ({size / 1024 / 1024:.1f} MB; the limit is {limit:.1f} MB)"
-            )
+            raise UnreadableDocument(path, f"too large ({size / 1024 / 1024:.1f} MB; the limit is {limit:.1f} MB)")
         data = path.read_bytes()
     except OSError as error:
         raise UnreadableDocument(path, f"cannot read ({error.strerror or error})") from error
@@ -293,9 +291,7 @@ def _write_chunks(
         batch = queue[start : start + batch_size]
         vectors = embeddings.embed_documents([embedding_text(chunk) for _, chunk in batch])
         collection.upsert(
-            ids=[
-                chunk_id(item.source, item.file_hash, chunk.metadata["chunk_index"]) for item, chunk in batch
-            ],
+            ids=[chunk_id(item.source, item.file_hash, chunk.metadata["chunk_index"]) for item, chunk in batch],
             embeddings=vectors,  # type: ignore[arg-type]
             documents=[chunk.page_content for _, chunk in batch],
             metadatas=[_clean_metadata(chunk.metadata) for _, chunk in batch],

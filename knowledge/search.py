@@ -245,9 +245,7 @@ class HybridSearcher:
 
     def _dense(self, vector: np.ndarray, limit: int, mirror: _Mirror) -> dict[str, float]:
         """Chunk id → cosine similarity for the ``limit`` nearest chunks (those the mirror knows)."""
-        found = self._collection.query(
-            query_embeddings=[vector.tolist()], n_results=limit, include=["distances"]
-        )
+        found = self._collection.query(query_embeddings=[vector.tolist()], n_results=limit, include=["distances"])
         pairs = zip(found["ids"][0], (found["distances"] or [[]])[0], strict=True)
         return {i: 1.0 - float(d) for i, d in pairs if i in mirror.positions}
 
@@ -330,10 +328,7 @@ class HybridSearcher:
             ids.append(chunk)
             texts.append(text or "")
             metadatas.append(metadata)
-        indexed = [
-            embedding_text(Document(page_content=t, metadata=m))
-            for t, m in zip(texts, metadatas, strict=True)
-        ]
+        indexed = [embedding_text(Document(page_content=t, metadata=m)) for t, m in zip(texts, metadatas, strict=True)]
         return _Mirror(
             revision,
             ids,

@@ -104,7 +104,5 @@ def split_documents(documents: list[Document], options: SplitOptions | None = No
         chunks.extend(piece for piece in pieces if piece.page_content.strip())
     for index, chunk in enumerate(chunks):
         chunk.metadata.setdefault("heading", "")
-        chunk.metadata.update(
-            chunk_index=index, chunk_count=len(chunks), content_hash=content_hash(chunk.page_content)
-        )
+        chunk.metadata.update(chunk_index=index, chunk_count=len(chunks), content_hash=content_hash(chunk.page_content))
     return chunks

@@ -38,8 +38,9 @@ def local_weights_path(source: LocalSource) -> Path | None:
     return None
 
 
-def deployment_availability(spec: ModelSpec, deployment: Deployment,
-                            env: Mapping[str, str] | None = None) -> Availability:
+def deployment_availability(
+    spec: ModelSpec, deployment: Deployment, env: Mapping[str, str] | None = None
+) -> Availability:
     """Can this deployment be called? ``env`` defaults to the process environment."""
     env = os.environ if env is None else env
     if spec.is_local:
@@ -58,8 +59,9 @@ def deployment_availability(spec: ModelSpec, deployment: Deployment,
     return Availability(True)
 
 
-def model_availability(spec: ModelSpec, offline: set[tuple[str, str]] | None = None,
-                       env: Mapping[str, str] | None = None) -> Availability:
+def model_availability(
+    spec: ModelSpec, offline: set[tuple[str, str]] | None = None, env: Mapping[str, str] | None = None
+) -> Availability:
     """A model is available when it is enabled and at least one deployment is.
 
     ``offline`` holds ``(model, deployment)`` pairs taken offline in the registry.

@@ -54,8 +54,12 @@ def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
             raise _catalog_error(exc, root, location, source) from exc
         line = line_of(root, location)
         if spec.name in seen:
-            raise CatalogError(f"duplicate model name '{spec.name}' (first defined on line {seen[spec.name]})",
-                               source=source, line=line, field=f"models[{index}].name")
+            raise CatalogError(
+                f"duplicate model name '{spec.name}' (first defined on line {seen[spec.name]})",
+                source=source,
+                line=line,
+                field=f"models[{index}].name",
+            )
         seen[spec.name] = line or 0
         specs.append(spec)
     return specs

@@ -67,8 +67,9 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def build_chat_model(spec: ModelSpec, deployment: str | None = None,
-                     params: dict[str, Any] | None = None) -> BaseChatModel:
+def build_chat_model(
+    spec: ModelSpec, deployment: str | None = None, params: dict[str, Any] | None = None
+) -> BaseChatModel:
     """A chat model for ``spec`` on ``deployment`` (default: the first), with checked params.
 
     Raises:

@@ -43,8 +43,10 @@ def canonical_values(spec: ModelSpec, given: dict[str, Any] | None) -> dict[str,
 
 def provider_names(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
     """Re-key canonical values by the provider's own parameter names."""
-    return {(spec.params[name].provider_name or name) if name in spec.params else name: value
-            for name, value in values.items()}
+    return {
+        (spec.params[name].provider_name or name) if name in spec.params else name: value
+        for name, value in values.items()
+    }
 
 
 def resolve_params(spec: ModelSpec, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -65,8 +67,10 @@ def _checked(model: str, name: str, pspec: ParamSpec, value: Any) -> Any:
         low = pspec.min if pspec.min is not None else float("-inf")
         high = pspec.max if pspec.max is not None else float("inf")
         if not low <= value <= high:
-            raise ParameterError(f"{name}={value} is outside the allowed range "
-                                 f"[{_fmt(pspec.min)}, {_fmt(pspec.max)}] for model '{model}'")
+            raise ParameterError(
+                f"{name}={value} is outside the allowed range "
+                f"[{_fmt(pspec.min)}, {_fmt(pspec.max)}] for model '{model}'"
+            )
     return value
 
 

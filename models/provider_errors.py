@@ -49,8 +49,9 @@ def translate(exc: BaseException, *, provider: str, model: str, deployment: str)
     return ProviderError(f"{type(exc).__name__}: {exc}", **ctx)
 
 
-def error_for_status(status: int, message: str, headers: Any, *, provider: str, model: str,
-                     deployment: str) -> ProviderError:
+def error_for_status(
+    status: int, message: str, headers: Any, *, provider: str, model: str, deployment: str
+) -> ProviderError:
     """The ProviderError for an HTTP status (429 → rate limited with Retry-After, 5xx, 4xx)."""
     ctx = {"provider": provider, "model": model, "deployment": deployment, "status": status}
     if status == 429:

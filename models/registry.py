@@ -76,10 +76,15 @@ class Registry:
         db_path: SQLite file (default ``data/registry.sqlite``).
     """
 
-    def __init__(self, catalog_file: Path | None = None, db_path: Path | None = None,
-                 catalog_specs: list[ModelSpec] | None = None):
-        self._catalog = {s.name: s for s in (catalog_specs if catalog_specs is not None
-                                             else load_catalog(catalog_file))}
+    def __init__(
+        self,
+        catalog_file: Path | None = None,
+        db_path: Path | None = None,
+        catalog_specs: list[ModelSpec] | None = None,
+    ):
+        self._catalog = {
+            s.name: s for s in (catalog_specs if catalog_specs is not None else load_catalog(catalog_file))
+        }
         self._db = RegistryDB(db_path or data_dir() / "registry.sqlite")
         self._lock = threading.Lock()
         self._cache: tuple[int, list[ModelEntry]] | None = None
@@ -114,8 +119,14 @@ class Registry:
         entries = []
         for name, spec in specs.items():
             if (name, WHOLE_MODEL) in offline:
-                entries.append(ModelEntry(spec, Availability(False, "taken offline"), origins[name],
-                                          frozenset(d.name for d in spec.deployments)))
+                entries.append(
+                    ModelEntry(
+                        spec,
+                        Availability(False, "taken offline"),
+                        origins[name],
+                        frozenset(d.name for d in spec.deployments),
+                    )
+                )
                 continue
             down = frozenset(d for (m, d) in offline if m == name)
             entries.append(ModelEntry(spec, model_availability(spec, offline), origins[name], down))
@@ -223,8 +234,9 @@ def _walk(old: Any, new: Any, path: str, out: list[dict[str, Any]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
             _walk(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
-    elif isinstance(old, list) and isinstance(new, list) and all(isinstance(x, dict) and "name" in x
-                                                                  for x in old + new):
+    elif (
+        isinstance(old, list) and isinstance(new, list) and all(isinstance(x, dict) and "name" in x for x in old + new)
+    ):
         olds, news = {x["name"]: x for x in old}, {x["name"]: x for x in new}
         for key in sorted(set(olds) | set(news)):
             _walk(olds.get(key), news.get(key), f"{path}[{key}]", out)

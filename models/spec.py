@@ -60,9 +60,7 @@ class ParamSpec(_Strict):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.default is not None and self.type in ("int", "float"):
-            if (self.min is not None and self.default < self.min) or (
-                self.max is not None and self.default > self.max
-            ):
+            if (self.min is not None and self.default < self.min) or (self.max is not None and self.default > self.max):
                 raise ValueError(f"default {self.default} is outside [{self.min}, {self.max}]")
         return self
 

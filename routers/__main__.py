@@ -68,9 +68,13 @@ def _classify(args: argparse.Namespace) -> int:
                     _write(item)
                     continue
                 decision = next(decisions)
-                out = {"task": decision.task, "score": decision.score,
-                       "model": preferred_model(decision.task, entries),
-                       "reason": decision.reason, "method": decision.method}
+                out = {
+                    "task": decision.task,
+                    "score": decision.score,
+                    "model": preferred_model(decision.task, entries),
+                    "reason": decision.reason,
+                    "method": decision.method,
+                }
                 _write({"id": item["id"], **out} if "id" in item else out)
     return 1 if failures else 0
 

@@ -57,6 +57,7 @@ class Balancer:
 
     def _latency(self, model: str, deps: list[Deployment]) -> list[Deployment]:
         unknown_first = [d for d in deps if self.health.latency(model, d.name) is None]
-        known = sorted((d for d in deps if d not in unknown_first),
-                       key=lambda d: self.health.latency(model, d.name) or 0.0)
+        known = sorted(
+            (d for d in deps if d not in unknown_first), key=lambda d: self.health.latency(model, d.name) or 0.0
+        )
         return unknown_first + known

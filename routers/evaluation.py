@@ -77,8 +77,7 @@ class EvaluationReport:
         return sorted(errors, key=lambda e: (-e[2], e[0], e[1]))[:top]
 
 
-def load_dev_set(path: Path | None = None, split: str | None = None,
-                 lang: str | None = None) -> list[LabelledPrompt]:
+def load_dev_set(path: Path | None = None, split: str | None = None, lang: str | None = None) -> list[LabelledPrompt]:
     """The labelled prompts (``routers/data/dev_set.jsonl``), optionally one split or language."""
     rows = []
     for line in (path or DEV_SET).read_text(encoding="utf-8").splitlines():
@@ -148,8 +147,7 @@ class Timing:
     calls: int
 
 
-def time_calls(function: Callable[[str], object], inputs: Sequence[str], repeat: int = 1,
-               warmup: int = 3) -> Timing:
+def time_calls(function: Callable[[str], object], inputs: Sequence[str], repeat: int = 1, warmup: int = 3) -> Timing:
     """Time ``function(text)`` once per input per repeat (after ``warmup`` untimed calls)."""
     for text in list(inputs)[:warmup]:
         function(text)

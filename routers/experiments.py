@@ -82,8 +82,17 @@ class Experiments:
     def end(self, name: str) -> None:
         self._set_status(name, "ended")
 
-    def record(self, request_id: str, experiment: str, arm: str, latency: float, input_tokens: int = 0,
-               output_tokens: int = 0, cost: float = 0.0, error: str = "") -> None:
+    def record(
+        self,
+        request_id: str,
+        experiment: str,
+        arm: str,
+        latency: float,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost: float = 0.0,
+        error: str = "",
+    ) -> None:
         self.db.add_event(request_id, experiment, arm, latency, input_tokens, output_tokens, cost, error)
 
     def feedback(self, request_id: str, thumbs_up: bool) -> bool:

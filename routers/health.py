@@ -85,11 +85,13 @@ class HealthTracker:
             state.failures, state.cooldown_until, state.probing = 0, 0.0, False
             state.total_successes += 1
             alpha = self.config.latency_alpha
-            state.latency_ewma = latency if state.latency_ewma is None else (
-                alpha * latency + (1 - alpha) * state.latency_ewma)
+            state.latency_ewma = (
+                latency if state.latency_ewma is None else (alpha * latency + (1 - alpha) * state.latency_ewma)
+            )
 
-    def failure(self, model: str, deployment: str, error: str, counts: bool = True,
-                retry_after: float | None = None) -> None:
+    def failure(
+        self, model: str, deployment: str, error: str, counts: bool = True, retry_after: float | None = None
+    ) -> None:
         with self._lock:
             state = self._get((model, deployment))
             state.in_flight -= 1

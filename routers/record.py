@@ -61,8 +61,9 @@ class RouteRecord:
             "task": self.task,
             "arm": self.arm,
             "experiment": self.experiment,
-            "attempts": [{"model": a.model, "deployment": a.deployment, "error": a.error, "ok": a.ok}
-                         for a in self.attempts],
+            "attempts": [
+                {"model": a.model, "deployment": a.deployment, "error": a.error, "ok": a.ok} for a in self.attempts
+            ],
             "model": self.model,
             "deployment": self.deployment,
             "reason": self.reason,

@@ -66,23 +66,31 @@ class Routed:
 class RouterRunnable(Runnable[Any, BaseMessage]):
     """Routes each request to a catalog model. Build with :meth:`from_config`."""
 
-    def __init__(self, registry: Registry, config: RoutingConfig, classifier: Any = None,
-                 experiments: Experiments | None = None, health: HealthTracker | None = None):
+    def __init__(
+        self,
+        registry: Registry,
+        config: RoutingConfig,
+        classifier: Any = None,
+        experiments: Experiments | None = None,
+        health: HealthTracker | None = None,
+    ):
         self.registry = registry
         self.config = config
         self.health = health or HealthTracker(config.health)
         self.balancer = Balancer(self.health, config.balance)
         self.experiments = experiments or Experiments(config.experiments)
         self.classifier = classifier
-        self.policies: list[Policy] = [self._policy(name) for name in config.policies
-                                       if name != "task" or classifier is not None]
+        self.policies: list[Policy] = [
+            self._policy(name) for name in config.policies if name != "task" or classifier is not None
+        ]
         self._models: OrderedDict[tuple[Any, ...], BaseChatModel] = OrderedDict()
         self._snapshot: tuple[int, list[ModelEntry]] | None = None
         self._names: dict[str, ModelEntry] = {}
 
     @classmethod
-    def from_config(cls, registry: Registry | None = None, config: RoutingConfig | None = None,
-                    with_classifier: bool = True) -> RouterRunnable:
+    def from_config(
+        cls, registry: Registry | None = None, config: RoutingConfig | None = None, with_classifier: bool = True
+    ) -> RouterRunnable:
         """The router for ``config/routing.yaml`` and the catalog (semantic classifier included)."""
         config = config or load_routing_config()
         classifier = None
@@ -108,8 +116,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         """Available models, default first then by quality; recomputed only when the registry changes."""
         generation = self.registry.generation()
         if self._snapshot is None or self._snapshot[0] != generation:
-            entries = sorted(self.registry.available(),
-                             key=lambda e: (e.spec.name != self.config.default_model, -e.spec.quality))
+            entries = sorted(
+                self.registry.available(), key=lambda e: (e.spec.name != self.config.default_model, -e.spec.quality)
+            )
             self._snapshot = (generation, entries)
             self._names = {e.spec.name: e for e in entries}
         return self._snapshot[1]
@@ -123,13 +132,16 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         record = RouteRecord()
         candidates = self._available()
         if not candidates:
-            raise RoutingError("no model is available; run `make run` to install the local model or set a "
-                               "provider key such as OPENAI_API_KEY")
+            raise RoutingError(
+                "no model is available; run `make run` to install the local model or set a "
+                "provider key such as OPENAI_API_KEY"
+            )
         if request.allowed_models is not None:
             candidates = [e for e in candidates if e.spec.name in request.allowed_models]
             if not candidates:
-                raise RoutingError(f"none of the allowed models ({', '.join(request.allowed_models)}) is available",
-                                   available=[])
+                raise RoutingError(
+                    f"none of the allowed models ({', '.join(request.allowed_models)}) is available", available=[]
+                )
         for policy in self.policies:
             candidates = policy.apply(request, candidates, record)
         record.candidates = [e.spec.name for e in candidates[:10]]
@@ -137,14 +149,20 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             record.candidates.append(f"+{len(candidates) - 10} more")
         return candidates, record
 
-    def plan(self, request: RouteRequest, candidates: list[ModelEntry],
-             record: RouteRecord) -> list[tuple[ModelEntry, str]]:
+    def plan(
+        self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord
+    ) -> list[tuple[ModelEntry, str]]:
         """The ordered (model, deployment) attempts: chosen model, then its fallbacks."""
         by_name = self._by_name()
         chosen = candidates[0].spec.name
-        others = [e.spec.name for e in candidates[1:self.config.max_fallback_models + 1]]
-        order = [chosen, *self.config.fallbacks.by_model.get(chosen, []),
-                 *self.config.fallbacks.by_task.get(record.task or "", []), *others, *self.config.fallbacks.default]
+        others = [e.spec.name for e in candidates[1 : self.config.max_fallback_models + 1]]
+        order = [
+            chosen,
+            *self.config.fallbacks.by_model.get(chosen, []),
+            *self.config.fallbacks.by_task.get(record.task or "", []),
+            *others,
+            *self.config.fallbacks.default,
+        ]
         if request.explicit_model:  # an explicit choice falls back only where the config says so
             order = [chosen, *self.config.fallbacks.by_model.get(chosen, [])]
         if request.allowed_models is not None:  # fallbacks too stay within a consumer key's models
@@ -162,8 +180,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                 record.note("health", f"{name}: deployment {', '.join(cooling)} in cooldown")
             attempts.extend((entry, d.name) for d in usable)
         if not attempts:
-            raise RoutingError(f"every deployment of {chosen} and its fallbacks is cooling down or offline",
-                               available=list(by_name))
+            raise RoutingError(
+                f"every deployment of {chosen} and its fallbacks is cooling down or offline", available=list(by_name)
+            )
         return attempts
 
     # ---- dispatching -----------------------------------------------------------------------
@@ -177,14 +196,23 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                 self._models.popitem(last=False)
         return model
 
-    def finish(self, record: RouteRecord, started: float, usage: dict[str, Any], cost: float,
-               error: str = "") -> dict[str, Any]:
+    def finish(
+        self, record: RouteRecord, started: float, usage: dict[str, Any], cost: float, error: str = ""
+    ) -> dict[str, Any]:
         """The route record as a dict with a fresh ``request_id``; records the A/B outcome if any."""
         route = record.as_dict()
         route["request_id"] = record_id = uuid.uuid4().hex
         if record.experiment and record.arm:
-            self.experiments.record(record_id, record.experiment, record.arm, time.monotonic() - started,
-                                    usage.get("input_tokens", 0), usage.get("output_tokens", 0), cost, error)
+            self.experiments.record(
+                record_id,
+                record.experiment,
+                record.arm,
+                time.monotonic() - started,
+                usage.get("input_tokens", 0),
+                usage.get("output_tokens", 0),
+                cost,
+                error,
+            )
         return route
 
     def route(self, value: Any, config: RunnableConfig | None = None) -> Routed:
@@ -196,8 +224,10 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         return Routed(request, record, attempts, deadline)
 
     def _chain(self, routed: Routed) -> Runnable:
-        runnables = [_Attempt(self, routed.record, entry, dep, routed.request.params_for(entry.spec), routed.deadline)
-                     for entry, dep in routed.attempts]
+        runnables = [
+            _Attempt(self, routed.record, entry, dep, routed.request.params_for(entry.spec), routed.deadline)
+            for entry, dep in routed.attempts
+        ]
         if len(runnables) == 1:
             return runnables[0]
         return runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=(ProviderError,))
@@ -221,8 +251,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
         yield from self.stream_routed(self.route(input, config), config)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
         async for chunk in self.astream_routed(self.route(input, config), config):
             yield chunk
 
@@ -258,8 +289,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             raise
         yield AIMessageChunk(content="", response_metadata={"route": self._finish(routed, total)})
 
-    async def astream_routed(self, routed: Routed,
-                             config: RunnableConfig | None = None) -> AsyncIterator[AIMessageChunk]:
+    async def astream_routed(
+        self, routed: Routed, config: RunnableConfig | None = None
+    ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream_routed`."""
         total: AIMessageChunk | None = None
         try:
@@ -276,8 +308,15 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
 class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
     """One (model, deployment) try: health accounting and the attempt's line in the record."""
 
-    def __init__(self, router: RouterRunnable, record: RouteRecord, entry: ModelEntry, deployment: str,
-                 params: dict[str, Any], deadline: float):
+    def __init__(
+        self,
+        router: RouterRunnable,
+        record: RouteRecord,
+        entry: ModelEntry,
+        deployment: str,
+        params: dict[str, Any],
+        deadline: float,
+    ):
         self.router, self.record, self.entry, self.deployment = router, record, entry, deployment
         self.params, self.deadline = params, deadline
         self.name = f"{entry.spec.name}/{deployment}"
@@ -307,8 +346,9 @@ class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
     def _error(self, attempt: AttemptRecord, exc: BaseException) -> None:
         if isinstance(exc, ProviderError):
             attempt.error = f"{type(exc).__name__}: {exc.reason}"
-            self.router.health.failure(attempt.model, attempt.deployment, attempt.error,
-                                       exc.counts_against_health, exc.retry_after)
+            self.router.health.failure(
+                attempt.model, attempt.deployment, attempt.error, exc.counts_against_health, exc.retry_after
+            )
         else:
             attempt.error = type(exc).__name__
             self.router.health.release(attempt.model, attempt.deployment)
@@ -323,8 +363,9 @@ class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
         self._ok(attempt, started)
         return message
 
-    async def ainvoke(self, input: list[BaseMessage], config: RunnableConfig | None = None,
-                      **kwargs: Any) -> BaseMessage:
+    async def ainvoke(
+        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> BaseMessage:
         model, attempt, started = self._begin()
         try:
             message = await model.ainvoke(input, config)
@@ -334,8 +375,9 @@ class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
         self._ok(attempt, started)
         return message
 
-    def stream(self, input: list[BaseMessage], config: RunnableConfig | None = None,
-               **kwargs: Any) -> Iterator[AIMessageChunk]:
+    def stream(
+        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[AIMessageChunk]:
         model, attempt, started = self._begin()
         try:
             yield from model.stream(input, config)
@@ -344,8 +386,9 @@ class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
             raise
         self._ok(attempt, started)
 
-    async def astream(self, input: list[BaseMessage], config: RunnableConfig | None = None,
-                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    async def astream(
+        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
         model, attempt, started = self._begin()
         try:
             async for chunk in model.astream(input, config):

@@ -76,8 +76,14 @@ class TaskClassifier:
         self.index = index
 
     @classmethod
-    def from_config(cls, config: TaskConfig | Mapping[str, Any] | None = None, *, rules_only: bool = False,
-                    embeddings: Embeddings | None = None, cache_dir: Path | None = None) -> TaskClassifier:
+    def from_config(
+        cls,
+        config: TaskConfig | Mapping[str, Any] | None = None,
+        *,
+        rules_only: bool = False,
+        embeddings: Embeddings | None = None,
+        cache_dir: Path | None = None,
+    ) -> TaskClassifier:
         """A classifier for ``config`` (default: the ``task:`` section of ``config/routing.yaml``).
 
         Args:
@@ -147,8 +153,12 @@ class TaskClassifier:
             reason = f"no task reached its threshold (closest: {best} {score:.2f} < {threshold:.2f})"
             return TaskDecision(None, round(score, 4), "none", reason)
         next_best = f"; next {runner_up[0]} {runner_up[1]:.2f}" if runner_up else ""
-        return TaskDecision(best, round(score, 4), "semantic",
-                            f"closest to the {best} examples ({score:.2f} ≥ {threshold:.2f}{next_best})")
+        return TaskDecision(
+            best,
+            round(score, 4),
+            "semantic",
+            f"closest to the {best} examples ({score:.2f} ≥ {threshold:.2f}{next_best})",
+        )
 
 
 def _no_match(text: str, rules_only: bool) -> TaskDecision:

@@ -74,8 +74,9 @@ class TaskRule(_Strict):
     def _keywords_lower_case(cls, keywords: list[str]) -> list[str]:
         for keyword in keywords:
             if not keyword or keyword != keyword.lower():
-                raise ValueError(f"keyword {keyword!r} must be non-empty and lower case "
-                                 "(prompts are lower-cased before matching)")
+                raise ValueError(
+                    f"keyword {keyword!r} must be non-empty and lower case (prompts are lower-cased before matching)"
+                )
         return keywords
 
     @field_validator("patterns")
@@ -83,8 +84,10 @@ class TaskRule(_Strict):
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             if _UPPER_CASE_LITERAL.search(pattern):
-                raise ValueError(f"pattern {pattern!r} has upper-case letters; prompts are lower-cased "
-                                 "before matching, so write patterns in lower case")
+                raise ValueError(
+                    f"pattern {pattern!r} has upper-case letters; prompts are lower-cased "
+                    "before matching, so write patterns in lower case"
+                )
             try:
                 re.compile(pattern, RULE_FLAGS)
             except re.error as exc:
@@ -116,8 +119,9 @@ class TaskConfig(_Strict):
     def _rules_name_known_tasks(self) -> TaskConfig:
         for i, rule in enumerate(self.rules):
             if rule.task not in self.tasks:
-                raise ValueError(f"rules[{i}] ('{rule.name}') names unknown task '{rule.task}'; "
-                                 f"tasks: {', '.join(self.tasks)}")
+                raise ValueError(
+                    f"rules[{i}] ('{rule.name}') names unknown task '{rule.task}'; tasks: {', '.join(self.tasks)}"
+                )
         return self
 
     @property

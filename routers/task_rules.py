@@ -47,8 +47,10 @@ class KeywordRules:
 
     def __init__(self, rules: Sequence[TaskRule]):
         self._rules = list(rules)
-        self._regexes = [re.compile("|".join(f"(?:{p})" for p in rule.patterns), RULE_FLAGS) if rule.patterns
-                         else None for rule in self._rules]
+        self._regexes = [
+            re.compile("|".join(f"(?:{p})" for p in rule.patterns), RULE_FLAGS) if rule.patterns else None
+            for rule in self._rules
+        ]
         self._automaton = _automaton(self._rules)
 
     def __len__(self) -> int:

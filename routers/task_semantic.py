@@ -47,8 +47,9 @@ class LexicalIndex:
         document_frequency = Counter(f for counts in features for f in counts)
         self._vocabulary = {f: i for i, f in enumerate(sorted(document_frequency))}
         n = len(documents)
-        self._idf = np.array([math.log((1 + n) / (1 + document_frequency[f])) + 1 for f in self._vocabulary],
-                             dtype=np.float32)
+        self._idf = np.array(
+            [math.log((1 + n) / (1 + document_frequency[f])) + 1 for f in self._vocabulary], dtype=np.float32
+        )
         self._unknown_idf = math.log(1 + n) + 1
         matrix = np.zeros((len(self._vocabulary), n), dtype=np.float32)  # feature-major: rows gather fast
         for j, counts in enumerate(features):

@@ -52,5 +52,5 @@ def lexical_features(text: str) -> list[str]:
     grams: list[str] = []
     for run in _CJK_RUN.findall(lowered):
         grams.extend(run)
-        grams.extend(run[i:i + 2] for i in range(len(run) - 1))
+        grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return words + grams

@@ -26,11 +26,21 @@ class ExperimentsDB:
         self.conn = connect(path)
         self.conn.executescript(_SCHEMA)
 
-    def add_event(self, request_id: str, experiment: str, arm: str, latency: float, input_tokens: int,
-                  output_tokens: int, cost: float, error: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO ab_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          (request_id, experiment, arm, time.time(), latency, input_tokens, output_tokens,
-                           cost, error or None))
+    def add_event(
+        self,
+        request_id: str,
+        experiment: str,
+        arm: str,
+        latency: float,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        error: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO ab_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (request_id, experiment, arm, time.time(), latency, input_tokens, output_tokens, cost, error or None),
+        )
 
     def add_feedback(self, request_id: str, score: int) -> bool:
         """``False`` when the request is not part of any experiment."""
@@ -46,13 +56,18 @@ class ExperimentsDB:
                       SUM(e.output_tokens) AS output_tokens, SUM(e.cost) AS cost,
                       SUM(f.score > 0) AS thumbs_up, SUM(f.score < 0) AS thumbs_down
                FROM ab_events e LEFT JOIN ab_feedback f USING (request_id)
-               WHERE e.experiment = ? GROUP BY e.arm ORDER BY e.arm""", (experiment,)).fetchall()
+               WHERE e.experiment = ? GROUP BY e.arm ORDER BY e.arm""",
+            (experiment,),
+        ).fetchall()
         return [{k: (row[k] or 0) for k in row.keys()} | {"arm": row["arm"]} for row in rows]
 
     def latencies(self, experiment: str) -> dict[str, list[float]]:
         """Each arm's per-request latencies (seconds) of successful requests, for significance tests."""
-        rows = self.conn.execute("SELECT arm, latency FROM ab_events WHERE experiment = ? AND error IS NULL "
-                                 "AND latency IS NOT NULL ORDER BY at", (experiment,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT arm, latency FROM ab_events WHERE experiment = ? AND error IS NULL "
+            "AND latency IS NOT NULL ORDER BY at",
+            (experiment,),
+        ).fetchall()
         out: dict[str, list[float]] = {}
         for row in rows:
             out.setdefault(row["arm"], []).append(float(row["latency"]))

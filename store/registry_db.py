@@ -67,8 +67,9 @@ class RegistryDB:
             (name, json.dumps(spec, sort_keys=True), fingerprint, owner, time.time()),
         )
 
-    def record_change(self, name: str, old_fp: str | None, new_fp: str, diff: list[dict[str, Any]],
-                      breaking: list[str]) -> None:
+    def record_change(
+        self, name: str, old_fp: str | None, new_fp: str, diff: list[dict[str, Any]], breaking: list[str]
+    ) -> None:
         self.conn.execute(
             "INSERT INTO changes (model, at, old_fingerprint, new_fingerprint, diff, breaking) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -77,19 +78,30 @@ class RegistryDB:
 
     def changes(self, name: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
-            "SELECT at, old_fingerprint, new_fingerprint, diff, breaking FROM changes "
-            "WHERE model = ? ORDER BY id", (name,)).fetchall()
-        return [{"at": r["at"], "old_fingerprint": r["old_fingerprint"], "new_fingerprint": r["new_fingerprint"],
-                 "diff": json.loads(r["diff"]), "breaking": json.loads(r["breaking"])} for r in rows]
+            "SELECT at, old_fingerprint, new_fingerprint, diff, breaking FROM changes WHERE model = ? ORDER BY id",
+            (name,),
+        ).fetchall()
+        return [
+            {
+                "at": r["at"],
+                "old_fingerprint": r["old_fingerprint"],
+                "new_fingerprint": r["new_fingerprint"],
+                "diff": json.loads(r["diff"]),
+                "breaking": json.loads(r["breaking"]),
+            }
+            for r in rows
+        ]
 
     def offline_pairs(self) -> set[tuple[str, str]]:
         return {(r["model"], r["deployment"]) for r in self.conn.execute("SELECT model, deployment FROM offline")}
 
     def set_offline(self, model: str, deployment: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO offline (model, deployment, at) VALUES (?, ?, ?)",
-                          (model, deployment, time.time()))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO offline (model, deployment, at) VALUES (?, ?, ?)", (model, deployment, time.time())
+        )
 
     def clear_offline(self, model: str, deployments: list[str]) -> None:
         self.conn.execute("DELETE FROM offline WHERE model = ? AND deployment = '*'", (model,))
-        self.conn.executemany("DELETE FROM offline WHERE model = ? AND deployment = ?",
-                              [(model, d) for d in deployments])
+        self.conn.executemany(
+            "DELETE FROM offline WHERE model = ? AND deployment = ?", [(model, d) for d in deployments]
+        )

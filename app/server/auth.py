@@ -129,9 +129,7 @@ async def require_admin(request: Request) -> None:
     if gw.settings.master_key:
         if _is_master(gw, token):
             return
-        raise _unauthorized(
-            "this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'"
-        )
+        raise _unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'")
     if token is not None and gw.keys.authenticate(token) is not None:
         raise ApiError(403, "a consumer API key cannot use admin endpoints", code="admin_only")
     if not _from_this_machine(request):

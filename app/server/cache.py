@@ -70,8 +70,16 @@ CACHE_HEADER = "x-modelyard-cache"
 """Request header choosing the cache mode; response header with the result."""
 
 _HEADER_MODES = ("exact", "semantic", "off")
-_NOT_IN_KEY = {"stream", "stream_options", "user", "modelyard_cache", "temperature", "top_p", "max_tokens",
-               "max_completion_tokens"}  # the last four enter the key as the canonical ``params``
+_NOT_IN_KEY = {
+    "stream",
+    "stream_options",
+    "user",
+    "modelyard_cache",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+}  # the last four enter the key as the canonical ``params``
 _SPACES = re.compile(r"\s+")
 _TRAILING = "?!.。？！ "
 
@@ -168,8 +176,12 @@ class ResponseCache:
         'miss'
     """
 
-    def __init__(self, settings: CacheSettings, on_lookup: Callable[[str, str], None] | None = None,
-                 embed: Callable[[str], np.ndarray] | None = None):
+    def __init__(
+        self,
+        settings: CacheSettings,
+        on_lookup: Callable[[str, str], None] | None = None,
+        embed: Callable[[str], np.ndarray] | None = None,
+    ):
         self.settings = settings
         self._on_lookup = on_lookup or (lambda kind, result: None)
         self._embed = embed or _minilm
@@ -222,8 +234,12 @@ class ResponseCache:
             return None
         asked = (headers.get(CACHE_HEADER) or "").strip().lower()
         if asked and asked not in _HEADER_MODES:
-            raise ApiError(400, f"{CACHE_HEADER} must be one of {', '.join(_HEADER_MODES)} (got {asked!r})",
-                           param=CACHE_HEADER, code="invalid_cache_mode")
+            raise ApiError(
+                400,
+                f"{CACHE_HEADER} must be one of {', '.join(_HEADER_MODES)} (got {asked!r})",
+                param=CACHE_HEADER,
+                code="invalid_cache_mode",
+            )
         wanted = body.modelyard_cache
         exact_only = "exact" in (asked, wanted)  # overrides a model's semantic default
         semantic = "semantic" in (asked, wanted) or (body.model in self.settings.semantic_models and not exact_only)
@@ -300,7 +316,7 @@ def _last_question(fields: dict[str, Any]) -> tuple[str, int] | None:
         if any(part.get("type") != "text" for part in content):
             return None
         content = " ".join(str(part.get("text", "")) for part in content)
-    rest = {**fields, "messages": [*messages[:last], {"role": "user"}, *messages[last + 1:]]}
+    rest = {**fields, "messages": [*messages[:last], {"role": "user"}, *messages[last + 1 :]]}
     partition = int(_digest(rest)[:16], 16) >> 1  # fits a signed int64
     return content, partition
 
@@ -309,4 +325,3 @@ def _minilm(text: str) -> np.ndarray:
     from models.embeddings import local_embeddings
 
     return np.asarray(local_embeddings().embed_query(text), dtype=np.float32)
-

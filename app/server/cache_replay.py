@@ -63,8 +63,12 @@ def replay(gw: Gateway, body: ChatCompletionRequest, lookup: CacheLookup) -> Res
 
 def _sse_body(payload: dict[str, Any], include_usage: bool) -> str:
     """The stored completion as ``chat.completion.chunk`` events."""
-    head = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
-            "model": payload["model"]}
+    head = {
+        "id": payload["id"],
+        "object": "chat.completion.chunk",
+        "created": payload["created"],
+        "model": payload["model"],
+    }
     choice = payload["choices"][0]
     route = payload["modelyard_route"]
 

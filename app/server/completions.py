@@ -141,8 +141,9 @@ async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup 
     return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason), **cache.headers})
 
 
-async def _forward(gw: Gateway, routed: Routed, body: ChatCompletionRequest,
-                   call: CallRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _forward(
+    gw: Gateway, routed: Routed, body: ChatCompletionRequest, call: CallRecord
+) -> tuple[dict[str, Any], dict[str, Any]]:
     payload, done = await gw.passthrough.complete(routed, body.upstream_body())
     call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
     return payload, gw.passthrough.finish(routed, done)
@@ -226,8 +227,13 @@ async def _forwarded_events(
         call.model, call.deployment, call.route_reason = route["model"], route["deployment"], route["reason"]
         call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
         call.status, call.error_class = 200, ""
-        last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                        "model": call.model, "choices": []}
+        last = held or {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": call.model,
+            "choices": [],
+        }
         last["modelyard_route"] = route
         yield b"data: " + orjson.dumps(last) + b"\n\ndata: [DONE]\n\n"
     except Exception as exc:  # after the first chunk an error can only travel inside the stream

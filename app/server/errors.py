@@ -98,9 +98,7 @@ def status_of(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, RoutingError):
         if exc.attempts:
-            attempts = [
-                {"model": a.model, "deployment": a.deployment, "error": a.error} for a in exc.attempts
-            ]
+            attempts = [{"model": a.model, "deployment": a.deployment, "error": a.error} for a in exc.attempts]
             return ApiError(502, str(exc), code="all_attempts_failed", extra={"attempts": attempts})
         return ApiError(400, str(exc), code="no_route")
     if isinstance(exc, ParameterError):
@@ -132,8 +130,7 @@ def _validation(exc: RequestValidationError) -> ApiError:
         detail = first.get("ctx", {}).get("error", "cannot be parsed")
         return ApiError(
             400,
-            f"the request body is not valid JSON ({detail}); send a JSON object with "
-            "Content-Type: application/json",
+            f"the request body is not valid JSON ({detail}); send a JSON object with Content-Type: application/json",
             code="invalid_json",
         )
     field = ".".join(loc) or "body"

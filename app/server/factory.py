@@ -81,7 +81,12 @@ def create_app(
     passthrough = Passthrough(router)
     metrics = GatewayMetrics()
     app.state.gateway = Gateway(
-        registry, router, settings, metrics, request_log, keys=keys,
+        registry,
+        router,
+        settings,
+        metrics,
+        request_log,
+        keys=keys,
         cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
         prompts=PromptLibrary(settings.prompts_dir),
         passthrough=passthrough,

@@ -96,13 +96,21 @@ def _check_generates_images(gw: Gateway, name: str) -> None:
         return
     painters = [e.spec.name for e in entries if "image" in e.spec.modalities.output]
     listed = ", ".join(painters) or "none (add one to config/models.yaml with modalities: {output: [image]})"
-    raise ApiError(400, f"model '{name}' does not generate images; image models: {listed}",
-                   param="model", code="model_not_image_capable")
+    raise ApiError(
+        400,
+        f"model '{name}' does not generate images; image models: {listed}",
+        param="model",
+        code="model_not_image_capable",
+    )
 
 
 def _router_input(body: ImageGenerationRequest) -> dict[str, Any]:
-    value: dict[str, Any] = {"messages": [{"role": "user", "content": body.prompt}], "model": body.model,
-                             "image_generation": True, "params": {"size": body.size} if body.size else {}}
+    value: dict[str, Any] = {
+        "messages": [{"role": "user", "content": body.prompt}],
+        "model": body.model,
+        "image_generation": True,
+        "params": {"size": body.size} if body.size else {},
+    }
     if body.user is not None:
         value["user"] = body.user
     key = current_key.get()
@@ -135,6 +143,9 @@ async def _download(url: str) -> str:
             response = await client.get(url)
             response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise ApiError(502, f"the image could not be downloaded from the provider ({type(exc).__name__})",
-                       code="image_download_failed") from exc
+        raise ApiError(
+            502,
+            f"the image could not be downloaded from the provider ({type(exc).__name__})",
+            code="image_download_failed",
+        ) from exc
     return base64.b64encode(response.content).decode()

@@ -104,8 +104,9 @@ class Passthrough:
                         raise _status_error(response, raw, entry, deployment)
                 answer = orjson.loads(raw)
                 if not isinstance(answer, dict) or not answer.get("choices"):
-                    raise ProviderResponseError("the answer has no choices", provider=PROTOCOL,
-                                                model=entry.spec.name, deployment=deployment)
+                    raise ProviderResponseError(
+                        "the answer has no choices", provider=PROTOCOL, model=entry.spec.name, deployment=deployment
+                    )
             except (asyncio.CancelledError, KeyboardInterrupt):  # the caller went away: not the deployment's fault
                 self.router.health.release(entry.spec.name, deployment)
                 raise
@@ -146,8 +147,12 @@ class Passthrough:
                         first = False
                         yield chunk, done
                 if first:
-                    raise ProviderResponseError("the stream ended before any chunk", provider=PROTOCOL,
-                                                model=entry.spec.name, deployment=deployment)
+                    raise ProviderResponseError(
+                        "the stream ended before any chunk",
+                        provider=PROTOCOL,
+                        model=entry.spec.name,
+                        deployment=deployment,
+                    )
             except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt):  # the client went away
                 self.router.health.release(entry.spec.name, deployment)
                 raise
@@ -191,8 +196,15 @@ class Passthrough:
             self._targets[(id(spec), deployment)] = cached
         return cached[1], cached[2], cached[3]
 
-    def _request(self, routed: Routed, attempt: AttemptRecord, entry: ModelEntry, deployment: str,
-                 body: dict[str, Any], stream: bool) -> tuple[str, dict[str, str], bytes, aiohttp.ClientTimeout]:
+    def _request(
+        self,
+        routed: Routed,
+        attempt: AttemptRecord,
+        entry: ModelEntry,
+        deployment: str,
+        body: dict[str, Any],
+        stream: bool,
+    ) -> tuple[str, dict[str, str], bytes, aiohttp.ClientTimeout]:
         url, headers, dep = self._target(entry, deployment)
         spec = entry.spec
         try:  # a parameter this model refuses is the caller's error (400), as on the LangChain path
@@ -228,8 +240,9 @@ class Passthrough:
 
     def _failed(self, attempt: AttemptRecord, error: ProviderError) -> None:
         attempt.error = f"{type(error).__name__}: {error.reason}"
-        self.router.health.failure(attempt.model, attempt.deployment, attempt.error,
-                                   error.counts_against_health, error.retry_after)
+        self.router.health.failure(
+            attempt.model, attempt.deployment, attempt.error, error.counts_against_health, error.retry_after
+        )
 
     def _exhausted(self, routed: Routed) -> RoutingError:
         from core.errors import Attempt
@@ -244,8 +257,9 @@ def _status_error(response: aiohttp.ClientResponse, raw: bytes, entry: ModelEntr
         message = orjson.loads(raw).get("error", {}).get("message", "")
     except (orjson.JSONDecodeError, AttributeError):
         message = raw[:200].decode(errors="replace")
-    return error_for_status(response.status, message, response.headers, provider=PROTOCOL,
-                            model=entry.spec.name, deployment=deployment)
+    return error_for_status(
+        response.status, message, response.headers, provider=PROTOCOL, model=entry.spec.name, deployment=deployment
+    )
 
 
 def _translate(exc: BaseException, entry: ModelEntry, deployment: str) -> ProviderError:

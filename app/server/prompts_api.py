@@ -76,8 +76,9 @@ async def run_prompt(name: str, body: PromptRunRequest, request: Request) -> Res
         account(gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=422, error_class="InvalidVariables"))
         raise error from exc
     except ApiError as exc:
-        account(gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=exc.status,
-                               error_class="ModelNotFound"))
+        account(
+            gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=exc.status, error_class="ModelNotFound")
+        )
         raise
     config = {"configurable": _call_hints(body)}
     if body.stream:
@@ -122,8 +123,13 @@ async def _complete(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config:
     tally(call, message)
     _settle(call, route, started)
     account(gw, call)
-    payload = {"output": message.text, "model": call.model, "prompt": prompt.name, "usage": usage_of(call),
-               "modelyard_route": route}
+    payload = {
+        "output": message.text,
+        "model": call.model,
+        "prompt": prompt.name,
+        "usage": usage_of(call),
+        "modelyard_route": route,
+    }
     return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
 
 
@@ -135,12 +141,16 @@ async def _stream(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: d
         first = await anext(chunks)
     except Exception as exc:
         raise failed(gw, call, started, exc) from exc
-    return StreamingResponse(_events(gw, prompt, call, started, first, chunks), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return StreamingResponse(
+        _events(gw, prompt, call, started, first, chunks),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
 
 
-async def _events(gw: Gateway, prompt: Prompt, call: CallRecord, started: float, first: BaseMessage,
-                  rest: AsyncIterator[BaseMessage]) -> AsyncIterator[str]:
+async def _events(
+    gw: Gateway, prompt: Prompt, call: CallRecord, started: float, first: BaseMessage, rest: AsyncIterator[BaseMessage]
+) -> AsyncIterator[str]:
     route: dict[str, Any] = {}
     call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
     try:

@@ -117,9 +117,7 @@ def offline_worker(body: OfflineRequest, request: Request) -> dict[str, Any]:
     deployment = body.deployment
     if deployment is None and body.req_url_template:
         matches = [
-            d.name
-            for d in registry.get(body.model_name).spec.deployments
-            if d.base_url == body.req_url_template
+            d.name for d in registry.get(body.model_name).spec.deployments if d.base_url == body.req_url_template
         ]
         deployment = matches[0] if matches else body.req_url_template  # unknown → RegistryError names them
     registry.offline(body.model_name, deployment)

@@ -43,8 +43,7 @@ class SemanticIndex:
         True
     """
 
-    def __init__(self, capacity: int, dimensions: int, ttl_seconds: float,
-                 timer: Callable[[], float] = time.monotonic):
+    def __init__(self, capacity: int, dimensions: int, ttl_seconds: float, timer: Callable[[], float] = time.monotonic):
         self.capacity, self.dimensions, self.ttl, self.timer = capacity, dimensions, ttl_seconds, timer
         rows = min(capacity, _FIRST_ROWS)
         self._vectors = np.zeros((rows, dimensions), dtype=np.float32)

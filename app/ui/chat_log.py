@@ -21,9 +21,17 @@ ENDPOINT = "ui_chat"
 
 def call_record(stats: TurnStats, error: BaseException | None = None) -> CallRecord:
     """The log row for one turn; a failed turn gets the gateway's status code and the error's class."""
-    call = CallRecord(endpoint=ENDPOINT, model=stats.model, deployment=stats.deployment,
-                      route_reason=stats.route_reason, latency_s=stats.latency_s, ttft_s=stats.ttft_s,
-                      input_tokens=stats.input_tokens, output_tokens=stats.output_tokens, cost_usd=stats.cost_usd)
+    call = CallRecord(
+        endpoint=ENDPOINT,
+        model=stats.model,
+        deployment=stats.deployment,
+        route_reason=stats.route_reason,
+        latency_s=stats.latency_s,
+        ttft_s=stats.ttft_s,
+        input_tokens=stats.input_tokens,
+        output_tokens=stats.output_tokens,
+        cost_usd=stats.cost_usd,
+    )
     if error is not None:
         call.status, call.error_class = status_of(error).status, type(error).__name__
     return call

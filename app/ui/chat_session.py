@@ -55,8 +55,10 @@ class TurnStats:
 
     def caption(self) -> str:
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
-        return (f"{self.model} · {self.deployment} · {self.input_tokens}→{self.output_tokens} tokens · "
-                f"first token {ttft} · {self.latency_s:.2f} s · ${self.cost_usd:.6f}")
+        return (
+            f"{self.model} · {self.deployment} · {self.input_tokens}→{self.output_tokens} tokens · "
+            f"first token {ttft} · {self.latency_s:.2f} s · ${self.cost_usd:.6f}"
+        )
 
 
 def data_url(data: bytes, mime_type: str) -> str:
@@ -103,8 +105,9 @@ def image_blocks(content: Any) -> list[bytes | str]:
     return images
 
 
-def stream_reply(model: Runnable, payload: Any, stats: TurnStats,
-                 config: RunnableConfig | None = None) -> Iterator[str]:
+def stream_reply(
+    model: Runnable, payload: Any, stats: TurnStats, config: RunnableConfig | None = None
+) -> Iterator[str]:
     """Yield the reply's text pieces; fill ``stats`` as they come and when the stream ends.
 
     ``payload`` is what ``model`` takes: messages or ``{"messages", ...hints}`` for the assistant,
@@ -118,8 +121,11 @@ def stream_reply(model: Runnable, payload: Any, stats: TurnStats,
             stats.citations = chunk.get("citations", stats.citations)
             if "reply" in chunk:  # the model's metadata, after the answer
                 reply = chunk["reply"]
-                meta = AIMessageChunk(content="", response_metadata=reply["response_metadata"],
-                                      usage_metadata=reply["usage_metadata"] or None)
+                meta = AIMessageChunk(
+                    content="",
+                    response_metadata=reply["response_metadata"],
+                    usage_metadata=reply["usage_metadata"] or None,
+                )
                 total = meta if total is None else total + meta
             chunk = chunk.get("answer")
             if not chunk:

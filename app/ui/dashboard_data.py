@@ -60,8 +60,7 @@ def log_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-BUCKETS = (("1min", 60), ("5min", 300), ("15min", 900), ("1h", 3600), ("6h", 21_600), ("1D", 86_400),
-           ("7D", 604_800))
+BUCKETS = (("1min", 60), ("5min", 300), ("15min", 900), ("1h", 3600), ("6h", 21_600), ("1D", 86_400), ("7D", 604_800))
 """Chart resolutions, finest first."""
 
 
@@ -85,24 +84,59 @@ def _p(q: float):
 def over_time(frame: pd.DataFrame, freq: str | None = None) -> pd.DataFrame:
     """Per (time bucket, model): requests, errors, p50/p95 latency, tokens and cost."""
     if frame.empty:
-        return pd.DataFrame(columns=["time", "model", "requests", "errors", "p50_ms", "p95_ms", "input_tokens",
-                                     "output_tokens", "cost_usd"])
+        return pd.DataFrame(
+            columns=[
+                "time",
+                "model",
+                "requests",
+                "errors",
+                "p50_ms",
+                "p95_ms",
+                "input_tokens",
+                "output_tokens",
+                "cost_usd",
+            ]
+        )
     grouped = frame.groupby([pd.Grouper(key="time", freq=freq or time_bucket(frame)), "model"])
-    out = grouped.agg(requests=("id", "count"), errors=("error", "sum"), p50_ms=("latency_ms", _p(50)),
-                      p95_ms=("latency_ms", _p(95)), input_tokens=("input_tokens", "sum"),
-                      output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum"))
+    out = grouped.agg(
+        requests=("id", "count"),
+        errors=("error", "sum"),
+        p50_ms=("latency_ms", _p(50)),
+        p95_ms=("latency_ms", _p(95)),
+        input_tokens=("input_tokens", "sum"),
+        output_tokens=("output_tokens", "sum"),
+        cost_usd=("cost_usd", "sum"),
+    )
     return out.reset_index().query("requests > 0").reset_index(drop=True)
 
 
 def by_model(frame: pd.DataFrame) -> pd.DataFrame:
     """Per model: requests, error rate, latency and TTFT percentiles, tokens and cost."""
     if frame.empty:
-        return pd.DataFrame(columns=["model", "requests", "errors", "error_rate", "p50_ms", "p95_ms",
-                                     "ttft_p50_ms", "input_tokens", "output_tokens", "cost_usd"])
+        return pd.DataFrame(
+            columns=[
+                "model",
+                "requests",
+                "errors",
+                "error_rate",
+                "p50_ms",
+                "p95_ms",
+                "ttft_p50_ms",
+                "input_tokens",
+                "output_tokens",
+                "cost_usd",
+            ]
+        )
     out = frame.groupby("model").agg(
-        requests=("id", "count"), errors=("error", "sum"), p50_ms=("latency_ms", _p(50)),
-        p95_ms=("latency_ms", _p(95)), ttft_p50_ms=("ttft_ms", _p(50)), input_tokens=("input_tokens", "sum"),
-        output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum"))
+        requests=("id", "count"),
+        errors=("error", "sum"),
+        p50_ms=("latency_ms", _p(50)),
+        p95_ms=("latency_ms", _p(95)),
+        ttft_p50_ms=("ttft_ms", _p(50)),
+        input_tokens=("input_tokens", "sum"),
+        output_tokens=("output_tokens", "sum"),
+        cost_usd=("cost_usd", "sum"),
+    )
     out.insert(2, "error_rate", out["errors"] / out["requests"])
     return out.reset_index().sort_values("requests", ascending=False, ignore_index=True)
 
@@ -181,8 +215,17 @@ def routing_savings(frame: pd.DataFrame, entries: Sequence[ModelEntry]) -> Savin
 
 def ab_frame(summary: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Per-arm statistics (``Experiments.summary``) with rates: success, thumbs-up share, cost per request."""
-    columns = ["arm", "requests", "errors", "mean_latency_ms", "cost_usd", "cost_per_request", "thumbs_up",
-               "thumbs_down", "thumbs_up_rate"]
+    columns = [
+        "arm",
+        "requests",
+        "errors",
+        "mean_latency_ms",
+        "cost_usd",
+        "cost_per_request",
+        "thumbs_up",
+        "thumbs_down",
+        "thumbs_up_rate",
+    ]
     if not summary:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(list(summary))
@@ -241,15 +284,23 @@ def significance_notes(arms: pd.DataFrame, latencies: dict[str, list[float]], al
     notes = []
     for _, arm in arms.iloc[1:].iterrows():
         pair = f"{arm['arm']} vs {control['arm']}"
-        votes = two_proportion_z_test(int(arm["thumbs_up"]), int(arm["thumbs_up"] + arm["thumbs_down"]),
-                                      int(control["thumbs_up"]), int(control["thumbs_up"] + control["thumbs_down"]))
+        votes = two_proportion_z_test(
+            int(arm["thumbs_up"]),
+            int(arm["thumbs_up"] + arm["thumbs_down"]),
+            int(control["thumbs_up"]),
+            int(control["thumbs_up"] + control["thumbs_down"]),
+        )
         speed = welch_t_test(latencies.get(str(arm["arm"]), []), latencies.get(str(control["arm"]), []))
-        for result, missing in ((votes, "thumbs-up rate: no test yet (needs thumbs up/down on both arms)"),
-                                (speed, "latency: no test yet (needs two successful requests per arm)")):
+        for result, missing in (
+            (votes, "thumbs-up rate: no test yet (needs thumbs up/down on both arms)"),
+            (speed, "latency: no test yet (needs two successful requests per arm)"),
+        ):
             if result is None:
                 notes.append(f"{pair}: {missing}.")
                 continue
             verdict = "significant" if result.significant(alpha) else "not significant"
-            notes.append(f"{pair}: {result.name}: statistic {result.statistic:+.2f}, p = {result.p_value:.3g} — "
-                         f"{verdict} at α = {alpha:g}.")
+            notes.append(
+                f"{pair}: {result.name}: statistic {result.statistic:+.2f}, p = {result.p_value:.3g} — "
+                f"{verdict} at α = {alpha:g}."
+            )
     return notes

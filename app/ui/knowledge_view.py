@@ -66,8 +66,16 @@ def collection_rows(names: list[str]) -> list[dict[str, Any]]:
 
 def document_rows(kb: KnowledgeBase) -> list[dict[str, Any]]:
     """One row per ingested source file."""
-    return [{"file": Path(doc.source).name, "chunks": doc.chunks, "folder": str(Path(doc.source).parent),
-             "version": doc.file_hash[:12], "source": doc.source} for doc in kb.documents()]
+    return [
+        {
+            "file": Path(doc.source).name,
+            "chunks": doc.chunks,
+            "folder": str(Path(doc.source).parent),
+            "version": doc.file_hash[:12],
+            "source": doc.source,
+        }
+        for doc in kb.documents()
+    ]
 
 
 def hit_rows(hits: list[SearchHit], snippet_chars: int = 300) -> list[dict[str, Any]]:
@@ -75,11 +83,16 @@ def hit_rows(hits: list[SearchHit], snippet_chars: int = 300) -> list[dict[str, 
     rows = []
     for rank, hit in enumerate(hits, start=1):
         text = " ".join(hit.text.split())
-        rows.append({
-            "rank": rank, "relevance": round(hit.score, 3), "fused score": round(hit.rank_score, 4),
-            "cosine": None if hit.dense_score is None else round(hit.dense_score, 3),
-            "BM25": None if hit.lexical_score is None else round(hit.lexical_score, 2),
-            "file": Path(hit.source).name, "heading": hit.heading,
-            "text": text if len(text) <= snippet_chars else text[:snippet_chars] + "…",
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "relevance": round(hit.score, 3),
+                "fused score": round(hit.rank_score, 4),
+                "cosine": None if hit.dense_score is None else round(hit.dense_score, 3),
+                "BM25": None if hit.lexical_score is None else round(hit.lexical_score, 2),
+                "file": Path(hit.source).name,
+                "heading": hit.heading,
+                "text": text if len(text) <= snippet_chars else text[:snippet_chars] + "…",
+            }
+        )
     return rows

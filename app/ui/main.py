@@ -16,11 +16,13 @@ import streamlit as st
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="Modelyard", page_icon="🧭", layout="wide")
-navigation = st.navigation([
-    st.Page(str(PAGES / "chat.py"), title="Chat", icon=":material/chat:", default=True),
-    st.Page(str(PAGES / "model_registry.py"), title="Models", icon=":material/hub:", url_path="models"),
-    st.Page(str(PAGES / "knowledge_base.py"), title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
-    st.Page(str(PAGES / "dashboard.py"), title="Dashboard", icon=":material/monitoring:"),
-    st.Page(str(PAGES / "settings.py"), title="Settings", icon=":material/settings:"),
-])
+navigation = st.navigation(
+    [
+        st.Page(str(PAGES / "chat.py"), title="Chat", icon=":material/chat:", default=True),
+        st.Page(str(PAGES / "model_registry.py"), title="Models", icon=":material/hub:", url_path="models"),
+        st.Page(str(PAGES / "knowledge_base.py"), title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
+        st.Page(str(PAGES / "dashboard.py"), title="Dashboard", icon=":material/monitoring:"),
+        st.Page(str(PAGES / "settings.py"), title="Settings", icon=":material/settings:"),
+    ]
+)
 navigation.run()

@@ -24,8 +24,7 @@ from models.registry import ModelEntry
 from models.spec import ModelSpec
 from routers.health import DeploymentHealth
 
-__all__ = ["FieldError", "ModelForm", "QuickTest", "deployment_rows", "deployment_state", "model_rows",
-           "quick_test"]
+__all__ = ["FieldError", "ModelForm", "QuickTest", "deployment_rows", "deployment_state", "model_rows", "quick_test"]
 
 LABELS = {
     "name": "Name",
@@ -86,19 +85,27 @@ class ModelForm:
     def as_spec_data(self) -> dict[str, Any]:
         """The catalog entry this form describes (the shape of one ``models.yaml`` item)."""
         data: dict[str, Any] = {
-            "name": self.name.strip(), "provider": self.provider, "description": self.description.strip(),
+            "name": self.name.strip(),
+            "provider": self.provider,
+            "description": self.description.strip(),
             "tasks": list(self.tasks),
             "modalities": {"input": list(self.input_modalities), "output": list(self.output_modalities)},
             "cost": {"input_per_1k": self.input_per_1k, "output_per_1k": self.output_per_1k},
-            "context_window": self.context_window, "quality": self.quality,
+            "context_window": self.context_window,
+            "quality": self.quality,
         }
         if "text" in self.output_modalities:  # what every OpenAI-style chat endpoint accepts
-            data["params"] = {"temperature": {"type": "float", "default": 0.7, "min": 0, "max": 2},
-                              "max_tokens": {"type": "int", "min": 1, "max": max(self.context_window, 1)}}
+            data["params"] = {
+                "temperature": {"type": "float", "default": 0.7, "min": 0, "max": 2},
+                "max_tokens": {"type": "int", "min": 1, "max": max(self.context_window, 1)},
+            }
         if self.weights_file.strip():
             data["source"] = {"package": self.package.strip() or None, "file": self.weights_file.strip()}
-        endpoint = {"base_url": self.base_url.strip(), "api_key_env": self.api_key_env.strip(),
-                    "model_id": self.model_id.strip()}
+        endpoint = {
+            "base_url": self.base_url.strip(),
+            "api_key_env": self.api_key_env.strip(),
+            "model_id": self.model_id.strip(),
+        }
         if endpoint["base_url"] or endpoint["model_id"]:
             deployment = {"name": self.deployment.strip() or "default"}
             deployment.update({key: value for key, value in endpoint.items() if value})
@@ -117,8 +124,7 @@ def _field_error(error: Any) -> FieldError:
     where = ".".join(str(part) for part in error["loc"])
     message = _RULES.get(error["type"], error["msg"].removeprefix("Value error, "))
     if not where:  # a whole-spec rule: name the field it is about
-        where = ("deployments.0.base_url" if "deployment" in message
-                 else "source.file" if "source" in message else "")
+        where = "deployments.0.base_url" if "deployment" in message else "source.file" if "source" in message else ""
     label = LABELS.get(where) or where.replace("_", " ").replace(".", " → ").capitalize() or "Model"
     return FieldError(label, message)
 
@@ -138,40 +144,57 @@ def deployment_state(entry: ModelEntry, deployment: str, health: DeploymentHealt
     return "healthy"
 
 
-def model_rows(entries: list[ModelEntry], health: dict[tuple[str, str], DeploymentHealth],
-               now: float) -> list[dict[str, Any]]:
+def model_rows(
+    entries: list[ModelEntry], health: dict[tuple[str, str], DeploymentHealth], now: float
+) -> list[dict[str, Any]]:
     """One row per model for the catalog table (``now`` on the health tracker's monotonic clock)."""
     rows = []
     for entry in entries:
         spec = entry.spec
-        deployments = "; ".join(f"{d.name}: {deployment_state(entry, d.name, health.get((spec.name, d.name)), now)}"
-                                for d in spec.deployments)
-        rows.append({
-            "model": spec.name, "available": entry.availability.available,
-            "why not": entry.availability.reason, "provider": spec.provider, "origin": entry.origin,
-            "tasks": ", ".join(spec.tasks), "in → out": f"{'+'.join(spec.modalities.input)} → "
-                                                          f"{'+'.join(spec.modalities.output)}",
-            "$ / 1K in": spec.cost.input_per_1k, "$ / 1K out": spec.cost.output_per_1k,
-            "context": spec.context_window, "quality": spec.quality, "deployments": deployments,
-        })
+        deployments = "; ".join(
+            f"{d.name}: {deployment_state(entry, d.name, health.get((spec.name, d.name)), now)}"
+            for d in spec.deployments
+        )
+        rows.append(
+            {
+                "model": spec.name,
+                "available": entry.availability.available,
+                "why not": entry.availability.reason,
+                "provider": spec.provider,
+                "origin": entry.origin,
+                "tasks": ", ".join(spec.tasks),
+                "in → out": f"{'+'.join(spec.modalities.input)} → {'+'.join(spec.modalities.output)}",
+                "$ / 1K in": spec.cost.input_per_1k,
+                "$ / 1K out": spec.cost.output_per_1k,
+                "context": spec.context_window,
+                "quality": spec.quality,
+                "deployments": deployments,
+            }
+        )
     return rows
 
 
-def deployment_rows(entries: list[ModelEntry], health: dict[tuple[str, str], DeploymentHealth],
-                    now: float) -> list[dict[str, Any]]:
+def deployment_rows(
+    entries: list[ModelEntry], health: dict[tuple[str, str], DeploymentHealth], now: float
+) -> list[dict[str, Any]]:
     """One row per deployment: where it is, its state and what the router measured."""
     rows = []
     for entry in entries:
         for dep in entry.spec.deployments:
             state = health.get((entry.spec.name, dep.name))
-            rows.append({
-                "model": entry.spec.name, "deployment": dep.name,
-                "endpoint": dep.base_url or ("in-process" if entry.spec.is_local else "provider default"),
-                "key variable": dep.api_key_env or "", "state": deployment_state(entry, dep.name, state, now),
-                "calls ok": state.total_successes if state else 0, "failures": state.total_failures if state else 0,
-                "in flight": state.in_flight if state else 0,
-                "latency (ms)": round(state.latency_ewma * 1000) if state and state.latency_ewma else None,
-            })
+            rows.append(
+                {
+                    "model": entry.spec.name,
+                    "deployment": dep.name,
+                    "endpoint": dep.base_url or ("in-process" if entry.spec.is_local else "provider default"),
+                    "key variable": dep.api_key_env or "",
+                    "state": deployment_state(entry, dep.name, state, now),
+                    "calls ok": state.total_successes if state else 0,
+                    "failures": state.total_failures if state else 0,
+                    "in flight": state.in_flight if state else 0,
+                    "latency (ms)": round(state.latency_ewma * 1000) if state and state.latency_ewma else None,
+                }
+            )
     return rows
 
 
@@ -200,5 +223,10 @@ def quick_test(spec: ModelSpec, prompt: str, deployment: str | None = None, max_
     latency = time.perf_counter() - started
     usage = reply.usage_metadata or {}
     answer = reply.text or ("(an image)" if isinstance(reply.content, list) and reply.content else "")
-    return QuickTest(answer, latency, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
-                     float(reply.response_metadata.get("cost_usd", 0.0)))
+    return QuickTest(
+        answer,
+        latency,
+        usage.get("input_tokens", 0),
+        usage.get("output_tokens", 0),
+        float(reply.response_metadata.get("cost_usd", 0.0)),
+    )

@@ -42,8 +42,15 @@ def key_rows(entries: Sequence[ModelEntry], env: Mapping[str, str] | None = None
                 users.setdefault(dep.api_key_env, [])
                 if entry.spec.name not in users[dep.api_key_env]:
                     users[dep.api_key_env].append(entry.spec.name)
-    return [{"variable": name, "set": bool(env.get(name)), "used by": ", ".join(models) or "–",
-             "purpose": KNOWN_VARIABLES.get(name, "model API key")} for name, models in users.items()]
+    return [
+        {
+            "variable": name,
+            "set": bool(env.get(name)),
+            "used by": ", ".join(models) or "–",
+            "purpose": KNOWN_VARIABLES.get(name, "model API key"),
+        }
+        for name, models in users.items()
+    ]
 
 
 def routing_rows(config: RoutingConfig) -> list[dict[str, str]]:
@@ -53,8 +60,10 @@ def routing_rows(config: RoutingConfig) -> list[dict[str, str]]:
         ("policies, in order", " → ".join(config.policies)),
         ("default model", config.default_model or "–"),
         ("balancing", config.balance),
-        ("health", f"cool down after {config.health.failure_threshold} failures for "
-                   f"{config.health.cooldown_seconds:g} s"),
+        (
+            "health",
+            f"cool down after {config.health.failure_threshold} failures for {config.health.cooldown_seconds:g} s",
+        ),
         ("fallbacks by model", fallbacks or "–"),
         ("default fallbacks", ", ".join(config.fallbacks.default) or "–"),
         ("other candidates tried", str(config.max_fallback_models)),
@@ -62,8 +71,10 @@ def routing_rows(config: RoutingConfig) -> list[dict[str, str]]:
         ("cost: expected output tokens", str(config.cost.expected_output_tokens)),
         ("cost: minimum quality per task", ", ".join(f"{t} ≥ {q}" for t, q in config.cost.min_quality.items()) or "–"),
     ]
-    rows += [(f"experiment {e.name}", f"{e.status}; " + ", ".join(f"{a.name} → {a.model} ({a.weight:g})"
-                                                                   for a in e.arms)) for e in config.experiments]
+    rows += [
+        (f"experiment {e.name}", f"{e.status}; " + ", ".join(f"{a.name} → {a.model} ({a.weight:g})" for a in e.arms))
+        for e in config.experiments
+    ]
     return [{"setting": key, "value": value} for key, value in rows]
 
 
@@ -76,9 +87,17 @@ def moderation_rows(config: ModerationConfig) -> list[dict[str, Any]]:
             by_action.setdefault(action, []).append(category)
         pii = ", ".join(policy.pii.detected_types()) if policy.pii.mask else "not masked"
         judge = ", ".join(stage for stage in ("input", "output") if getattr(policy.judge, stage)) or "off"
-        rows.append({"policy": name, "description": policy.description, "block": ", ".join(by_action["block"]),
-                     "mask": ", ".join(by_action["mask"]), "flag": ", ".join(by_action["flag"]),
-                     "other categories": policy.default_action, "PII masked": pii,
-                     "judge": judge,
-                     "on block": policy.on_block})
+        rows.append(
+            {
+                "policy": name,
+                "description": policy.description,
+                "block": ", ".join(by_action["block"]),
+                "mask": ", ".join(by_action["mask"]),
+                "flag": ", ".join(by_action["flag"]),
+                "other categories": policy.default_action,
+                "PII masked": pii,
+                "judge": judge,
+                "on block": policy.on_block,
+            }
+        )
     return rows

@@ -29,8 +29,18 @@ if TYPE_CHECKING:
     from app.server.request_log import RequestLog
     from routers.router import RouterRunnable
 
-__all__ = ["Shared", "assistant", "experiments", "health", "registry", "request_log", "request_log_target",
-           "router", "routing_config", "shared"]
+__all__ = [
+    "Shared",
+    "assistant",
+    "experiments",
+    "health",
+    "registry",
+    "request_log",
+    "request_log_target",
+    "router",
+    "routing_config",
+    "shared",
+]
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,7 @@ def _router(data: str, config: str) -> RouterRunnable:
 
         task = parts.routing.task
         classifier = TaskClassifier.from_config(task) if task else TaskClassifier.from_config()
-    return RouterRunnable(parts.registry, parts.routing, classifier, experiments=parts.experiments,
-                          health=parts.health)
+    return RouterRunnable(parts.registry, parts.routing, classifier, experiments=parts.experiments, health=parts.health)
 
 
 @st.cache_resource(show_spinner=False)

@@ -39,16 +39,19 @@ def scan_lines(moderator: Moderator, lines: Iterable[str], policy: str = "defaul
             continue
         result = moderator.screen(text, policy)
         masked, _ = result.masked()
-        yield {"blocked": result.blocked, "categories": result.categories,
-               "pii": [{"type": s.type, "start": s.start, "end": s.end} for s in result.pii],
-               "masked": masked}
+        yield {
+            "blocked": result.blocked,
+            "categories": result.categories,
+            "pii": [{"type": s.type, "start": s.start, "end": s.end} for s in result.pii],
+            "masked": masked,
+        }
 
 
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m chains.moderation")
     commands = parser.add_subparsers(dest="command", required=True)
-    scan = commands.add_parser("scan", help="screen JSONL {\"text\": ...} lines")
+    scan = commands.add_parser("scan", help='screen JSONL {"text": ...} lines')
     scan.add_argument("file", nargs="?", type=Path, help="JSONL file (default: standard input)")
     scan.add_argument("--policy", default="default", help="policy in moderation.yaml (default: default)")
     scan.add_argument("--config", type=Path, help="moderation.yaml (default: config/moderation.yaml)")

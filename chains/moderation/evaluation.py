@@ -49,8 +49,9 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
 
 
-def span_scores(gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]],
-                types: Iterable[str] | None = None) -> dict[str, Scores]:
+def span_scores(
+    gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], types: Iterable[str] | None = None
+) -> dict[str, Scores]:
     """Per-type overlap precision and recall over parallel lists of per-sentence spans."""
     wanted = set(types) if types is not None else None
     scores: dict[str, Scores] = {}

@@ -47,8 +47,9 @@ class InputScreening:
     pii: list[dict[str, str]] = field(default_factory=list)
 
 
-def screen_messages(moderator: Moderator, policy: str, messages: list[BaseMessage], vault: PiiVault,
-                    mask_pii: bool) -> InputScreening:
+def screen_messages(
+    moderator: Moderator, policy: str, messages: list[BaseMessage], vault: PiiVault, mask_pii: bool
+) -> InputScreening:
     """Screen ``messages`` under ``policy``; see the module docstring for what is checked where."""
     last_user = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
     outcome = InputScreening(messages=[])
@@ -59,8 +60,9 @@ def screen_messages(moderator: Moderator, policy: str, messages: list[BaseMessag
             outcome.messages.append(message)
             continue
 
-        def change(text: str, index: int = index, is_user: bool = is_user,
-                   is_system: bool = isinstance(message, SystemMessage)) -> str:
+        def change(
+            text: str, index: int = index, is_user: bool = is_user, is_system: bool = isinstance(message, SystemMessage)
+        ) -> str:
             result = moderator.screen(text, policy, "input", find_pii=mask_pii, find_terms=is_user and not is_system)
             if index == last_user:
                 _record(outcome, result.flags("input"), result.blocked_categories)

@@ -33,8 +33,17 @@ JUDGE_INSTRUCTIONS = (
     "medicine or fiction are SAFE unless they seek operational harm. Reply with exactly one line: "
     "SAFE, or UNSAFE: <category>."
 )
-DEFAULT_CATEGORIES = ("violence", "weapons", "drugs", "cybercrime", "extremism", "hate", "threats",
-                      "sexual", "self_harm")
+DEFAULT_CATEGORIES = (
+    "violence",
+    "weapons",
+    "drugs",
+    "cybercrime",
+    "extremism",
+    "hate",
+    "threats",
+    "sexual",
+    "self_harm",
+)
 _VERDICT = re.compile(r"\b(UNSAFE|SAFE)\b(?:\s*[:\-]\s*([A-Za-z_ ]+))?", re.IGNORECASE)
 
 
@@ -50,8 +59,13 @@ class Verdict:
 
     def record(self, stage: Literal["input", "output"]) -> dict[str, Any]:
         """The verdict as stored in ``response_metadata["moderation"]["judge"]``."""
-        return {"stage": stage, "unsafe": self.unsafe, "category": self.category, "parsed": self.parsed,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "stage": stage,
+            "unsafe": self.unsafe,
+            "category": self.category,
+            "parsed": self.parsed,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class ModelJudge:
@@ -63,8 +77,7 @@ class ModelJudge:
         fail_closed: treat an unparsable reply as unsafe.
     """
 
-    def __init__(self, model: Runnable, categories: Sequence[str] = DEFAULT_CATEGORIES,
-                 fail_closed: bool = False):
+    def __init__(self, model: Runnable, categories: Sequence[str] = DEFAULT_CATEGORIES, fail_closed: bool = False):
         self.model = model
         self.categories = tuple(categories)
         self.fail_closed = fail_closed

@@ -80,8 +80,7 @@ class Lexicon:
     def __init__(self, entries: Mapping[str, list[_Entry]], categories: Iterable[str], window: int):
         self.categories = tuple(sorted(categories))
         self.window = window
-        self.max_term_length = max((len(k) for k, es in entries.items()
-                                    if any(e.role == _TERM for e in es)), default=0)
+        self.max_term_length = max((len(k) for k, es in entries.items() if any(e.role == _TERM for e in es)), default=0)
         self._automaton = ahocorasick.Automaton()
         for key, key_entries in entries.items():
             self._automaton.add_word(key, (len(key), tuple(key_entries)))
@@ -90,9 +89,14 @@ class Lexicon:
         self._empty = not entries
 
     @classmethod
-    def from_terms(cls, terms: Mapping[str, Iterable[str]],
-                   rules: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
-                   allow: Iterable[str] = (), window: int = 30, source: str = "<lexicon>") -> Lexicon:
+    def from_terms(
+        cls,
+        terms: Mapping[str, Iterable[str]],
+        rules: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
+        allow: Iterable[str] = (),
+        window: int = 30,
+        source: str = "<lexicon>",
+    ) -> Lexicon:
         """Compile category terms, context rules ``(terms, context)`` and allowed phrases."""
         entries: dict[str, list[_Entry]] = {}
         rules_of: dict[str, list[int]] = {}
@@ -107,8 +111,9 @@ class Lexicon:
                     entries.setdefault(key, []).append(entry)
         for key in rules_of:
             if not any(e.role == _TERM for e in entries.get(key, [])):
-                raise ModerationConfigError(f"exception rule names '{key}', which no lexicon contains",
-                                            source=source, field="rules.terms")
+                raise ModerationConfigError(
+                    f"exception rule names '{key}', which no lexicon contains", source=source, field="rules.terms"
+                )
         for index, (_terms, context) in enumerate(rules):
             for word in context:
                 key, prefix = _key(word)
@@ -129,8 +134,11 @@ class Lexicon:
             return []
         allowed = [(s, e) for s, e, entry in found if entry.role == _ALLOW]
         context = [(s, e, entry.rules[0]) for s, e, entry in found if entry.role == _CONTEXT]
-        hits = {LexiconHit(entry.label, entry.term, s, e) for s, e, entry in terms
-                if not self._excused(s, e, entry, allowed, context)}
+        hits = {
+            LexiconHit(entry.label, entry.term, s, e)
+            for s, e, entry in terms
+            if not self._excused(s, e, entry, allowed, context)
+        }
         return sorted(hits, key=lambda h: (h.start, h.end, h.category))
 
     def _matches(self, haystack: str | None, view: NormalizedText | None):
@@ -156,14 +164,17 @@ class Lexicon:
             return True
         return not (_is_word_char(haystack[end - 1]) and end < len(haystack) and _is_word_char(haystack[end]))
 
-    def _excused(self, start: int, end: int, entry: _Entry, allowed: list[tuple[int, int]],
-                 context: list[tuple[int, int, int]]) -> bool:
+    def _excused(
+        self, start: int, end: int, entry: _Entry, allowed: list[tuple[int, int]], context: list[tuple[int, int, int]]
+    ) -> bool:
         if any(a_start <= start and end <= a_end for a_start, a_end in allowed):
             return True
         if not entry.rules:
             return False
-        return any(rule in entry.rules and max(c_start - end, start - c_end, 0) <= self.window
-                   for c_start, c_end, rule in context)
+        return any(
+            rule in entry.rules and max(c_start - end, start - c_end, 0) <= self.window
+            for c_start, c_end, rule in context
+        )
 
 
 def load_lexicon(folder: Path) -> Lexicon:
@@ -198,12 +209,14 @@ def _read_exceptions(path: Path) -> tuple[list[tuple[list[str], list[str]]], lis
         raise ModerationConfigError("expected a mapping with 'rules' and 'allow'", source=str(path))
     window = data.get("window", 30)
     if not isinstance(window, int) or window < 0:
-        raise ModerationConfigError(f"must be a non-negative integer (got {window!r})",
-                                    source=str(path), field="window")
+        raise ModerationConfigError(
+            f"must be a non-negative integer (got {window!r})", source=str(path), field="window"
+        )
     rules = []
     for index, rule in enumerate(data.get("rules") or []):
         if not isinstance(rule, dict) or not rule.get("terms") or not rule.get("context"):
-            raise ModerationConfigError("each rule needs non-empty 'terms' and 'context' lists",
-                                        source=str(path), field=f"rules[{index}]")
+            raise ModerationConfigError(
+                "each rule needs non-empty 'terms' and 'context' lists", source=str(path), field=f"rules[{index}]"
+            )
         rules.append(([str(t) for t in rule["terms"]], [str(c) for c in rule["context"]]))
     return rules, [str(a) for a in data.get("allow") or []], window

@@ -47,8 +47,11 @@ def message_text(message: BaseMessage | str) -> str:
     content = message.content
     if isinstance(content, str):
         return content
-    return "".join(part if isinstance(part, str) else str(part.get("text", ""))
-                   for part in content if isinstance(part, str) or part.get("type") == "text")
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", ""))
+        for part in content
+        if isinstance(part, str) or part.get("type") == "text"
+    )
 
 
 def map_text(message: BaseMessage, change: Callable[[str], str]) -> BaseMessage:
@@ -82,6 +85,10 @@ def to_chunk(piece: Any, text: str) -> AIMessageChunk:
     if isinstance(piece, AIMessageChunk):
         return piece.model_copy(update={"content": with_text(piece.content, text), "chunk_position": None})
     if isinstance(piece, AIMessage):
-        return AIMessageChunk(content=with_text(piece.content, text), id=piece.id,
-                              response_metadata=piece.response_metadata, usage_metadata=piece.usage_metadata)
+        return AIMessageChunk(
+            content=with_text(piece.content, text),
+            id=piece.id,
+            response_metadata=piece.response_metadata,
+            usage_metadata=piece.usage_metadata,
+        )
     return AIMessageChunk(content=text)

@@ -37,16 +37,63 @@ __all__ = ["NormalizedText", "fold", "fold_char", "normalize"]
 
 #: Letters from other scripts that look like Latin letters (lower case, after case folding).
 _LOOK_ALIKES = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
-    "һ": "h", "ӏ": "i", "ԛ": "q", "ԝ": "w", "ь": "b", "α": "a", "β": "b", "ε": "e", "η": "n",
-    "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
-    "ɡ": "g", "ı": "i", "ł": "i", "ø": "o", "ß": "s",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ѕ": "s",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ԁ": "d",
+    "һ": "h",
+    "ӏ": "i",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ь": "b",
+    "α": "a",
+    "β": "b",
+    "ε": "e",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ω": "w",
+    "ɡ": "g",
+    "ı": "i",
+    "ł": "i",
+    "ø": "o",
+    "ß": "s",
 }
 #: Digits and symbols used in place of letters; ``l`` joins the ``i`` skeleton.
 _SUBSTITUTES = {
-    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s",
-    "|": "i", "l": "i", "€": "e", "¡": "i",
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "@": "a",
+    "$": "s",
+    "|": "i",
+    "l": "i",
+    "€": "e",
+    "¡": "i",
 }
 #: Invisible characters used to split words; all fold to U+200B and the compact view drops them.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"
@@ -153,8 +200,14 @@ def normalize(text: str) -> NormalizedText:
 
 def _may_remove(folded: str) -> bool:
     """Whether anything could be removed; skips the costlier ``_REMOVABLE`` scan for most texts."""
-    return (ZERO_WIDTH in folded or "  " in folded or folded[:1].isalpha() and folded[1:2] in _SEPARATOR_SET
-            or bool(_SINGLE_LETTERS.search(folded)) or bool(_CJK_CHAR.search(folded)))
+    return (
+        ZERO_WIDTH in folded
+        or "  " in folded
+        or folded[:1].isalpha()
+        and folded[1:2] in _SEPARATOR_SET
+        or bool(_SINGLE_LETTERS.search(folded))
+        or bool(_CJK_CHAR.search(folded))
+    )
 
 
 def _removals(folded: str) -> Iterator[tuple[int, int]]:

@@ -30,12 +30,19 @@ from core.yaml_locations import describe, parse_yaml
 from core.yaml_locations import dotted as _dotted
 from core.yaml_locations import line_of as _line_of
 
-__all__ = ["Action", "JudgePolicy", "ModerationConfig", "PiiPolicy", "Policy", "config_path",
-           "load_config", "parse_config"]
+__all__ = [
+    "Action",
+    "JudgePolicy",
+    "ModerationConfig",
+    "PiiPolicy",
+    "Policy",
+    "config_path",
+    "load_config",
+    "parse_config",
+]
 
 Action = Literal["block", "mask", "flag"]
-PiiType = Literal["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "CN_ID", "US_SSN", "ADDRESS",
-                  "PERSON"]
+PiiType = Literal["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "CN_ID", "US_SSN", "ADDRESS", "PERSON"]
 
 
 class _Strict(BaseModel):
@@ -47,8 +54,7 @@ class PiiPolicy(_Strict):
 
     mask: bool = True
     """Replace PII with ``<TYPE_n>`` placeholders before an untrusted (hosted) model sees it."""
-    types: list[PiiType] = ["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "CN_ID", "US_SSN",
-                            "ADDRESS"]
+    types: list[PiiType] = ["EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "CN_ID", "US_SSN", "ADDRESS"]
     """Types to detect. ``PERSON`` is added by ``names``."""
     names: bool = False
     """Also find person names (presidio + spaCy; jieba for Chinese): ~100 ms per 2 KB of text."""
@@ -82,8 +88,9 @@ class Policy(_Strict):
     """Overrides of ``categories`` for the model's answer."""
     on_block: Literal["refuse", "raise"] = "refuse"
     """``refuse``: answer with ``refusal``; ``raise``: raise ``ModerationBlocked``."""
-    refusal: str = ("Sorry, I can't help with that request: it was blocked by the {policy} content policy "
-                    "({categories}).")
+    refusal: str = (
+        "Sorry, I can't help with that request: it was blocked by the {policy} content policy ({categories})."
+    )
     """Answer to a blocked request; ``{policy}`` and ``{categories}`` are filled in."""
     output_refusal: str = "[The rest of this answer was withheld by the {policy} content policy ({categories}).]"
     """Replaces an answer (or the rest of a streamed one) that fails output review."""
@@ -126,8 +133,9 @@ class ModerationConfig(_Strict):
         try:
             return self.policies[name]
         except KeyError:
-            raise ModerationConfigError(f"no policy '{name}' (defined: {', '.join(self.policies)})",
-                                        source=self._source, field="policies") from None
+            raise ModerationConfigError(
+                f"no policy '{name}' (defined: {', '.join(self.policies)})", source=self._source, field="policies"
+            ) from None
 
     def lexicon_folder(self) -> Path:
         base = Path(self._source).parent if not self._source.startswith("<") else config_dir()
@@ -135,8 +143,9 @@ class ModerationConfig(_Strict):
 
     def error(self, message: str, location: tuple[Any, ...]) -> ModerationConfigError:
         """A :class:`ModerationConfigError` pointing at ``location`` in the file."""
-        return ModerationConfigError(message, source=self._source, line=_line_of(self._root, location),
-                                     field=_dotted(location))
+        return ModerationConfigError(
+            message, source=self._source, line=_line_of(self._root, location), field=_dotted(location)
+        )
 
 
 def config_path() -> Path:
@@ -150,8 +159,7 @@ def load_config(path: Path | None = None) -> ModerationConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ModerationConfigError(f"cannot read the moderation config: {exc.strerror}",
-                                    source=str(path)) from exc
+        raise ModerationConfigError(f"cannot read the moderation config: {exc.strerror}", source=str(path)) from exc
     return parse_config(text, source=str(path))
 
 
@@ -159,8 +167,9 @@ def parse_config(text: str, source: str = "<moderation config>") -> ModerationCo
     """Validate moderation YAML text; errors carry ``source``, line and field."""
     root, data = parse_yaml(text, source, ModerationConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("policies"), dict):
-        raise ModerationConfigError("expected a mapping with a 'policies:' mapping", source=source,
-                                    line=1, field="policies")
+        raise ModerationConfigError(
+            "expected a mapping with a 'policies:' mapping", source=source, line=1, field="policies"
+        )
     data["policies"] = _resolve_extends(data["policies"], root, source)
     try:
         config = ModerationConfig.model_validate(data)
@@ -179,19 +188,30 @@ def _resolve_extends(policies: dict[str, Any], root: Any, source: str) -> dict[s
             return resolved[name]
         raw = policies[name] or {}
         if not isinstance(raw, dict):
-            raise ModerationConfigError("a policy must be a mapping", source=source,
-                                        line=_line_of(root, ("policies", name)), field=f"policies.{name}")
+            raise ModerationConfigError(
+                "a policy must be a mapping",
+                source=source,
+                line=_line_of(root, ("policies", name)),
+                field=f"policies.{name}",
+            )
         parent = raw.get("extends")
         merged = dict(raw)
         if parent is not None:
             location = ("policies", name, "extends")
             if parent not in policies:
-                raise ModerationConfigError(f"extends unknown policy '{parent}'", source=source,
-                                            line=_line_of(root, location), field=_dotted(location))
+                raise ModerationConfigError(
+                    f"extends unknown policy '{parent}'",
+                    source=source,
+                    line=_line_of(root, location),
+                    field=_dotted(location),
+                )
             if parent in chain:
-                raise ModerationConfigError(f"circular extends: {' -> '.join(chain + (parent,))}",
-                                            source=source, line=_line_of(root, location),
-                                            field=_dotted(location))
+                raise ModerationConfigError(
+                    f"circular extends: {' -> '.join(chain + (parent,))}",
+                    source=source,
+                    line=_line_of(root, location),
+                    field=_dotted(location),
+                )
             merged = _deep_merge(resolve(parent, chain + (parent,)), raw)
         resolved[name] = merged
         return merged

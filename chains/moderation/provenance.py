@@ -36,9 +36,15 @@ def provenance(message: Any, model_runnable: Runnable | None) -> dict[str, Any]:
     response = getattr(message, "response_metadata", None) or {}
     route = response.get("route") if isinstance(response.get("route"), dict) else {}
     identity = catalog_identity(model_runnable)
-    model = (route.get("model") or response.get("modelyard_model") or identity.get("model")
-             or response.get("model_name") or response.get("model")
-             or getattr(model_runnable, "model_name", None) or "unknown")
+    model = (
+        route.get("model")
+        or response.get("modelyard_model")
+        or identity.get("model")
+        or response.get("model_name")
+        or response.get("model")
+        or getattr(model_runnable, "model_name", None)
+        or "unknown"
+    )
     return {
         "ai_generated": True,
         "model": model,
@@ -51,9 +57,15 @@ def provenance(message: Any, model_runnable: Runnable | None) -> dict[str, Any]:
 
 def moderation_notice(policy: str) -> dict[str, Any]:
     """Provenance of a refusal written by moderation itself (no model was called)."""
-    return {"ai_generated": False, "model": None, "provider": None, "deployment": None,
-            "generated_at": _now(), "generated_by": f"moderation policy '{policy}'",
-            "label": "Moderation notice"}
+    return {
+        "ai_generated": False,
+        "model": None,
+        "provider": None,
+        "deployment": None,
+        "generated_at": _now(),
+        "generated_by": f"moderation policy '{policy}'",
+        "label": "Moderation notice",
+    }
 
 
 def _now() -> str:

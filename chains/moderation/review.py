@@ -41,8 +41,7 @@ class AnswerReviewer:
         flags: one record per hit: ``{"stage": "output", "category", "action", "term"}``.
     """
 
-    def __init__(self, moderator: Moderator, policy: str, vault: PiiVault | None = None,
-                 hold_all: bool = False):
+    def __init__(self, moderator: Moderator, policy: str, vault: PiiVault | None = None, hold_all: bool = False):
         self.moderator = moderator
         self.policy_name = policy
         self.policy = moderator.policy(policy)
@@ -116,8 +115,11 @@ class AnswerReviewer:
         """Hits not yet decided that start before ``end`` (text after them is known by now)."""
         start = max(0, self._released - self.window - self.moderator.lexicon.window)
         hits = self.moderator.lexicon.scan(self._buffer[start:])
-        return [LexiconHit(h.category, h.term, h.start + start, h.end + start) for h in hits
-                if h.start + start < end and (h.start + start, h.end + start, h.category) not in self._decided]
+        return [
+            LexiconHit(h.category, h.term, h.start + start, h.end + start)
+            for h in hits
+            if h.start + start < end and (h.start + start, h.end + start, h.category) not in self._decided
+        ]
 
     def _decide(self, hit: LexiconHit) -> None:
         self._decided.add((hit.start, hit.end, hit.category))

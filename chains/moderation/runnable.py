@@ -73,9 +73,16 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         vaults: where conversations' placeholder vaults live (default: a new in-memory store).
     """
 
-    def __init__(self, model: Runnable, policy: str = "default", *, moderator: Moderator | None = None,
-                 judge: ModelJudge | Runnable | None = None, trusted: bool | None = None,
-                 vaults: VaultStore | None = None):
+    def __init__(
+        self,
+        model: Runnable,
+        policy: str = "default",
+        *,
+        moderator: Moderator | None = None,
+        judge: ModelJudge | Runnable | None = None,
+        trusted: bool | None = None,
+        vaults: VaultStore | None = None,
+    ):
         self.model = model
         self.moderator = moderator or Moderator.from_config()
         self.moderator.policy(policy)  # an unknown policy fails here, not on the first request
@@ -89,30 +96,30 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
     def invoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
         return self._call_with_config(self._invoke, input, config, run_type="chain")
 
-    async def ainvoke(self, input: ChatInput, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> BaseMessage:
+    async def ainvoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
         return await self._acall_with_config(self._ainvoke, input, config, run_type="chain")
 
-    def stream(self, input: ChatInput, config: RunnableConfig | None = None,
-               **kwargs: Any) -> Iterator[AIMessageChunk]:
+    def stream(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
         yield from self.transform(iter([input]), config, **kwargs)
 
-    def transform(self, input: Iterator[ChatInput], config: RunnableConfig | None = None,
-                  **kwargs: Any) -> Iterator[AIMessageChunk]:
+    def transform(
+        self, input: Iterator[ChatInput], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[AIMessageChunk]:
         yield from self._transform_stream_with_config(input, self._transform, config, run_type="chain")
 
-    async def astream(self, input: ChatInput, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    async def astream(
+        self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
         async def once() -> AsyncIterator[ChatInput]:
             yield input
 
         async for chunk in self.atransform(once(), config, **kwargs):
             yield chunk
 
-    async def atransform(self, input: AsyncIterator[ChatInput], config: RunnableConfig | None = None,
-                         **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
-        async for chunk in self._atransform_stream_with_config(input, self._atransform, config,
-                                                               run_type="chain"):
+    async def atransform(
+        self, input: AsyncIterator[ChatInput], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        async for chunk in self._atransform_stream_with_config(input, self._atransform, config, run_type="chain"):
             yield chunk
 
     # ---- the three stages, sync ------------------------------------------------------------------
@@ -156,8 +163,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
     async def _ainvoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
         turn = self._begin(value, config)
         if self._wants_judge(turn, "input"):
-            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user",
-                                                            config))
+            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             return self._refuse(turn)
         answer = await self.model.ainvoke(turn.model_input, config)
@@ -167,15 +173,15 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
             self._judge_output(turn, reviewer, await self.judge.ajudge(reviewer.text, "assistant", config))
         return self._answer(turn, answer, reviewer, shown)
 
-    async def _atransform(self, inputs: AsyncIterator[ChatInput],
-                          config: RunnableConfig) -> AsyncIterator[AIMessageChunk]:
+    async def _atransform(
+        self, inputs: AsyncIterator[ChatInput], config: RunnableConfig
+    ) -> AsyncIterator[AIMessageChunk]:
         value = None
         async for value in inputs:  # noqa: B007 - the last input is the one to use
             pass
         turn = self._begin(value, config)
         if self._wants_judge(turn, "input"):
-            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user",
-                                                            config))
+            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             yield _as_last_chunk(self._refuse(turn))
             return
@@ -214,8 +220,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         turn.judge.append(verdict.record("input"))
         if verdict.unsafe and verdict.category not in turn.screening.blocked_categories:
             turn.screening.blocked_categories.append(verdict.category)
-            turn.screening.flags.append({"stage": "input", "category": verdict.category, "action": "block",
-                                         "term": ""})
+            turn.screening.flags.append({"stage": "input", "category": verdict.category, "action": "block", "term": ""})
 
     def _judge_output(self, turn: _Turn, reviewer: AnswerReviewer, verdict: Any) -> None:
         turn.judge.append(verdict.record("output"))
@@ -231,45 +236,68 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         text = rules.refusal_text(turn.policy, categories)
         if rules.on_block == "raise":
             raise ModerationBlocked(text, categories)
-        return AIMessage(content=text, response_metadata={
-            "moderation": self._record(turn, None, "input"), "provenance": moderation_notice(turn.policy)})
+        return AIMessage(
+            content=text,
+            response_metadata={
+                "moderation": self._record(turn, None, "input"),
+                "provenance": moderation_notice(turn.policy),
+            },
+        )
 
     def _answer(self, turn: _Turn, answer: Any, reviewer: AnswerReviewer, shown: str) -> BaseMessage:
         content = reviewer.refusal() if reviewer.blocked else shown
         if isinstance(answer, BaseMessage) and not reviewer.blocked:
             content = with_text(answer.content, shown)  # keeps an answer's images
-        extra = {"moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
-                 "provenance": provenance(answer, self.model)}
+        extra = {
+            "moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
+            "provenance": provenance(answer, self.model),
+        }
         if isinstance(answer, BaseMessage):
-            return answer.model_copy(update={"content": content,
-                                             "response_metadata": {**answer.response_metadata, **extra}})
+            return answer.model_copy(
+                update={"content": content, "response_metadata": {**answer.response_metadata, **extra}}
+            )
         return AIMessage(content=content, response_metadata=extra)
 
     def _last_chunk(self, turn: _Turn, reviewer: AnswerReviewer, metadata: dict[str, Any]) -> AIMessageChunk:
         tail = reviewer.finish()
         if reviewer.blocked:
             tail = ("\n\n" if reviewer.text else "") + reviewer.refusal()
-        extra = {"moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
-                 "provenance": provenance(AIMessage("", response_metadata=metadata), self.model)}
+        extra = {
+            "moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
+            "provenance": provenance(AIMessage("", response_metadata=metadata), self.model),
+        }
         return AIMessageChunk(content=tail, response_metadata=extra, chunk_position="last")
 
     def _record(self, turn: _Turn, reviewer: AnswerReviewer | None, blocked_at: str | None) -> dict[str, Any]:
         flags = turn.screening.flags + (reviewer.flags if reviewer else [])
-        return {"policy": turn.policy, "blocked": blocked_at is not None, "stage": blocked_at,
-                "categories": sorted({flag["category"] for flag in flags}), "flags": flags,
-                "pii": turn.screening.pii, "pii_masked": turn.masked, "trusted_target": turn.trusted,
-                "reviewed": reviewer is not None, "judge": turn.judge}
+        return {
+            "policy": turn.policy,
+            "blocked": blocked_at is not None,
+            "stage": blocked_at,
+            "categories": sorted({flag["category"] for flag in flags}),
+            "flags": flags,
+            "pii": turn.screening.pii,
+            "pii_masked": turn.masked,
+            "trusted_target": turn.trusted,
+            "reviewed": reviewer is not None,
+            "judge": turn.judge,
+        }
 
 
-def moderated(model_runnable: Runnable, policy: str = "default", *, moderator: Moderator | None = None,
-              judge: ModelJudge | Runnable | None = None, trusted: bool | None = None,
-              vaults: VaultStore | None = None) -> ModeratedChat:
+def moderated(
+    model_runnable: Runnable,
+    policy: str = "default",
+    *,
+    moderator: Moderator | None = None,
+    judge: ModelJudge | Runnable | None = None,
+    trusted: bool | None = None,
+    vaults: VaultStore | None = None,
+) -> ModeratedChat:
     """Wrap ``model_runnable`` (messages → AIMessage) in moderation under ``policy``.
 
     See :class:`ModeratedChat` for the arguments and the module docstring for what happens.
     """
-    return ModeratedChat(model_runnable, policy, moderator=moderator, judge=judge, trusted=trusted,
-                         vaults=vaults)
+    return ModeratedChat(model_runnable, policy, moderator=moderator, judge=judge, trusted=trusted, vaults=vaults)
 
 
 def _last(inputs: Iterator[ChatInput]) -> ChatInput:
@@ -280,5 +308,4 @@ def _last(inputs: Iterator[ChatInput]) -> ChatInput:
 
 
 def _as_last_chunk(message: AIMessage) -> AIMessageChunk:
-    return AIMessageChunk(content=message.content, response_metadata=message.response_metadata,
-                          chunk_position="last")
+    return AIMessageChunk(content=message.content, response_metadata=message.response_metadata, chunk_position="last")

@@ -59,8 +59,10 @@ class ScreenResult:
 
     def flags(self, stage: Stage) -> list[dict[str, str]]:
         """One record per hit: ``{"stage", "category", "action", "term"}``."""
-        return [{"stage": stage, "category": h.category, "action": self.actions[h.category], "term": h.term}
-                for h in self.hits]
+        return [
+            {"stage": stage, "category": h.category, "action": self.actions[h.category], "term": h.term}
+            for h in self.hits
+        ]
 
     def masked(self, vault: PiiVault | None = None, mask_pii: bool = True) -> tuple[str, list[dict[str, str]]]:
         """The text with ``mask`` terms starred out and (if ``mask_pii``) PII replaced by placeholders.
@@ -69,8 +71,9 @@ class ScreenResult:
             The masked text and ``[{"type", "placeholder"}]`` for the PII replaced.
         """
         vault = vault if vault is not None else PiiVault()
-        edits: list[tuple[int, int, str]] = [(h.start, h.end, "*" * (h.end - h.start)) for h in self.hits
-                                             if self.actions[h.category] == "mask"]
+        edits: list[tuple[int, int, str]] = [
+            (h.start, h.end, "*" * (h.end - h.start)) for h in self.hits if self.actions[h.category] == "mask"
+        ]
         refs: list[dict[str, str]] = []
         if mask_pii:
             for span in self.pii:
@@ -104,8 +107,7 @@ class Moderator:
         ModerationConfigError: a policy names a category that has no lexicon file.
     """
 
-    def __init__(self, config: ModerationConfig, lexicon: Lexicon | None = None,
-                 names: NameDetector | None = None):
+    def __init__(self, config: ModerationConfig, lexicon: Lexicon | None = None, names: NameDetector | None = None):
         self.config = config
         self.lexicon = lexicon if lexicon is not None else load_lexicon(config.lexicon_folder())
         self.names = names or NameDetector()
@@ -121,8 +123,14 @@ class Moderator:
         """A policy by name (a :class:`Policy` is returned as it is)."""
         return name if isinstance(name, Policy) else self.config.policy(name)
 
-    def screen(self, text: str, policy: str | Policy = "default", stage: Stage = "input",
-               find_pii: bool = True, find_terms: bool = True) -> ScreenResult:
+    def screen(
+        self,
+        text: str,
+        policy: str | Policy = "default",
+        stage: Stage = "input",
+        find_pii: bool = True,
+        find_terms: bool = True,
+    ) -> ScreenResult:
         """Screen ``text``: lexicon hits (when ``find_terms``) with the policy's actions, and PII
         (when ``find_pii``)."""
         rules = self.policy(policy)
@@ -146,4 +154,5 @@ class Moderator:
                     if category not in known:
                         raise self.config.error(
                             f"unknown category '{category}' (lexicon files: {', '.join(sorted(known))})",
-                            ("policies", name, section, category))
+                            ("policies", name, section, category),
+                        )

@@ -73,7 +73,7 @@ class PiiVault:
         pieces, found, cursor = [], [], 0
         for span in sorted(spans, key=lambda s: s.start):
             token = self.placeholder(span.type, span.text)
-            pieces += [text[cursor:span.start], token]
+            pieces += [text[cursor : span.start], token]
             found.append({"type": span.type, "placeholder": token})
             cursor = span.end
         pieces.append(text[cursor:])
@@ -81,6 +81,7 @@ class PiiVault:
 
     def restore(self, text: str) -> str:
         """Put original values back for every placeholder this vault issued; leave others alone."""
+
         def original(match: re.Match[str]) -> str:
             token = f"<{match.group(1).upper()}_{match.group(2)}>"
             return self._values.get(token, match.group())

@@ -25,8 +25,15 @@ __all__ = ["CatalogChatMixin", "identity"]
 
 def identity(spec: ModelSpec, deployment: Deployment) -> dict[str, Any]:
     """The ``metadata`` an adapter is built with."""
-    return {"modelyard": {"provider": spec.provider, "model": spec.name, "deployment": deployment.name,
-                          "cost": spec.cost.model_dump(), "trusted": bool(spec.trusted)}}
+    return {
+        "modelyard": {
+            "provider": spec.provider,
+            "model": spec.name,
+            "deployment": deployment.name,
+            "cost": spec.cost.model_dump(),
+            "trusted": bool(spec.trusted),
+        }
+    }
 
 
 class CatalogChatMixin:
@@ -40,8 +47,12 @@ class CatalogChatMixin:
 
     def _provider_error(self, exc: BaseException) -> ProviderError:
         ident = self.catalog_identity
-        return translate(exc, provider=ident.get("provider", ""), model=ident.get("model", ""),
-                         deployment=ident.get("deployment", ""))
+        return translate(
+            exc,
+            provider=ident.get("provider", ""),
+            model=ident.get("model", ""),
+            deployment=ident.get("deployment", ""),
+        )
 
     def _price(self, message: BaseMessage) -> None:
         usage = getattr(message, "usage_metadata", None)
@@ -50,8 +61,11 @@ class CatalogChatMixin:
         ident = self.catalog_identity
         cost = Cost(**ident.get("cost", {})).of(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
         message.response_metadata.update(
-            cost_usd=cost, modelyard_model=ident.get("model"), deployment=ident.get("deployment"),
-            provider=ident.get("provider"))
+            cost_usd=cost,
+            modelyard_model=ident.get("model"),
+            deployment=ident.get("deployment"),
+            provider=ident.get("provider"),
+        )
 
     def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:

@@ -60,7 +60,8 @@ def extract_path(data: Any, path: str) -> Any:
                 present = sorted(current) if isinstance(current, dict) else type(current).__name__
                 raise ProviderResponseError(
                     f"response_extract path '{path}' does not match the response: no key '{key}' at "
-                    f"'{walked or '<root>'}' (keys present: {present})")
+                    f"'{walked or '<root>'}' (keys present: {present})"
+                )
             current = current[key]
             walked = f"{walked}.{key}" if walked else key
         for index in re.findall(r"\[(\d*)\]", indexes):
@@ -69,7 +70,8 @@ def extract_path(data: Any, path: str) -> Any:
                 size = len(current) if isinstance(current, list) else type(current).__name__
                 raise ProviderResponseError(
                     f"response_extract path '{path}' does not match the response: '{walked}' has no "
-                    f"element [{position}] (found {size})")
+                    f"element [{position}] (found {size})"
+                )
             current = current[position]
             walked += f"[{position}]"
     return current
@@ -94,13 +96,21 @@ class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
     def _values(self, messages: list[BaseMessage]) -> dict[str, Any]:
         users = [m for m in messages if m.type == "human"]
         prompt = users[-1].text if users else (messages[-1].text if messages else "")
-        return {"USER_PROMPT": prompt, "MODEL_TEMPERATURE": self.temperature, "MODEL_NAME": self.model_name,
-                "API_KEY": self.api_key}
+        return {
+            "USER_PROMPT": prompt,
+            "MODEL_TEMPERATURE": self.temperature,
+            "MODEL_NAME": self.model_name,
+            "API_KEY": self.api_key,
+        }
 
     def _request(self, messages: list[BaseMessage]) -> tuple[str, dict[str, Any], dict[str, str], str]:
         values = self._values(messages)
-        return (fill_template(self.url_template, values), fill_template(self.body_template, values),
-                fill_template(self.headers, values), values["USER_PROMPT"])
+        return (
+            fill_template(self.url_template, values),
+            fill_template(self.body_template, values),
+            fill_template(self.headers, values),
+            values["USER_PROMPT"],
+        )
 
     def _result(self, response: httpx.Response, prompt: str) -> ChatResult:
         response.raise_for_status()  # translated with this model's identity by the caller
@@ -115,8 +125,9 @@ class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
         message = AIMessage(content=text, usage_metadata=usage, response_metadata={"usage_estimated": True})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         url, body, headers, prompt = self._request(messages)
         try:
             response = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
@@ -124,8 +135,9 @@ class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
         except Exception as exc:
             raise self._provider_error(exc) from exc
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         url, body, headers, prompt = self._request(messages)
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
@@ -141,7 +153,13 @@ def build_http_template(spec: ModelSpec, deployment: Deployment, params: dict[st
     template = spec.http_template
     url = deployment.base_url or template.req_url_template or ""
     return ChatHttpTemplate(
-        url_template=url, body_template=template.body, response_extract=template.response_extract,
-        headers=template.headers, model_name=deployment.model_id or spec.name,
+        url_template=url,
+        body_template=template.body,
+        response_extract=template.response_extract,
+        headers=template.headers,
+        model_name=deployment.model_id or spec.name,
         api_key=os.environ.get(deployment.api_key_env, "") if deployment.api_key_env else "",
-        temperature=params.get("temperature"), timeout=deployment.timeout, metadata=identity(spec, deployment))
+        temperature=params.get("temperature"),
+        timeout=deployment.timeout,
+        metadata=identity(spec, deployment),
+    )

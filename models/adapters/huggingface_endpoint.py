@@ -22,16 +22,27 @@ class CatalogChatHuggingFaceEndpoint(CatalogChatMixin, ChatHuggingFace):
     """ChatHuggingFace over an endpoint, with catalog cost and ProviderError translation."""
 
 
-def build_huggingface_endpoint(spec: ModelSpec, deployment: Deployment,
-                               params: dict[str, Any]) -> CatalogChatHuggingFaceEndpoint:
+def build_huggingface_endpoint(
+    spec: ModelSpec, deployment: Deployment, params: dict[str, Any]
+) -> CatalogChatHuggingFaceEndpoint:
     """``params`` are canonical values (``temperature``, ``max_tokens``, ``top_p``)."""
     token = os.environ.get(deployment.api_key_env, "") if deployment.api_key_env else ""
     target = {"endpoint_url": deployment.base_url} if deployment.base_url else {"repo_id": deployment.model_id}
     llm = HuggingFaceEndpoint(
-        **target, task="text-generation", huggingfacehub_api_token=token or None,
-        max_new_tokens=int(params.get("max_tokens") or 256), temperature=params.get("temperature"),
-        timeout=deployment.timeout, server_kwargs={})
+        **target,
+        task="text-generation",
+        huggingfacehub_api_token=token or None,
+        max_new_tokens=int(params.get("max_tokens") or 256),
+        temperature=params.get("temperature"),
+        timeout=deployment.timeout,
+        server_kwargs={},
+    )
     return CatalogChatHuggingFaceEndpoint(
-        llm=llm, model_id=deployment.model_id or spec.name, max_tokens=params.get("max_tokens"),
-        temperature=params.get("temperature"), top_p=params.get("top_p"), stream_usage=True,
-        metadata=identity(spec, deployment))
+        llm=llm,
+        model_id=deployment.model_id or spec.name,
+        max_tokens=params.get("max_tokens"),
+        temperature=params.get("temperature"),
+        top_p=params.get("top_p"),
+        stream_usage=True,
+        metadata=identity(spec, deployment),
+    )

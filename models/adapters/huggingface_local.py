@@ -40,7 +40,8 @@ def _load(folder: str, quantization: str, threads: int) -> tuple[Any, Any]:
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
     elif quantization == "4bit":
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32
+        )
     model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return model, tokenizer
@@ -65,15 +66,17 @@ class _UsageCountingChatHuggingFace(ChatHuggingFace):
         completion = self._count(output)
         return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         for generation in result.generations:
             generation.message.usage_metadata = self._usage(messages, generation.message.text)  # type: ignore[attr-defined]
         return result
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
         text = ""
         for chunk in super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
             text += chunk.text
@@ -83,12 +86,14 @@ class _UsageCountingChatHuggingFace(ChatHuggingFace):
         usage = AIMessageChunk(content="", usage_metadata=self._usage(messages, text))  # type: ignore[arg-type]
         yield ChatGenerationChunk(message=usage)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         return await run_in_executor(None, self._generate, messages, stop, None, **kwargs)
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: Any = None, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
         async for chunk in BaseChatModel._astream(self, messages, stop=stop, **kwargs):
             yield chunk
 
@@ -97,18 +102,23 @@ class CatalogChatHuggingFaceLocal(CatalogChatMixin, _UsageCountingChatHuggingFac
     """A local transformers chat model with catalog cost and ProviderError translation."""
 
 
-def build_huggingface_local(spec: ModelSpec, deployment: Deployment,
-                            params: dict[str, Any]) -> CatalogChatHuggingFaceLocal:
+def build_huggingface_local(
+    spec: ModelSpec, deployment: Deployment, params: dict[str, Any]
+) -> CatalogChatHuggingFaceLocal:
     """``params`` are canonical values: ``temperature``, ``max_tokens``, ``top_p``."""
     from transformers import pipeline
 
     model, tokenizer = load_local_model(spec)
     temperature = params.get("temperature") or 0.0
-    generation: dict[str, Any] = {"max_new_tokens": int(params.get("max_tokens") or 256),
-                                  "do_sample": temperature > 0, "return_full_text": False}
+    generation: dict[str, Any] = {
+        "max_new_tokens": int(params.get("max_tokens") or 256),
+        "do_sample": temperature > 0,
+        "return_full_text": False,
+    }
     if temperature > 0:
         generation.update(temperature=temperature, top_p=params.get("top_p") or 1.0)
     pipe = pipeline("text-generation", model=model, tokenizer=tokenizer, **generation)
     llm = HuggingFacePipeline(pipeline=pipe, model_id=spec.name)
-    return CatalogChatHuggingFaceLocal(llm=llm, tokenizer=tokenizer, model_id=spec.name,
-                                       metadata=identity(spec, deployment))
+    return CatalogChatHuggingFaceLocal(
+        llm=llm, tokenizer=tokenizer, model_id=spec.name, metadata=identity(spec, deployment)
+    )

@@ -68,8 +68,9 @@ def llamacpp_engine(source: LocalSource) -> LlamaCppEngine:
     """The process-wide engine for ``source`` (loaded on first use)."""
     path = local_weights_path(source)
     if path is None:
-        raise ProviderConnectionError(f"weights {source.file} not found (package {source.package})",
-                                      provider="llamacpp")
+        raise ProviderConnectionError(
+            f"weights {source.file} not found (package {source.package})", provider="llamacpp"
+        )
     with _engines_lock:
         return _load(str(path), source.n_ctx, source.threads)
 
@@ -79,6 +80,12 @@ def build_llamacpp(spec: ModelSpec, deployment: Deployment, params: dict[str, An
     assert spec.source is not None
     engine = llamacpp_engine(spec.source)
     return CatalogChatOpenAI(
-        model=spec.name, base_url=engine.base_url, api_key="local", timeout=deployment.timeout,
-        max_retries=0, stream_usage=True, metadata=identity(spec, deployment),
-        **provider_names(spec, params))
+        model=spec.name,
+        base_url=engine.base_url,
+        api_key="local",
+        timeout=deployment.timeout,
+        max_retries=0,
+        stream_usage=True,
+        metadata=identity(spec, deployment),
+        **provider_names(spec, params),
+    )

@@ -38,11 +38,13 @@ class CatalogOpenAIImages(CatalogChatMixin, BaseChatModel):
         return "openai-images"
 
     def _client(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed", timeout=self.timeout,
-                             max_retries=0)
+        return openai.OpenAI(
+            base_url=self.base_url, api_key=self.api_key or "not-needed", timeout=self.timeout, max_retries=0
+        )
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         users = [m for m in messages if m.type == "human"]
         prompt = (users[-1] if users else messages[-1]).text
         try:
@@ -50,24 +52,39 @@ class CatalogOpenAIImages(CatalogChatMixin, BaseChatModel):
         except Exception as exc:
             raise self._provider_error(exc) from exc
         image = result.data[0]
-        block = ({"type": "image", "base64": image.b64_json, "mime_type": "image/png"} if image.b64_json
-                 else {"type": "image", "url": image.url})
+        block = (
+            {"type": "image", "base64": image.b64_json, "mime_type": "image/png"}
+            if image.b64_json
+            else {"type": "image", "url": image.url}
+        )
         tokens = count_tokens(prompt)
-        message = AIMessage(content=[block], usage_metadata={"input_tokens": tokens, "output_tokens": 0,
-                                                             "total_tokens": tokens})
+        message = AIMessage(
+            content=[block], usage_metadata={"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}
+        )
         self._price(message)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
         """The images API does not stream: one chunk carrying the whole image."""
         message = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
-        yield ChatGenerationChunk(message=AIMessageChunk(content=message.content, usage_metadata=message.usage_metadata,
-                                                         response_metadata=message.response_metadata))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=message.content,
+                usage_metadata=message.usage_metadata,
+                response_metadata=message.response_metadata,
+            )
+        )
 
 
 def build_openai_images(spec: ModelSpec, deployment: Deployment, params: dict[str, Any]) -> CatalogOpenAIImages:
     api_key = os.environ.get(deployment.api_key_env, "") if deployment.api_key_env else ""
-    return CatalogOpenAIImages(model_name=deployment.model_id or spec.name, base_url=deployment.base_url,
-                               api_key=api_key, timeout=deployment.timeout, size=params.get("size", "1024x1024"),
-                               metadata=identity(spec, deployment))
+    return CatalogOpenAIImages(
+        model_name=deployment.model_id or spec.name,
+        base_url=deployment.base_url,
+        api_key=api_key,
+        timeout=deployment.timeout,
+        size=params.get("size", "1024x1024"),
+        metadata=identity(spec, deployment),
+    )

@@ -32,8 +32,9 @@ class ContextWindowPolicy:
         if not kept:
             largest = max(candidates, key=lambda e: e.spec.context_window, default=None)
             detail = f"; the largest is {largest.spec.name} with {largest.spec.context_window}" if largest else ""
-            raise RoutingError(f"the prompt needs ~{needed} tokens, more than any available model's context "
-                               f"window{detail}")
+            raise RoutingError(
+                f"the prompt needs ~{needed} tokens, more than any available model's context window{detail}"
+            )
         dropped = ", ".join(e.spec.name for e in candidates if e not in kept)
         record.note(self.name, f"prompt ~{needed} tokens exceeds the window of {dropped} → larger models")
         return kept

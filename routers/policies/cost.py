@@ -36,8 +36,9 @@ class CostPolicy:
     def _table(self, candidates: list[ModelEntry]) -> tuple[np.ndarray, np.ndarray]:
         """Price matrix (input, output per 1K) and quality vector, cached per candidate list."""
         if self._cached is None or self._cached[0] is not candidates:
-            prices = np.array([(e.spec.cost.input_per_1k, e.spec.cost.output_per_1k) for e in candidates],
-                              dtype=float).reshape(-1, 2)
+            prices = np.array(
+                [(e.spec.cost.input_per_1k, e.spec.cost.output_per_1k) for e in candidates], dtype=float
+            ).reshape(-1, 2)
             quality = np.array([e.spec.quality for e in candidates], dtype=float)
             self._cached = (candidates, prices, quality)
         return self._cached[1], self._cached[2]
@@ -56,9 +57,11 @@ class CostPolicy:
         fits = np.flatnonzero(capable & (costs <= request.max_cost))
         if fits.size == 0:
             cheapest = int(np.flatnonzero(capable)[np.argmin(costs[capable])])
-            raise RoutingError(f"no model fits max_cost ${request.max_cost:g}: the cheapest capable one, "
-                               f"{candidates[cheapest].spec.name}, needs ~${costs[cheapest]:.6f} for "
-                               f"~{prompt}+{output} tokens")
+            raise RoutingError(
+                f"no model fits max_cost ${request.max_cost:g}: the cheapest capable one, "
+                f"{candidates[cheapest].spec.name}, needs ~${costs[cheapest]:.6f} for "
+                f"~{prompt}+{output} tokens"
+            )
         order = fits[np.lexsort((-quality[fits], costs[fits]))][: self.keep]  # cheapest, then best
         affordable = [(float(costs[i]), candidates[i]) for i in order]
         cost, best = affordable[0]

@@ -30,7 +30,10 @@ class ExplicitPolicy:
         known = {e.spec.name: e for e in self._all_entries()}
         if wanted in known:
             reason = known[wanted].availability.reason or "not usable for this request"
-            raise RoutingError(f"model '{wanted}' is unavailable ({reason}); available: {available}",
-                               available=[e.spec.name for e in candidates])
-        raise RoutingError(f"unknown model '{wanted}'; available: {available}",
-                           available=[e.spec.name for e in candidates])
+            raise RoutingError(
+                f"model '{wanted}' is unavailable ({reason}); available: {available}",
+                available=[e.spec.name for e in candidates],
+            )
+        raise RoutingError(
+            f"unknown model '{wanted}'; available: {available}", available=[e.spec.name for e in candidates]
+        )

@@ -28,8 +28,10 @@ class ModalityPolicy:
         if request.image_generation:
             kept = [e for e in candidates if "image" in e.spec.modalities.output]
             if not kept:
-                raise RoutingError("no available model generates images; add one to config/models.yaml with "
-                                   "provider: openai and modalities: {output: [image]} (an /v1/images/generations API)")
+                raise RoutingError(
+                    "no available model generates images; add one to config/models.yaml with "
+                    "provider: openai and modalities: {output: [image]} (an /v1/images/generations API)"
+                )
             record.note(self.name, f"image generation → {len(kept)} image-output model(s)")
             return kept
         text_out = self._text_models(candidates)
@@ -37,7 +39,9 @@ class ModalityPolicy:
             return text_out
         kept = [e for e in text_out if "image" in e.spec.modalities.input]
         if not kept:
-            raise RoutingError("the request contains an image but no available model accepts image input; add "
-                               "one to config/models.yaml with modalities: {input: [text, image]}")
+            raise RoutingError(
+                "the request contains an image but no available model accepts image input; add "
+                "one to config/models.yaml with modalities: {input: [text, image]}"
+            )
         record.note(self.name, f"image input → vision models ({', '.join(e.spec.name for e in kept)})")
         return kept

@@ -36,6 +36,9 @@ class TaskPolicy:
             record.note(self.name, f"{record.task} task ({how}); no model is tagged for it, keeping all")
             return candidates
         capable.sort(key=lambda e: -e.spec.quality)
-        record.note(self.name, f"{record.task} task ({how}) → {record.task}-capable models "
-                               f"({', '.join(e.spec.name for e in capable[:3])}{'…' if len(capable) > 3 else ''})")
+        record.note(
+            self.name,
+            f"{record.task} task ({how}) → {record.task}-capable models "
+            f"({', '.join(e.spec.name for e in capable[:3])}{'…' if len(capable) > 3 else ''})",
+        )
         return capable

@@ -16,8 +16,13 @@ from tests.support.upstream import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 START_SECONDS = 60
 
 
@@ -26,11 +31,30 @@ def app_url(session_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """``streamlit run app/ui/main.py`` on a free port with the suite's data folder; killed afterwards."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "MODELYARD_DATA_DIR": str(session_data_dir), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "streamlit", "run", "app/ui/main.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+    env = {
+        **os.environ,
+        "MODELYARD_DATA_DIR": str(session_data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app/ui/main.py",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with log_path.open("wb") as log:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -64,8 +88,11 @@ def _wait_healthy(server: subprocess.Popen, url: str, log_path: Path) -> None:
 def browser():
     """Headless Chromium from the system (``playwright install`` cannot download here)."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/install_browser.sh` (apt-get install chromium) "
-                    "before the browser test", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash scripts/install_browser.sh` (apt-get install chromium) "
+            "before the browser test",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -45,8 +45,11 @@ def seed_demo_traffic(data_dir: Path, registry: Registry) -> int:
     several models to show; the chat's own row, written by the app, is real."""
     rng, now = random.Random(7), time.time()
     specs = {e.spec.name: e.spec for e in registry.entries()}
-    profile = {"smollm2-135m": (0.35, "local"), "gpt-4o-mini": (0.9, "openai"),
-               "llama-3.1-8b-instruct": (1.4, "hf-inference")}
+    profile = {
+        "smollm2-135m": (0.35, "local"),
+        "gpt-4o-mini": (0.9, "openai"),
+        "llama-3.1-8b-instruct": (1.4, "hf-inference"),
+    }
     log = RequestLog(data_dir / "requests.sqlite")
     for i in range(180):
         model = rng.choices(list(profile), weights=[5, 3, 2])[0]
@@ -55,13 +58,22 @@ def seed_demo_traffic(data_dir: Path, registry: Registry) -> int:
         failed = rng.random() < 0.04
         cache = rng.choices(["miss", "hit", "semantic_hit", "bypass", ""], weights=[6, 2, 1, 1, 3])[0]
         cached = cache in ("hit", "semantic_hit")
-        log.write(CallRecord(
-            endpoint=rng.choice(["chat", "chat_stream"]), model=model, deployment=deployment,
-            latency_s=0.01 if cached else rng.lognormvariate(0, 0.35) * mean, ttft_s=None if cached else 0.1 * mean,
-            input_tokens=0 if failed else tokens_in, output_tokens=0 if failed else tokens_out,
-            cost_usd=0.0 if failed or cached else specs[model].cost.of(tokens_in, tokens_out),
-            status=502 if failed else 200, error_class="ProviderServerError" if failed else "", cache=cache,
-            ts=now - 7200 + i * 40 + rng.uniform(0, 30)))
+        log.write(
+            CallRecord(
+                endpoint=rng.choice(["chat", "chat_stream"]),
+                model=model,
+                deployment=deployment,
+                latency_s=0.01 if cached else rng.lognormvariate(0, 0.35) * mean,
+                ttft_s=None if cached else 0.1 * mean,
+                input_tokens=0 if failed else tokens_in,
+                output_tokens=0 if failed else tokens_out,
+                cost_usd=0.0 if failed or cached else specs[model].cost.of(tokens_in, tokens_out),
+                status=502 if failed else 200,
+                error_class="ProviderServerError" if failed else "",
+                cache=cache,
+                ts=now - 7200 + i * 40 + rng.uniform(0, 30),
+            )
+        )
     assert log.flush()
     log.close()
     return 180

@@ -22,31 +22,48 @@ from tests.support.upstream import FakeUpstream, free_port
 
 def openai_spec(base_url: str, timeout: float = 5.0) -> ModelSpec:
     return ModelSpec(
-        name="fake-gpt", provider="openai", cost={"input_per_1k": 1.0, "output_per_1k": 2.0},
-        params={"temperature": {"type": "float", "default": 0.5, "min": 0, "max": 2},
-                "max_tokens": {"type": "int", "min": 1, "max": 100}},
-        deployments=[{"name": "east", "base_url": base_url, "model_id": "upstream-model", "timeout": timeout}])
+        name="fake-gpt",
+        provider="openai",
+        cost={"input_per_1k": 1.0, "output_per_1k": 2.0},
+        params={
+            "temperature": {"type": "float", "default": 0.5, "min": 0, "max": 2},
+            "max_tokens": {"type": "int", "min": 1, "max": 100},
+        },
+        deployments=[{"name": "east", "base_url": base_url, "model_id": "upstream-model", "timeout": timeout}],
+    )
 
 
 def hf_spec(root_url: str) -> ModelSpec:
-    return ModelSpec(name="hf-model", provider="huggingface_endpoint",
-                     cost={"input_per_1k": 1.0, "output_per_1k": 1.0},
-                     params={"max_tokens": {"type": "int", "default": 50, "min": 1, "max": 100}},
-                     deployments=[{"name": "tgi", "base_url": root_url, "timeout": 5}])
+    return ModelSpec(
+        name="hf-model",
+        provider="huggingface_endpoint",
+        cost={"input_per_1k": 1.0, "output_per_1k": 1.0},
+        params={"max_tokens": {"type": "int", "default": 50, "min": 1, "max": 100}},
+        deployments=[{"name": "tgi", "base_url": root_url, "timeout": 5}],
+    )
 
 
 def template_spec(root_url: str) -> ModelSpec:
     return ModelSpec(
-        name="acme", provider="http_template",
-        params={"temperature": {"type": "float", "default": 0.5, "min": 0, "max": 1,
-                                "provider_name": "creative_level"}},
-        http_template={"req_url_template": root_url + "/template/{MODEL_NAME}",
-                       "body": {"question": "{USER_PROMPT}", "options": {"creative_level": "{MODEL_TEMPERATURE}"},
-                                "note": "model {MODEL_NAME} asked"},
-                       "response_extract": "data.items[].attributes.answer"})
+        name="acme",
+        provider="http_template",
+        params={
+            "temperature": {"type": "float", "default": 0.5, "min": 0, "max": 1, "provider_name": "creative_level"}
+        },
+        http_template={
+            "req_url_template": root_url + "/template/{MODEL_NAME}",
+            "body": {
+                "question": "{USER_PROMPT}",
+                "options": {"creative_level": "{MODEL_TEMPERATURE}"},
+                "note": "model {MODEL_NAME} asked",
+            },
+            "response_extract": "data.items[].attributes.answer",
+        },
+    )
 
 
 # ---- openai ----------------------------------------------------------------------------------
+
 
 def test_openai_invoke_carries_usage_cost_and_canonical_params(upstream):
     chat = build_chat_model(openai_spec(upstream.base_url), params={"max_tokens": 3})
@@ -79,10 +96,15 @@ def test_openai_stream_async_and_batch(upstream):
     assert [m.content for m in chat.batch(["a", "b"])] == ["echo: a", "echo: b"]
 
 
-@pytest.mark.parametrize(("status", "error", "counts"), [
-    (500, ProviderServerError, True), (503, ProviderServerError, True),
-    (400, ProviderRequestError, False), (401, ProviderRequestError, False),
-])
+@pytest.mark.parametrize(
+    ("status", "error", "counts"),
+    [
+        (500, ProviderServerError, True),
+        (503, ProviderServerError, True),
+        (400, ProviderRequestError, False),
+        (401, ProviderRequestError, False),
+    ],
+)
 def test_openai_status_errors_map_to_one_hierarchy(upstream, status, error, counts):
     upstream.fail(status, times=1)
     with pytest.raises(error) as info:
@@ -121,6 +143,7 @@ def test_openai_stream_cut_mid_way_is_a_provider_error(upstream):
 
 # ---- huggingface_endpoint --------------------------------------------------------------------
 
+
 @pytest.fixture
 def hub_online(monkeypatch):
     """huggingface_hub refuses every request in offline mode, even to a loopback TGI server;
@@ -151,6 +174,7 @@ def test_huggingface_endpoint_errors_are_translated(upstream, hub_online):
 
 # ---- http_template ---------------------------------------------------------------------------
 
+
 def test_http_template_fills_a_copy_extracts_and_estimates_usage(upstream):
     spec = template_spec(upstream.root_url)
     pristine = copy.deepcopy(spec.http_template.model_dump())
@@ -160,8 +184,11 @@ def test_http_template_fills_a_copy_extracts_and_estimates_usage(upstream):
     second = chat.invoke("and the question?")
     assert first.content == second.content == "forty-two"
     bodies = [r.body for r in upstream.requests]
-    assert bodies[0] == {"question": "what is the answer?", "options": {"creative_level": 0.9},
-                         "note": "model acme asked"}
+    assert bodies[0] == {
+        "question": "what is the answer?",
+        "options": {"creative_level": 0.9},
+        "note": "model acme asked",
+    }
     assert bodies[1]["question"] == "and the question?"
     assert upstream.requests[0].path == "/template/acme"
     assert spec.http_template.model_dump() == pristine  # the registered template was never mutated

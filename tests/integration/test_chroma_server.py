@@ -44,9 +44,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
             time.sleep(0.2)
         yield port, path
     finally:

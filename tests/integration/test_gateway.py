@@ -69,9 +69,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 "health": {"failure_threshold": 50},
             }
         )
-        router = RouterRunnable(
-            registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite")
-        )
+        router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite"))
         app = create_app(
             registry,
             router,
@@ -106,9 +104,7 @@ def test_chat_completion_with_route_header_and_field(server):
 
 
 def test_auto_routes_to_a_catalog_model(server):
-    reply = server.openai().chat.completions.create(
-        model="auto", messages=[{"role": "user", "content": "hi"}]
-    )
+    reply = server.openai().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == "echo: hi"
     assert reply.model_extra["modelyard_route"]["model"] == "fake-chat"
 
@@ -156,9 +152,7 @@ def test_models_list_and_local_embeddings(server):
     assert [len(v) for v in vectors] == [384] * 3 and result.usage.prompt_tokens > 0
 
     def cosine(a, b):
-        return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(
-            sum(x * x for x in a) * sum(y * y for y in b)
-        )
+        return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
     assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]) + 0.2
     floats = httpx.post(
@@ -183,21 +177,13 @@ def test_openai_client_sees_openai_shaped_errors(server):
     assert "ProviderServerError" in failed.value.body["attempts"][0]["error"]
 
     with pytest.raises(openai.BadRequestError) as unknown_param:
-        client.chat.completions.create(
-            model="fake-chat", messages=[{"role": "user", "content": "hi"}], top_p=0.5
-        )
-    assert (
-        unknown_param.value.body["param"] == "top_p"
-        and "does not accept top_p" in unknown_param.value.message
-    )
+        client.chat.completions.create(model="fake-chat", messages=[{"role": "user", "content": "hi"}], top_p=0.5)
+    assert unknown_param.value.body["param"] == "top_p" and "does not accept top_p" in unknown_param.value.message
 
     with pytest.raises(openai.BadRequestError) as out_of_range:
-        client.chat.completions.create(
-            model="fake-chat", messages=[{"role": "user", "content": "hi"}], temperature=5
-        )
+        client.chat.completions.create(model="fake-chat", messages=[{"role": "user", "content": "hi"}], temperature=5)
     assert (
-        out_of_range.value.body["param"] == "temperature"
-        and "outside the allowed range" in out_of_range.value.message
+        out_of_range.value.body["param"] == "temperature" and "outside the allowed range" in out_of_range.value.message
     )
 
 
@@ -217,8 +203,7 @@ def test_remote_runnable_support_bot_invoke_and_stream(server):
     assert answer["sources"] and any("returns" in s["source"] for s in answer["sources"])
     chunks = list(bot.stream({"question": "Which items cannot be returned?"}))
     assert (
-        chunks[0]["sources"]
-        and "".join(c.get("answer", "") for c in chunks) == "echo: Which items cannot be returned?"
+        chunks[0]["sources"] and "".join(c.get("answer", "") for c in chunks) == "echo: Which items cannot be returned?"
     )
     plain = RemoteRunnable(f"{server.url}/rag", headers=server.admin).invoke(
         {"question": "How long do I have to return an item?"}
@@ -244,9 +229,7 @@ def test_malformed_requests_get_actionable_4xx(server):
     assert "'hot'" in wrong_type.json()["error"]["message"]
     bad_role = http.post(url, json={"model": "fake-chat", "messages": [{"role": "wizard", "content": "x"}]})
     assert bad_role.status_code == 422 and bad_role.json()["error"]["param"] == "messages.0.role"
-    huge = http.post(
-        url, json={"model": "fake-chat", "messages": [{"role": "user", "content": "x" * BODY_LIMIT}]}
-    )
+    huge = http.post(url, json={"model": "fake-chat", "messages": [{"role": "user", "content": "x" * BODY_LIMIT}]})
     assert huge.status_code == 413 and f"larger than {BODY_LIMIT} bytes" in huge.json()["error"]["message"]
 
     def chunked():
@@ -299,9 +282,7 @@ def test_register_workers_chat_offline(server):
             "reason": "",
         }
     ]
-    reply = server.openai().chat.completions.create(
-        model="acme-bot", messages=[{"role": "user", "content": "ping"}]
-    )
+    reply = server.openai().chat.completions.create(model="acme-bot", messages=[{"role": "user", "content": "ping"}])
     assert reply.choices[0].message.content == 'template acme: {"question": "ping"}'
 
     offline = httpx.post(f"{api}/api/server/offline", headers=auth, json={"model_name": "acme-bot"})
@@ -310,9 +291,7 @@ def test_register_workers_chat_offline(server):
         w["model_name"] for w in httpx.get(f"{api}/api/server/workers", headers=auth).json()["data"]
     ]
     with pytest.raises(openai.NotFoundError, match="taken offline"):
-        server.openai().chat.completions.create(
-            model="acme-bot", messages=[{"role": "user", "content": "ping"}]
-        )
+        server.openai().chat.completions.create(model="acme-bot", messages=[{"role": "user", "content": "ping"}])
     unknown = httpx.post(f"{api}/api/server/offline", headers=auth, json={"model_name": "ghost"})
     assert unknown.status_code == 404 and "unknown model 'ghost'" in unknown.json()["error"]["message"]
 
@@ -351,22 +330,16 @@ def test_metrics_and_usage_account_every_chat_call(server):
     client = server.openai()
     started = time.time() - 1
     for i in range(3):
-        client.chat.completions.create(
-            model="fake-chat", messages=[{"role": "user", "content": f"count {i}"}]
-        )
+        client.chat.completions.create(model="fake-chat", messages=[{"role": "user", "content": f"count {i}"}])
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="missing-model", messages=[{"role": "user", "content": "x"}])
     metrics = httpx.get(f"{server.url}/metrics").text
-    assert (
-        'modelyard_requests_total{deployment="d0",endpoint="chat",model="fake-chat",status="200"}' in metrics
-    )
+    assert 'modelyard_requests_total{deployment="d0",endpoint="chat",model="fake-chat",status="200"}' in metrics
     assert 'modelyard_tokens_total{deployment="d0",direction="output",model="fake-chat"}' in metrics
     assert 'modelyard_cost_usd_total{deployment="d0",model="fake-chat"}' in metrics
     assert 'modelyard_errors_total{error_class="ModelNotFound"}' in metrics
     assert "missing-model" not in metrics  # caller-typed names do not become label values
-    assert (
-        "modelyard_ttft_seconds_bucket" in metrics and "modelyard_request_latency_seconds_bucket" in metrics
-    )
+    assert "modelyard_ttft_seconds_bucket" in metrics and "modelyard_request_latency_seconds_bucket" in metrics
 
     usage = httpx.get(f"{server.url}/api/usage", params={"since": started}, headers=server.admin).json()
     rows = {row["model"]: row for row in usage["models"]}
@@ -377,10 +350,7 @@ def test_metrics_and_usage_account_every_chat_call(server):
     assert all("count" not in json.dumps(row) for row in logged)  # no prompt bodies in the log
     assert {row["route_reason"] for row in logged if row["model"] == "fake-chat"} != {""}
     assert (
-        httpx.get(
-            f"{server.url}/api/usage", params={"since": 10, "until": 5}, headers=server.admin
-        ).status_code
-        == 400
+        httpx.get(f"{server.url}/api/usage", params={"since": 10, "until": 5}, headers=server.admin).status_code == 400
     )
 
 

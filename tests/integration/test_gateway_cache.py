@@ -72,13 +72,23 @@ class Gateway:
 def _gateway(tmp: Path, upstream: FakeUpstream, **settings) -> Iterator[Gateway]:
     registry = Registry(db_path=tmp / "registry.sqlite", catalog_specs=[_spec("fake-chat", upstream.base_url)])
     config = RoutingConfig.model_validate(
-        {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "fake-chat",
-         "health": {"failure_threshold": 1000}}
+        {
+            "policies": ["explicit", "modality", "context_window", "cost"],
+            "default_model": "fake-chat",
+            "health": {"failure_threshold": 1000},
+        }
     )
     router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite"))
     settings.setdefault("master_key", None)
-    app = create_app(registry, router, knowledge=False, keys_path=tmp / "keys.sqlite",
-                     request_log_path=tmp / "requests.sqlite", log_flush_seconds=0.05, **settings)
+    app = create_app(
+        registry,
+        router,
+        knowledge=False,
+        keys_path=tmp / "keys.sqlite",
+        request_log_path=tmp / "requests.sqlite",
+        log_flush_seconds=0.05,
+        **settings,
+    )
     with serving(app) as url:
         yield Gateway(url, upstream, app)
 
@@ -159,8 +169,10 @@ def test_bad_cache_modes_are_refused(gw):
     with pytest.raises(openai.BadRequestError) as header:
         gw.ask(_question(), headers={"x-modelyard-cache": "sometimes"})
     assert header.value.body["param"] == "x-modelyard-cache" and "exact, semantic, off" in header.value.message
-    response = httpx.post(f"{gw.url}/v1/chat/completions", json={
-        "model": "fake-chat", "messages": [{"role": "user", "content": "x"}], "modelyard_cache": "fuzzy"})
+    response = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        json={"model": "fake-chat", "messages": [{"role": "user", "content": "x"}], "modelyard_cache": "fuzzy"},
+    )
     assert response.status_code == 422 and response.json()["error"]["param"].startswith("modelyard_cache")
 
 
@@ -185,24 +197,32 @@ def test_a_failing_upstream_is_never_cached(gw):
 def test_streams_are_served_from_the_cache_but_not_stored(gw):
     text = _question()
     messages = [{"role": "user", "content": text}]
-    streamed = "".join(c.choices[0].delta.content or "" for c in gw.client().chat.completions.create(
-        model="fake-chat", messages=messages, stream=True) if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in gw.client().chat.completions.create(model="fake-chat", messages=messages, stream=True)
+        if c.choices
+    )
     assert streamed == f"echo: {text}"
     assert gw.ask(text)[1] == "miss"  # the streamed answer was not stored
     calls = gw.upstream_calls()
 
-    chunks = list(gw.client().chat.completions.create(
-        model="fake-chat", messages=messages, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        gw.client().chat.completions.create(
+            model="fake-chat", messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert gw.upstream_calls() == calls
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"echo: {text}"
     assert chunks[-2].choices[0].finish_reason == "stop" and chunks[-1].usage.completion_tokens == 3
     assert chunks[-1].model_extra["modelyard_route"]["cache"]["result"] == "hit"
 
-    with httpx.stream("POST", f"{gw.url}/v1/chat/completions", json={"model": "fake-chat", "messages": messages,
-                                                                     "stream": True}) as response:
+    with httpx.stream(
+        "POST", f"{gw.url}/v1/chat/completions", json={"model": "fake-chat", "messages": messages, "stream": True}
+    ) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert response.headers["x-modelyard-cache"] == "hit" and response.headers["content-type"].startswith(
-        "text/event-stream")
+        "text/event-stream"
+    )
     assert "fake-chat" in response.headers["x-modelyard-route"]  # known on a hit, unlike a live stream
     assert lines[-1] == "data: [DONE]" and json.loads(lines[-2][6:])["modelyard_route"]["cache"]["result"] == "hit"
 
@@ -235,8 +255,9 @@ def test_semantic_cache_matches_paraphrases_only_when_asked(gw):
     assert header == "miss"
     calls = gw.upstream_calls()
 
-    paraphrase, header = gw.ask("what is the capital city of France", system=system,
-                                headers={"x-modelyard-cache": "semantic"})
+    paraphrase, header = gw.ask(
+        "what is the capital city of France", system=system, headers={"x-modelyard-cache": "semantic"}
+    )
     assert header == "semantic_hit" and gw.upstream_calls() == calls
     assert paraphrase.choices[0].message.content == first.choices[0].message.content
     cache = paraphrase.model_extra["modelyard_route"]["cache"]
@@ -287,6 +308,7 @@ def test_metrics_count_lookups_by_kind_and_result(gw):
 def test_a_key_limited_to_some_models_has_its_own_entries_and_pays_nothing_on_a_hit(tmp_path):
     admin = "cache-admin"
     with FakeUpstream() as upstream, _gateway(tmp_path, upstream, master_key=admin) as locked:
+
         def key(**body) -> str:
             created = httpx.post(f"{locked.url}/api/keys", json=body, headers={"Authorization": f"Bearer {admin}"})
             assert created.status_code == 201, created.text

@@ -89,8 +89,9 @@ class Gateway:
 
 
 @contextmanager
-def _gateway(tmp: Path, specs: list[ModelSpec], upstream: FakeUpstream, master_key: str | None = None
-             ) -> Iterator[Gateway]:
+def _gateway(
+    tmp: Path, specs: list[ModelSpec], upstream: FakeUpstream, master_key: str | None = None
+) -> Iterator[Gateway]:
     prompts = tmp / "prompts"
     prompts.mkdir()
     for shipped in sorted((config_dir() / "prompts").glob("*.yaml")):
@@ -99,12 +100,23 @@ def _gateway(tmp: Path, specs: list[ModelSpec], upstream: FakeUpstream, master_k
     (prompts / "ghost.yaml").write_text(GHOST)
     registry = Registry(db_path=tmp / "registry.sqlite", catalog_specs=specs)
     config = RoutingConfig.model_validate(
-        {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "fake-chat",
-         "health": {"failure_threshold": 1000}}
+        {
+            "policies": ["explicit", "modality", "context_window", "cost"],
+            "default_model": "fake-chat",
+            "health": {"failure_threshold": 1000},
+        }
     )
     router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite"))
-    app = create_app(registry, router, knowledge=False, master_key=master_key, keys_path=tmp / "keys.sqlite",
-                     request_log_path=tmp / "requests.sqlite", log_flush_seconds=0.05, prompts_dir=prompts)
+    app = create_app(
+        registry,
+        router,
+        knowledge=False,
+        master_key=master_key,
+        keys_path=tmp / "keys.sqlite",
+        request_log_path=tmp / "requests.sqlite",
+        log_flush_seconds=0.05,
+        prompts_dir=prompts,
+    )
     with serving(app) as url:
         yield Gateway(url, upstream, app)
 
@@ -126,7 +138,11 @@ def test_list_prompts_with_variables_and_broken_files(gw):
     assert summarize["model"] == "auto" and summarize["task"] == "summarization" and summarize["description"]
     variables = {v["name"]: v for v in summarize["variables"]}
     assert variables["text"]["required"] and variables["bullets"] == {
-        "name": "bullets", "description": "Maximum number of bullet points.", "required": False, "default": 3}
+        "name": "bullets",
+        "description": "Maximum number of bullet points.",
+        "required": False,
+        "default": 3,
+    }
     assert [v["name"] for v in prompts["ghost"]["variables"]] == ["word"]  # undeclared: inferred, required
     (broken,) = listed["errors"]
     assert broken["file"] == "broken.yaml" and broken["line"] == 6 and broken["field"] == "messages[1].role"
@@ -138,8 +154,10 @@ def test_run_a_prompt_through_the_router(gw):
     response = gw.run("summarize", variables={"text": "The shop opens at 9 and closes at 18."})
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["output"] == ("echo: Summarise the following text in at most 3 bullet points, in English.\n\n"
-                                "The shop opens at 9 and closes at 18.")
+    assert answer["output"] == (
+        "echo: Summarise the following text in at most 3 bullet points, in English.\n\n"
+        "The shop opens at 9 and closes at 18."
+    )
     assert answer["model"] == "fake-chat" and answer["prompt"] == "summarize"
     assert answer["modelyard_route"]["model"] == "fake-chat" and answer["usage"]["completion_tokens"] > 0
     assert "fake-chat" in response.headers["x-modelyard-route"]
@@ -160,8 +178,12 @@ def test_run_a_prompt_through_the_router(gw):
 
 
 def test_stream_a_prompt(gw):
-    with httpx.stream("POST", f"{gw.url}/api/prompts/translate", timeout=10,
-                      json={"variables": {"text": "guten Morgen allerseits"}, "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        f"{gw.url}/api/prompts/translate",
+        timeout=10,
+        json={"variables": {"text": "guten Morgen allerseits"}, "stream": True},
+    ) as response:
         events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
     assert response.headers["content-type"].startswith("text/event-stream")
     assert events[-1] == "[DONE]"
@@ -237,7 +259,8 @@ def test_image_errors(gw):
     with pytest.raises(openai.NotFoundError) as unknown:
         gw.client().images.generate(model="no-such-painter", prompt="x")
     assert unknown.value.body["code"] == "model_not_found" and "available: auto, fake-chat, painter" in (
-        unknown.value.message)
+        unknown.value.message
+    )
     with pytest.raises(openai.BadRequestError) as text_model:
         gw.client().images.generate(model="fake-chat", prompt="x")
     assert "model 'fake-chat' does not generate images; image models: painter" in text_model.value.message
@@ -279,8 +302,15 @@ def test_a_provider_url_is_downloaded_when_b64_is_asked(gw):
 
 
 def test_prompt_and_image_apis_need_a_key_like_the_rest_of_v1(tmp_path):
-    with FakeUpstream() as upstream, _gateway(tmp_path, [_chat_spec(upstream.base_url), _painter_spec(
-            upstream.base_url)], upstream, master_key="admin-secret") as locked:
+    with (
+        FakeUpstream() as upstream,
+        _gateway(
+            tmp_path,
+            [_chat_spec(upstream.base_url), _painter_spec(upstream.base_url)],
+            upstream,
+            master_key="admin-secret",
+        ) as locked,
+    ):
         calls = [
             ("GET", "/api/prompts", None),
             ("POST", "/api/prompts/translate", {"variables": {"text": "hi"}}),
@@ -289,6 +319,7 @@ def test_prompt_and_image_apis_need_a_key_like_the_rest_of_v1(tmp_path):
         for method, path, body in calls:
             anonymous = httpx.request(method, f"{locked.url}{path}", json=body, timeout=10)
             assert anonymous.status_code == 401, path
-            admitted = httpx.request(method, f"{locked.url}{path}", json=body, timeout=10,
-                                     headers={"Authorization": "Bearer admin-secret"})
+            admitted = httpx.request(
+                method, f"{locked.url}{path}", json=body, timeout=10, headers={"Authorization": "Bearer admin-secret"}
+            )
             assert admitted.status_code == 200, (path, admitted.text)

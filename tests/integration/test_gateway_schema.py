@@ -69,8 +69,9 @@ def gateway_url(tmp_path_factory) -> Iterator[str]:
         )
         with serving(app) as url:
             # load the embedding model before fuzzing, so the first generated case is not a slow load
-            warm = httpx.post(f"{url}/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "hi"},
-                              headers=ADMIN, timeout=120)
+            warm = httpx.post(
+                f"{url}/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "hi"}, headers=ADMIN, timeout=120
+            )
             assert warm.status_code == 200, warm.text
             yield url
 
@@ -86,8 +87,9 @@ def test_no_5xx_and_responses_match_the_schema(gateway_url):
     for operation in operations:
 
         @given(case=_cases(operation))
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def exercise(case) -> None:
             response = case.call_and_validate(
                 headers=ADMIN, checks=[not_a_server_error, response_schema_conformance], timeout=60

@@ -26,16 +26,19 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
 def stored_outputs(nb: nbformat.NotebookNode) -> list[int]:
     """Indexes of code cells that carry outputs, an execution count or run timestamps (strip them in git)."""
-    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and (
-        cell.outputs or cell.execution_count is not None or "execution" in cell.metadata)]
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and (cell.outputs or cell.execution_count is not None or "execution" in cell.metadata)
+    ]
 
 
 def run_notebook(path: Path, data_dir: Path) -> dict[str, Any]:
     """Execute ``path`` in memory; the JSON its last code cell prints."""
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, "MODELYARD_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(PROJECT_ROOT)}})
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(PROJECT_ROOT)}})
     client.execute(env=env)
     last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
     printed = "".join(out.text for out in last.outputs if out.output_type == "stream" and out.name == "stdout")

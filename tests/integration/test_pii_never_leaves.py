@@ -38,8 +38,9 @@ def _digits(value: str) -> str:
 
 
 def test_hosted_model_never_sees_pii_and_user_sees_it_restored() -> None:
-    spec = ModelSpec(name="hosted-gpt", provider="openai",
-                     deployments=[{"name": "eu", "base_url": "http://127.0.0.1:1/v1"}])
+    spec = ModelSpec(
+        name="hosted-gpt", provider="openai", deployments=[{"name": "eu", "base_url": "http://127.0.0.1:1/v1"}]
+    )
     assert spec.trusted is False
     with FakeUpstream() as upstream:
         deployment = spec.deployments[0].model_copy(update={"base_url": upstream.base_url})

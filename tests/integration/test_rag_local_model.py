@@ -21,9 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_rag_chain_streams_a_real_local_models_answer_over_retrieved_sources(tmp_path):
-    client = chromadb.PersistentClient(
-        path=str(tmp_path / "chroma"), settings=Settings(anonymized_telemetry=False)
-    )
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=Settings(anonymized_telemetry=False))
     ensure_sample_kb(client=client)
     retriever = HybridRetriever(
         knowledge_base=KnowledgeBase("shop", client=client), k=3, min_relevance=DEFAULT_MIN_RELEVANCE

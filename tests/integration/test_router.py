@@ -18,12 +18,19 @@ from tests.support.upstream import FakeUpstream
 THRESHOLD = 3
 
 
-def spec(name: str, urls: list[str], *, price: float = 0.0, quality: int = 1, window: int = 4096,
-         tasks=("chit_chat",)) -> ModelSpec:
-    return ModelSpec(name=name, provider="openai", tasks=list(tasks), quality=quality, context_window=window,
-                     cost={"input_per_1k": price, "output_per_1k": price},
-                     params={"max_tokens": {"type": "int", "min": 1, "max": 1000}},
-                     deployments=[{"name": f"d{i}", "base_url": url, "timeout": 5} for i, url in enumerate(urls)])
+def spec(
+    name: str, urls: list[str], *, price: float = 0.0, quality: int = 1, window: int = 4096, tasks=("chit_chat",)
+) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        provider="openai",
+        tasks=list(tasks),
+        quality=quality,
+        context_window=window,
+        cost={"input_per_1k": price, "output_per_1k": price},
+        params={"max_tokens": {"type": "int", "min": 1, "max": 1000}},
+        deployments=[{"name": f"d{i}", "base_url": url, "timeout": 5} for i, url in enumerate(urls)],
+    )
 
 
 @pytest.fixture
@@ -35,16 +42,22 @@ def upstreams() -> Iterator[list[FakeUpstream]]:
 
 
 def make_router(tmp_path, specs: list[ModelSpec], **config) -> RouterRunnable:
-    settings = {"policies": ["explicit", "modality", "context_window", "ab", "cost"], "default_model": specs[0].name,
-                "health": {"failure_threshold": THRESHOLD, "cooldown_seconds": 60}, **config}
+    settings = {
+        "policies": ["explicit", "modality", "context_window", "ab", "cost"],
+        "default_model": specs[0].name,
+        "health": {"failure_threshold": THRESHOLD, "cooldown_seconds": 60},
+        **config,
+    }
     registry = Registry(db_path=tmp_path / "registry.sqlite", catalog_specs=specs)
     config = RoutingConfig.model_validate(settings)
     return RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp_path / "ab.sqlite"))
 
 
 def test_route_record_on_every_answer(tmp_path, upstreams):
-    router = make_router(tmp_path, [spec("main", [upstreams[0].base_url, upstreams[1].base_url]),
-                                    spec("backup", [upstreams[2].base_url])])
+    router = make_router(
+        tmp_path,
+        [spec("main", [upstreams[0].base_url, upstreams[1].base_url]), spec("backup", [upstreams[2].base_url])],
+    )
     reply = router.invoke("hello")
     route = reply.response_metadata["route"]
     assert route["model"] == "main" and route["deployment"] == "d0"
@@ -73,8 +86,10 @@ def test_one_deployment_killed_mid_load_callers_see_no_errors(tmp_path, upstream
 def test_everything_dead_is_one_routing_error_listing_every_attempt(tmp_path, upstreams):
     for server in upstreams:
         server.fail(503)
-    router = make_router(tmp_path, [spec("main", [upstreams[0].base_url, upstreams[1].base_url]),
-                                    spec("backup", [upstreams[2].base_url])])
+    router = make_router(
+        tmp_path,
+        [spec("main", [upstreams[0].base_url, upstreams[1].base_url]), spec("backup", [upstreams[2].base_url])],
+    )
     with pytest.raises(RoutingError) as info:
         router.invoke("anyone?")
     attempts = [(a.model, a.deployment) for a in info.value.attempts]
@@ -85,8 +100,11 @@ def test_everything_dead_is_one_routing_error_listing_every_attempt(tmp_path, up
 
 def test_fallback_model_answers_when_the_chosen_one_fails(tmp_path, upstreams):
     upstreams[0].fail(500)
-    router = make_router(tmp_path, [spec("main", [upstreams[0].base_url]), spec("backup", [upstreams[2].base_url])],
-                         fallbacks={"by_model": {"main": ["backup"]}})
+    router = make_router(
+        tmp_path,
+        [spec("main", [upstreams[0].base_url]), spec("backup", [upstreams[2].base_url])],
+        fallbacks={"by_model": {"main": ["backup"]}},
+    )
     reply = router.invoke("hi")
     route = reply.response_metadata["route"]
     assert reply.content == "from upstream 2" and route["model"] == "backup"
@@ -124,16 +142,23 @@ def test_async_invoke_and_stream(tmp_path, upstreams):
 
 
 def test_context_window_fallback_is_decided_before_any_call(tmp_path, upstreams):
-    router = make_router(tmp_path, [spec("small", [upstreams[0].base_url], window=256),
-                                    spec("large", [upstreams[1].base_url], window=100_000)])
+    router = make_router(
+        tmp_path,
+        [spec("small", [upstreams[0].base_url], window=256), spec("large", [upstreams[1].base_url], window=100_000)],
+    )
     route = router.invoke("lorem ipsum " * 600).response_metadata["route"]
     assert route["model"] == "large" and "exceeds the window of small" in route["reason"]
     assert upstreams[0].requests == []
 
 
 def test_cost_policy_through_the_router_and_unaffordable_is_an_error(tmp_path, upstreams):
-    router = make_router(tmp_path, [spec("pricy", [upstreams[0].base_url], price=0.01, quality=90),
-                                    spec("cheap", [upstreams[1].base_url], price=0.0001, quality=10)])
+    router = make_router(
+        tmp_path,
+        [
+            spec("pricy", [upstreams[0].base_url], price=0.01, quality=90),
+            spec("cheap", [upstreams[1].base_url], price=0.0001, quality=10),
+        ],
+    )
     route = router.invoke({"messages": [("user", "hi")], "max_cost": 0.001}).response_metadata["route"]
     assert route["model"] == "cheap" and "cheapest under $0.001 → cheap" in route["reason"]
     with pytest.raises(RoutingError, match="no model fits max_cost"):
@@ -142,11 +167,23 @@ def test_cost_policy_through_the_router_and_unaffordable_is_an_error(tmp_path, u
 
 
 def test_ab_experiment_through_the_router_records_per_arm_statistics(tmp_path, upstreams):
-    router = make_router(tmp_path, [spec("a-model", [upstreams[0].base_url]), spec("b-model", [upstreams[1].base_url])],
-                         experiments=[{"name": "exp", "arms": [{"name": "A", "model": "a-model", "weight": 50},
-                                                               {"name": "B", "model": "b-model", "weight": 50}]}])
-    routes = [router.invoke({"messages": [("user", "x")], "experiment": "exp", "user": f"u{i}"})
-              .response_metadata["route"] for i in range(40)]
+    router = make_router(
+        tmp_path,
+        [spec("a-model", [upstreams[0].base_url]), spec("b-model", [upstreams[1].base_url])],
+        experiments=[
+            {
+                "name": "exp",
+                "arms": [
+                    {"name": "A", "model": "a-model", "weight": 50},
+                    {"name": "B", "model": "b-model", "weight": 50},
+                ],
+            }
+        ],
+    )
+    routes = [
+        router.invoke({"messages": [("user", "x")], "experiment": "exp", "user": f"u{i}"}).response_metadata["route"]
+        for i in range(40)
+    ]
     assert {r["arm"] for r in routes} == {"A", "B"}
     assert all(r["model"] == {"A": "a-model", "B": "b-model"}[r["arm"]] for r in routes)
     assert router.experiments.feedback(routes[0]["request_id"], thumbs_up=True)
@@ -160,9 +197,13 @@ def test_ab_experiment_through_the_router_records_per_arm_statistics(tmp_path, u
 def test_image_generation_is_routed_to_an_image_model_and_answered_with_an_image(tmp_path, upstreams):
     import base64
 
-    painter = ModelSpec(name="painter", provider="openai", modalities={"input": ["text"], "output": ["image"]},
-                        params={"size": {"type": "str", "default": "256x256"}},
-                        deployments=[{"name": "d0", "base_url": upstreams[1].base_url}])
+    painter = ModelSpec(
+        name="painter",
+        provider="openai",
+        modalities={"input": ["text"], "output": ["image"]},
+        params={"size": {"type": "str", "default": "256x256"}},
+        deployments=[{"name": "d0", "base_url": upstreams[1].base_url}],
+    )
     router = make_router(tmp_path, [spec("main", [upstreams[0].base_url]), painter])
     reply = router.invoke({"messages": [("user", "a lighthouse at dusk")], "image_generation": True})
     (block,) = reply.content
@@ -170,6 +211,10 @@ def test_image_generation_is_routed_to_an_image_model_and_answered_with_an_image
     assert base64.b64decode(block["base64"]).startswith(b"\x89PNG")
     assert reply.response_metadata["route"]["model"] == "painter"
     assert "image generation → 1 image-output model(s)" in reply.response_metadata["route"]["reason"]
-    assert upstreams[1].requests[-1].body == {"model": "painter", "prompt": "a lighthouse at dusk",
-                                              "size": "256x256", "n": 1}
+    assert upstreams[1].requests[-1].body == {
+        "model": "painter",
+        "prompt": "a lighthouse at dusk",
+        "size": "256x256",
+        "n": 1,
+    }
     assert router.invoke("plain text please").response_metadata["route"]["model"] == "main"

@@ -123,8 +123,14 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         self.port = self.port or free_port()
-        config = uvicorn.Config(self._app(), host="127.0.0.1", port=self.port, log_level="critical",
-                                lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self._app(),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="fake-upstream")
         self._thread.start()
@@ -175,8 +181,10 @@ class FakeUpstream:
 
         @app.get("/v1/models")
         async def models() -> dict[str, Any]:
-            return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"}
-                                               for m in self.model_ids]}
+            return {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.model_ids],
+            }
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Any:
@@ -189,26 +197,35 @@ class FakeUpstream:
             limit = body.get("max_tokens") or body.get("max_completion_tokens")
             if limit:
                 words = words[: int(limit)]
-            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                     "total_tokens": prompt_tokens + len(words)}
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(words),
+                "total_tokens": prompt_tokens + len(words),
+            }
             model = body.get("model", "fake-gpt")
             if not body.get("stream"):
                 message = {"role": "assistant", "content": " ".join(words)}
-                return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                        "model": model, "usage": usage,
-                        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+                return {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "usage": usage,
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                }
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             cut = self._faults.disconnect_after_chunks if self._take("disconnect") else None
-            return StreamingResponse(self._sse(model, words, usage, include_usage, cut),
-                                     media_type="text/event-stream")
+            return StreamingResponse(self._sse(model, words, usage, include_usage, cut), media_type="text/event-stream")
 
         @app.post("/v1/images/generations")
         async def images(request: Request) -> Any:
             body = await record(request)
             if (failure := await fault_response()) is not None:
                 return failure
-            return {"created": int(time.time()),
-                    "data": [{"b64_json": _png_base64(), "revised_prompt": body.get("prompt", "")}]}
+            return {
+                "created": int(time.time()),
+                "data": [{"b64_json": _png_base64(), "revised_prompt": body.get("prompt", "")}],
+            }
 
         @app.post("/template/{name}")
         async def template(name: str, request: Request) -> Any:
@@ -227,11 +244,16 @@ class FakeUpstream:
         users = [m for m in body.get("messages", []) if m.get("role") == "user"]
         return "echo: " + (_text_of(users[-1]) if users else "")
 
-    async def _sse(self, model: str, words: list[str], usage: dict[str, int], include_usage: bool,
-                   cut: int | None):
+    async def _sse(self, model: str, words: list[str], usage: dict[str, int], include_usage: bool, cut: int | None):
         def event(choices: list[dict[str, Any]], **extra: Any) -> str:
-            payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                       "model": model, "choices": choices, **extra}
+            payload = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": choices,
+                **extra,
+            }
             return f"data: {json.dumps(payload)}\n\n"
 
         self.open_streams += 1

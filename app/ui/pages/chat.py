@@ -19,48 +19,84 @@ AUTO = "auto"
 NO_EXPERIMENT = "none"
 TINY_MODEL_NOTE = (
     "The bundled model is **SmolLM2-135M**: tiny and fast, fluent but often wrong on facts. "
-    "For better answers set `OPENAI_API_KEY` or `HF_TOKEN`, or add a model on the **Models** page.")
+    "For better answers set `OPENAI_API_KEY` or `HF_TOKEN`, or add a model on the **Models** page."
+)
 
 st.title("Modelyard chat")
 entries = registry().available()
 if not entries:
-    st.warning("No model is available. Run `make run` to install the local model, set `OPENAI_API_KEY`, "
-               "or add a model on the **Models** page.")
+    st.warning(
+        "No model is available. Run `make run` to install the local model, set `OPENAI_API_KEY`, "
+        "or add a model on the **Models** page."
+    )
     st.stop()
 image_models = [e.spec.name for e in entries if "image" in e.spec.modalities.output]
 vision_models = [e.spec.name for e in entries if "image" in e.spec.modalities.input]
 
 with st.sidebar:
-    choice = st.selectbox("Model", [AUTO] + [e.spec.name for e in entries], key="model",
-                          help="auto: the router picks a model per message (task, modality, cost, health)")
+    choice = st.selectbox(
+        "Model",
+        [AUTO] + [e.spec.name for e in entries],
+        key="model",
+        help="auto: the router picks a model per message (task, modality, cost, health)",
+    )
     spec = next((e.spec for e in entries if e.spec.name == choice), None)
     st.caption(spec.description if spec else "The router chooses per message; the reason shows under each answer.")
     params: dict = {}
     if spec is not None and "temperature" in spec.params:
         p = spec.params["temperature"]
-        params["temperature"] = st.slider("Temperature", float(p.min or 0), float(p.max or 2),
-                                          float(p.default if p.default is not None else 0.7), 0.05)
+        params["temperature"] = st.slider(
+            "Temperature",
+            float(p.min or 0),
+            float(p.max or 2),
+            float(p.default if p.default is not None else 0.7),
+            0.05,
+        )
     limit = spec.params.get("max_tokens") if spec is not None else None
     if spec is None or limit is not None:
-        params["max_tokens"] = st.number_input("Max tokens", 1, int(limit.max or 4096) if limit else 4096,
-                                               int(limit.default or 256) if limit else 256, step=32)
+        params["max_tokens"] = st.number_input(
+            "Max tokens",
+            1,
+            int(limit.max or 4096) if limit else 4096,
+            int(limit.default or 256) if limit else 256,
+            step=32,
+        )
     collections = list_collections()
-    use_kb = st.toggle("Use knowledge base", key="use_kb", disabled=not collections,
-                       help="Answer from a collection, with citations" if collections
-                       else "No collection yet: upload files on the Knowledge page")
-    collection = st.selectbox("Collection", collections or ["–"], key="collection", disabled=not use_kb,
-                              index=collections.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in collections else 0)
+    use_kb = st.toggle(
+        "Use knowledge base",
+        key="use_kb",
+        disabled=not collections,
+        help="Answer from a collection, with citations"
+        if collections
+        else "No collection yet: upload files on the Knowledge page",
+    )
+    collection = st.selectbox(
+        "Collection",
+        collections or ["–"],
+        key="collection",
+        disabled=not use_kb,
+        index=collections.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in collections else 0,
+    )
     experiment = NO_EXPERIMENT
     if spec is None and experiments().configs:
         names = list(experiments().configs)
-        experiment = st.selectbox("A/B experiment", [NO_EXPERIMENT, *names], key="experiment",
-                                  format_func=lambda n: n if n == NO_EXPERIMENT else f"{n} ({experiments().status(n)})",
-                                  help="Route through an experiment's arms; your thumbs up/down count for its arm. "
-                                       "Start or pause experiments on the Dashboard.")
-    make_image = st.toggle("Generate an image", key="image_mode", disabled=not image_models,
-                           help=f"Image models: {', '.join(image_models)}" if image_models
-                           else "No image model available: set OPENAI_API_KEY (dall-e-3) or register one with "
-                                "output modality image on the Models page")
+        experiment = st.selectbox(
+            "A/B experiment",
+            [NO_EXPERIMENT, *names],
+            key="experiment",
+            format_func=lambda n: n if n == NO_EXPERIMENT else f"{n} ({experiments().status(n)})",
+            help="Route through an experiment's arms; your thumbs up/down count for its arm. "
+            "Start or pause experiments on the Dashboard.",
+        )
+    make_image = st.toggle(
+        "Generate an image",
+        key="image_mode",
+        disabled=not image_models,
+        help=f"Image models: {', '.join(image_models)}"
+        if image_models
+        else "No image model available: set OPENAI_API_KEY (dall-e-3) or register one with "
+        "output modality image on the Models page",
+    )
     if st.button("New chat", key="new_chat", width="stretch"):
         st.session_state.history = []
         st.session_state.conversation_id = uuid.uuid4().hex
@@ -82,8 +118,11 @@ def record_feedback(item: dict) -> None:
         item["feedback_note"] = ""
     elif item.get("request_id") and item.get("experiment"):
         counted = experiments().feedback(item["request_id"], thumbs_up=value == 1)
-        item["feedback_note"] = (f"Counted for experiment {item['experiment']}, arm {item['arm']}." if counted
-                                 else "Not counted: the experiment has no record of this answer.")
+        item["feedback_note"] = (
+            f"Counted for experiment {item['experiment']}, arm {item['arm']}."
+            if counted
+            else "Not counted: the experiment has no record of this answer."
+        )
     else:
         item["feedback_note"] = "Thanks! This answer was not part of an A/B experiment, so no statistics changed."
 
@@ -94,12 +133,14 @@ def show_details(item: dict) -> None:
         st.caption(f":material/smart_toy: {item['label']}")
     st.caption(item["caption"])
     with st.expander("Details"):
-        rows = [("Route", item.get("route") or "named model (no routing)"),
-                ("Model · deployment", f"{item.get('model', '')} · {item.get('deployment', '')}"),
-                ("Tokens", f"{item.get('input_tokens', 0)} in → {item.get('output_tokens', 0)} out"),
-                ("Latency", f"{item.get('latency_s', 0):.2f} s"),
-                ("Time to first token", f"{item['ttft_s'] * 1000:.0f} ms" if item.get("ttft_s") is not None else "–"),
-                ("Cost", f"${item.get('cost_usd', 0):.6f}")]
+        rows = [
+            ("Route", item.get("route") or "named model (no routing)"),
+            ("Model · deployment", f"{item.get('model', '')} · {item.get('deployment', '')}"),
+            ("Tokens", f"{item.get('input_tokens', 0)} in → {item.get('output_tokens', 0)} out"),
+            ("Latency", f"{item.get('latency_s', 0):.2f} s"),
+            ("Time to first token", f"{item['ttft_s'] * 1000:.0f} ms" if item.get("ttft_s") is not None else "–"),
+            ("Cost", f"${item.get('cost_usd', 0):.6f}"),
+        ]
         if item.get("experiment"):
             rows.append(("A/B", f"experiment {item['experiment']}, arm {item['arm']}"))
         rows.append(("Provenance", item.get("label") or "–"))
@@ -107,8 +148,10 @@ def show_details(item: dict) -> None:
         for flag in item.get("flags", []):
             st.markdown(f"**Moderation:** {flag}")
         for source in item.get("sources", []):
-            st.markdown(f"**[{source['n']}] {source.get('file', '')} — {source.get('heading') or ''}** "
-                        f"(score {source.get('score', 0):.2f})  \n{source.get('snippet', '')}")
+            st.markdown(
+                f"**[{source['n']}] {source.get('file', '')} — {source.get('heading') or ''}** "
+                f"(score {source.get('score', 0):.2f})  \n{source.get('snippet', '')}"
+            )
     st.feedback("thumbs", key=f"thumbs_{item['id']}", on_change=record_feedback, args=(item,))
     if item.get("feedback_note"):
         st.caption(item["feedback_note"])
@@ -132,19 +175,31 @@ if submitted and (submitted.text.strip() or submitted.files):
     uploads = [(f.getvalue(), f.type or "image/png") for f in submitted.files]
     prompt = submitted.text.strip() or "Describe this image."
     earlier = as_messages(history)
-    turn = {"role": "user", "content": prompt, "images": [data for data, _ in uploads],
-            "image_urls": [data_url(data, mime) for data, mime in uploads]}
+    turn = {
+        "role": "user",
+        "content": prompt,
+        "images": [data for data, _ in uploads],
+        "image_urls": [data_url(data, mime) for data, mime in uploads],
+    }
     history.append(turn)
     show_message(turn)
     with st.chat_message("assistant"):
         stats = TurnStats(model=choice)
-        wants_image = make_image or (spec is None and bool(image_models) and router().classifier is not None
-                                     and router().classifier.classify(prompt).task == "image_generation")
+        wants_image = make_image or (
+            spec is None
+            and bool(image_models)
+            and router().classifier is not None
+            and router().classifier.classify(prompt).task == "image_generation"
+        )
         grounded = use_kb and not uploads and not wants_image
         if use_kb and not grounded:
             st.caption("Images are answered without the knowledge base.")
-        hints = {"params": {} if wants_image else params, "user": user_id, "image_generation": wants_image or None,
-                 "experiment": None if experiment == NO_EXPERIMENT else experiment}  # read by the router
+        hints = {
+            "params": {} if wants_image else params,
+            "user": user_id,
+            "image_generation": wants_image or None,
+            "experiment": None if experiment == NO_EXPERIMENT else experiment,
+        }  # read by the router
         config = {"configurable": {"conversation_id": conversation_id, **(hints if spec is None else {})}}
         payload = {"question": prompt, "history": earlier} if grounded else as_messages(history)
         started = time.perf_counter()
@@ -161,12 +216,26 @@ if submitted and (submitted.text.strip() or submitted.files):
             request_log().write(call_record(stats))
             for image in stats.images:
                 st.image(image, width=320)
-            item = {"id": uuid.uuid4().hex, "role": "assistant", "content": text if isinstance(text, str) else "",
-                    "caption": stats.caption(), "route": stats.route_reason, "label": stats.label,
-                    "flags": stats.flags, "sources": stats.sources, "images": stats.images,
-                    "model": stats.model, "deployment": stats.deployment, "input_tokens": stats.input_tokens,
-                    "output_tokens": stats.output_tokens, "latency_s": stats.latency_s, "ttft_s": stats.ttft_s,
-                    "cost_usd": stats.cost_usd, "request_id": stats.route.get("request_id"),
-                    "experiment": stats.route.get("experiment"), "arm": stats.route.get("arm")}
+            item = {
+                "id": uuid.uuid4().hex,
+                "role": "assistant",
+                "content": text if isinstance(text, str) else "",
+                "caption": stats.caption(),
+                "route": stats.route_reason,
+                "label": stats.label,
+                "flags": stats.flags,
+                "sources": stats.sources,
+                "images": stats.images,
+                "model": stats.model,
+                "deployment": stats.deployment,
+                "input_tokens": stats.input_tokens,
+                "output_tokens": stats.output_tokens,
+                "latency_s": stats.latency_s,
+                "ttft_s": stats.ttft_s,
+                "cost_usd": stats.cost_usd,
+                "request_id": stats.route.get("request_id"),
+                "experiment": stats.route.get("experiment"),
+                "arm": stats.route.get("arm"),
+            }
             history.append(item)
             show_details(item)

@@ -19,14 +19,25 @@ st.title("Dashboard")
 
 
 def line(frame: pd.DataFrame, y: str, title: str, **encode) -> alt.Chart:
-    return alt.Chart(frame, title=title).mark_line(point=True).encode(
-        x=alt.X("time:T", title=None), y=alt.Y(f"{y}:Q", title=title), color="model:N",
-        tooltip=["time:T", "model:N", f"{y}:Q"], **encode)
+    return (
+        alt.Chart(frame, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y(f"{y}:Q", title=title),
+            color="model:N",
+            tooltip=["time:T", "model:N", f"{y}:Q"],
+            **encode,
+        )
+    )
 
 
 def bars(frame: pd.DataFrame, x: str, y: str, title: str, color: str = "model:N") -> alt.Chart:
-    return alt.Chart(frame, title=title).mark_bar().encode(
-        x=alt.X(x, title=None), y=alt.Y(y, title=title), color=color, tooltip=list(frame.columns))
+    return (
+        alt.Chart(frame, title=title)
+        .mark_bar()
+        .encode(x=alt.X(x, title=None), y=alt.Y(y, title=title), color=color, tooltip=list(frame.columns))
+    )
 
 
 def show_traffic(frame: pd.DataFrame) -> None:
@@ -41,32 +52,57 @@ def show_traffic(frame: pd.DataFrame) -> None:
         cols[4].metric("Saved by routing", "–", help="No model in the catalog has a price.")
     else:
         share = f"{saving.saved_share:.0%} less" if saving.saved_share is not None else None
-        cols[4].metric("Saved by routing", f"${saving.saved_usd:.4f}", share,
-                       help=f"Actual cost against the same tokens at {saving.baseline_model}'s prices "
-                            f"(${saving.baseline_usd:.4f}), the most expensive "
-                            f"{'available' if saving.baseline_available else 'catalog (not available here)'} model.")
+        cols[4].metric(
+            "Saved by routing",
+            f"${saving.saved_usd:.4f}",
+            share,
+            help=f"Actual cost against the same tokens at {saving.baseline_model}'s prices "
+            f"(${saving.baseline_usd:.4f}), the most expensive "
+            f"{'available' if saving.baseline_available else 'catalog (not available here)'} model.",
+        )
 
     series = data.over_time(frame)
-    latency = series.melt(id_vars=["time", "model"], value_vars=["p50_ms", "p95_ms"], var_name="percentile",
-                          value_name="latency_ms")
+    latency = series.melt(
+        id_vars=["time", "model"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="latency_ms"
+    )
     left, right = st.columns(2)
     left.altair_chart(bars(series, "time:T", "requests:Q", "Requests"), width="stretch")
-    right.altair_chart(line(latency, "latency_ms", "Latency (ms), p50 solid / p95 dashed",
-                            strokeDash=alt.StrokeDash("percentile:N", legend=None)), width="stretch")
+    right.altair_chart(
+        line(
+            latency,
+            "latency_ms",
+            "Latency (ms), p50 solid / p95 dashed",
+            strokeDash=alt.StrokeDash("percentile:N", legend=None),
+        ),
+        width="stretch",
+    )
     left.altair_chart(line(series, "cost_usd", "Cost (USD)"), width="stretch")
-    tokens = table.melt(id_vars=["model"], value_vars=["input_tokens", "output_tokens"], var_name="kind",
-                        value_name="tokens")
+    tokens = table.melt(
+        id_vars=["model"], value_vars=["input_tokens", "output_tokens"], var_name="kind", value_name="tokens"
+    )
     right.altair_chart(bars(tokens, "model:N", "tokens:Q", "Tokens", color="kind:N"), width="stretch")
     left.altair_chart(bars(table, "model:N", "error_rate:Q", "Error rate"), width="stretch")
     cache = data.cache_summary(frame)
     counts = pd.DataFrame({"result": list(cache.counts), "requests": list(cache.counts.values())})
     right.altair_chart(bars(counts, "result:N", "requests:Q", "Response cache", color="result:N"), width="stretch")
-    right.caption("Cache hit rate: " + (f"{cache.hit_rate:.1%} of {cache.consulted} consulted lookups"
-                                        if cache.hit_rate is not None else "no lookups yet (the gateway's cache)"))
+    right.caption(
+        "Cache hit rate: "
+        + (
+            f"{cache.hit_rate:.1%} of {cache.consulted} consulted lookups"
+            if cache.hit_rate is not None
+            else "no lookups yet (the gateway's cache)"
+        )
+    )
     st.subheader("Per model")
-    st.dataframe(table, hide_index=True, key="by_model",
-                 column_config={"error_rate": st.column_config.NumberColumn(format="percent"),
-                                "cost_usd": st.column_config.NumberColumn(format="$%.6f")})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="by_model",
+        column_config={
+            "error_rate": st.column_config.NumberColumn(format="percent"),
+            "cost_usd": st.column_config.NumberColumn(format="$%.6f"),
+        },
+    )
     errors = data.error_classes(frame)
     if not errors.empty:
         st.subheader("Errors")
@@ -97,13 +133,21 @@ def show_experiments() -> None:
     if table.empty:
         st.info("No traffic yet: start the experiment, then pick it in the Chat page's sidebar (model `auto`).")
         return
-    st.dataframe(table, hide_index=True, key="ab_table",
-                 column_config={"thumbs_up_rate": st.column_config.NumberColumn(format="percent"),
-                                "cost_per_request": st.column_config.NumberColumn(format="$%.6f")})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="ab_table",
+        column_config={
+            "thumbs_up_rate": st.column_config.NumberColumn(format="percent"),
+            "cost_per_request": st.column_config.NumberColumn(format="$%.6f"),
+        },
+    )
     left, right = st.columns(2)
     left.altair_chart(bars(table, "arm:N", "mean_latency_ms:Q", "Mean latency (ms)", color="arm:N"), width="stretch")
-    right.altair_chart(bars(table.fillna({"thumbs_up_rate": 0}), "arm:N", "thumbs_up_rate:Q", "Thumbs-up rate",
-                            color="arm:N"), width="stretch")
+    right.altair_chart(
+        bars(table.fillna({"thumbs_up_rate": 0}), "arm:N", "thumbs_up_rate:Q", "Thumbs-up rate", color="arm:N"),
+        width="stretch",
+    )
     for note in data.significance_notes(table, experiments().latencies(name)):
         st.markdown(f"- {note}")
 
@@ -119,8 +163,10 @@ if endpoints:
     picked = st.multiselect("Endpoints", endpoints, default=endpoints, key="endpoints")
     frame = frame[frame["endpoint"].isin(picked)]
 if frame.empty:
-    st.info("No requests logged in this range. Chat on the Chat page, or call the gateway (`make serve`): every "
-            "call shows up here.")
+    st.info(
+        "No requests logged in this range. Chat on the Chat page, or call the gateway (`make serve`): every "
+        "call shows up here."
+    )
 else:
     show_traffic(frame)
 show_experiments()

@@ -20,15 +20,18 @@ names = list_collections()
 if names:
     st.dataframe(collection_rows(names), hide_index=True, key="collections")
 else:
-    st.info("No collections yet. Upload files below into a new collection, or run `make run` to ingest the "
-            "sample shop knowledge base.")
+    st.info(
+        "No collections yet. Upload files below into a new collection, or run `make run` to ingest the "
+        "sample shop knowledge base."
+    )
 
 default = names.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in names else 0
 picked = st.selectbox("Collection", [*names, NEW], index=default, key="kb_collection")
 collection = picked
 if picked == NEW:
-    collection = st.text_input("New collection name", key="kb_new_name", placeholder="my-docs",
-                               help="3-512 letters, digits, '.', '_' or '-'").strip()
+    collection = st.text_input(
+        "New collection name", key="kb_new_name", placeholder="my-docs", help="3-512 letters, digits, '.', '_' or '-'"
+    ).strip()
     try:
         if collection:
             validate_collection_name(collection)
@@ -39,8 +42,12 @@ if picked == NEW:
 upload_tab, documents_tab, search_tab = st.tabs(["Upload", "Documents", "Search"])
 
 with upload_tab:
-    files = st.file_uploader("Files to ingest", accept_multiple_files=True, key="kb_files",
-                             type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES))
+    files = st.file_uploader(
+        "Files to ingest",
+        accept_multiple_files=True,
+        key="kb_files",
+        type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
+    )
     if st.button("Ingest", key="kb_ingest", type="primary", disabled=not (files and collection)):
         bar = st.progress(0.0, text="Reading files…")
 
@@ -65,10 +72,15 @@ with documents_tab:
         kb = KnowledgeBase(collection, create=False)
         rows = document_rows(kb)
         if rows:
-            st.dataframe([{k: v for k, v in row.items() if k != "source"} for row in rows], hide_index=True,
-                         key="documents")
-            source = st.selectbox("Document", [row["source"] for row in rows], key="kb_document",
-                                  format_func=lambda s: next(r["file"] for r in rows if r["source"] == s))
+            st.dataframe(
+                [{k: v for k, v in row.items() if k != "source"} for row in rows], hide_index=True, key="documents"
+            )
+            source = st.selectbox(
+                "Document",
+                [row["source"] for row in rows],
+                key="kb_document",
+                format_func=lambda s: next(r["file"] for r in rows if r["source"] == s),
+            )
             if st.button("Delete document", key="kb_delete"):
                 removed = kb.delete_document(source)
                 remove_upload(collection, source)

@@ -16,8 +16,10 @@ st.header("Keys")
 rows = key_rows(registry().entries())
 st.dataframe([{**row, "set": "set" if row["set"] else "not set"} for row in rows], hide_index=True, key="keys")
 if not any(row["set"] for row in rows if row["variable"] in ("OPENAI_API_KEY", "HF_TOKEN")):
-    st.info("No hosted-model key is set: only local models answer. Set OPENAI_API_KEY or HF_TOKEN in the "
-            "environment and restart the app, or add a model on the Models page.")
+    st.info(
+        "No hosted-model key is set: only local models answer. Set OPENAI_API_KEY or HF_TOKEN in the "
+        "environment and restart the app, or add a model on the Models page."
+    )
 st.caption("Values are read from the environment and never shown. Restart the app after changing them.")
 
 st.header("Routing")
@@ -29,5 +31,7 @@ st.caption(f"From `{config_path()}`. The chat uses the `default` policy.")
 st.dataframe(moderation_rows(load_config()), hide_index=True, key="moderation")
 
 st.header("Folders")
-st.markdown(f"- **Configuration:** `{config_dir()}` (`MODELYARD_CONFIG_DIR`)\n"
-            f"- **Data** (registry, request log, knowledge base, uploads): `{data_dir()}` (`MODELYARD_DATA_DIR`)")
+st.markdown(
+    f"- **Configuration:** `{config_dir()}` (`MODELYARD_CONFIG_DIR`)\n"
+    f"- **Data** (registry, request log, knowledge base, uploads): `{data_dir()}` (`MODELYARD_DATA_DIR`)"
+)

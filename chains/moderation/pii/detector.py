@@ -26,8 +26,14 @@ from chains.moderation.pii.spans import PII_TYPES, PiiSpan, pii_view
 __all__ = ["PiiDetector", "resolve_overlaps"]
 
 _FINDERS: dict[str, Callable[[str], list[PiiSpan]]] = {
-    "EMAIL": find_emails, "PHONE": find_phones, "CREDIT_CARD": find_cards, "IBAN": find_ibans,
-    "IP_ADDRESS": find_ips, "CN_ID": find_cn_ids, "US_SSN": find_ssns, "ADDRESS": find_addresses,
+    "EMAIL": find_emails,
+    "PHONE": find_phones,
+    "CREDIT_CARD": find_cards,
+    "IBAN": find_ibans,
+    "IP_ADDRESS": find_ips,
+    "CN_ID": find_cn_ids,
+    "US_SSN": find_ssns,
+    "ADDRESS": find_addresses,
 }
 
 
@@ -58,7 +64,7 @@ class PiiDetector:
         found = [span for finder in self._finders for span in finder(view)]
         if self._names is not None:
             found += self._names.find(view)
-        return [PiiSpan(s.type, s.start, s.end, text[s.start:s.end]) for s in resolve_overlaps(found)]
+        return [PiiSpan(s.type, s.start, s.end, text[s.start : s.end]) for s in resolve_overlaps(found)]
 
 
 def resolve_overlaps(spans: Iterable[PiiSpan]) -> list[PiiSpan]:

@@ -61,8 +61,11 @@ class NameDetector:
 
     def _english(self, text: str) -> list[PiiSpan]:
         results = self._presidio().analyze(text, language="en", entities=["PERSON"])
-        return [PiiSpan("PERSON", r.start, r.end, text[r.start:r.end]) for r in results
-                if r.score >= self.min_score and _plausible_name(text[r.start:r.end])]
+        return [
+            PiiSpan("PERSON", r.start, r.end, text[r.start : r.end])
+            for r in results
+            if r.score >= self.min_score and _plausible_name(text[r.start : r.end])
+        ]
 
     def _chinese(self, text: str) -> list[PiiSpan]:
         spans, offset = [], 0

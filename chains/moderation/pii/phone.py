@@ -28,15 +28,22 @@ from chains.moderation.pii.spans import PiiSpan, starts_token
 
 __all__ = ["find_phones"]
 
-_CANDIDATE = re.compile(r"[+(\d][\d ().\-]{5,26}\d"
-                        r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![A-Za-z0-9_]|[.\-/]\d)")
+_CANDIDATE = re.compile(
+    r"[+(\d][\d ().\-]{5,26}\d"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![A-Za-z0-9_]|[.\-/]\d)"
+)
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}$")
-_CONTEXT = re.compile(r"phone|tel\b|tel[:.]|call|cell|mobile|fax|dial|ring|reach|contact|text me|sms|"
-                      r"whatsapp|number|office|desk|landline|hotline|answering|messages? to|registered|"
-                      r"电话|手机|联系|致电|号码|热线|座机|传真|拨打|微信", re.IGNORECASE)
-_NEGATIVE = re.compile(r"(licen[cs]e|account|acct|order|invoice|ticket|tracking|passport|serial|zip|"
-                       r"postcode|postal|isbn|ref|id|iban|card|ssn|订单|账号|卡号|身份证)\W{0,3}(no\.?|number|#)?\W{0,3}$",
-                       re.IGNORECASE)
+_CONTEXT = re.compile(
+    r"phone|tel\b|tel[:.]|call|cell|mobile|fax|dial|ring|reach|contact|text me|sms|"
+    r"whatsapp|number|office|desk|landline|hotline|answering|messages? to|registered|"
+    r"电话|手机|联系|致电|号码|热线|座机|传真|拨打|微信",
+    re.IGNORECASE,
+)
+_NEGATIVE = re.compile(
+    r"(licen[cs]e|account|acct|order|invoice|ticket|tracking|passport|serial|zip|"
+    r"postcode|postal|isbn|ref|id|iban|card|ssn|订单|账号|卡号|身份证)\W{0,3}(no\.?|number|#)?\W{0,3}$",
+    re.IGNORECASE,
+)
 _DATE = re.compile(r"^(?:\d{4}[\-./ ]\d{1,2}[\-./ ]\d{1,2}|\d{1,2}[\-./ ]\d{1,2}[\-./ ](?:19|20)\d{2})$")
 _NANP = re.compile(r"^(?:\+?1[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}$")
 _CN_MOBILE = re.compile(r"^(?:\+?86|0086)?1[3-9]\d{9}$")
@@ -105,8 +112,8 @@ def _possible_international(candidate: str) -> bool:
 
 def _has_context(text: str, start: int, end: int) -> bool | None:
     """True: a phone word is near; False: a "not a phone" word is just before; None: neither."""
-    before = text[max(0, start - 40):start]
+    before = text[max(0, start - 40) : start]
     if _NEGATIVE.search(before):
         return False
-    after = text[end:end + 25]
+    after = text[end : end + 25]
     return True if _CONTEXT.search(before) or _CONTEXT.search(after) else None

@@ -16,8 +16,7 @@ STRUCTURED_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "CN_I
 #: Types that need a language model (presidio-analyzer + spaCy).
 NER_TYPES = ("PERSON",)
 #: Every type, in the order overlapping detections are preferred (check digits first).
-PII_TYPES = ("CN_ID", "IBAN", "CREDIT_CARD", "EMAIL", "US_SSN", "IP_ADDRESS", "PHONE", "ADDRESS",
-             "PERSON")
+PII_TYPES = ("CN_ID", "IBAN", "CREDIT_CARD", "EMAIL", "US_SSN", "IP_ADDRESS", "PHONE", "ADDRESS", "PERSON")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def starts_token(text: str, index: int, also: str = "") -> bool:
         return False
     if not (before.isascii() and before.isalnum()):
         return True
-    return text[max(0, index - 2):index] in ("\\n", "\\r", "\\t")
+    return text[max(0, index - 2) : index] in ("\\n", "\\r", "\\t")
 
 
 _WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}  # full-width ASCII forms

@@ -21,6 +21,7 @@ def page(name: str, timeout: float = 180) -> AppTest:
 
 def rendered_text(app: AppTest) -> str:
     """Every element's protobuf (text, tables' Arrow bytes, chart specs) in the main area and sidebar."""
+
     def walk(node) -> Iterator[str]:
         proto = getattr(node, "proto", None)
         if proto is not None:

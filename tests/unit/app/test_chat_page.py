@@ -52,7 +52,7 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
     app = start()
     assert app.selectbox(key="model").value == "auto"
     assert "tiny" in app.sidebar.info[0].value
-    assert app.toggle(key="image_mode").disabled                # no image model offline
+    assert app.toggle(key="image_mode").disabled  # no image model offline
     app.chat_input[0].set_value("Hi there! How are you today?").run()
     assert not app.exception and not app.error
     history = app.session_state["history"]
@@ -67,12 +67,12 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
     assert "**Route:** " in details and "**Model · deployment:** smollm2-135m · local" in details
     assert "**Time to first token:** " in details and "**Cost:** $0.000000" in details
 
-    [row] = logged_since(started)                               # the Dashboard's data
+    [row] = logged_since(started)  # the Dashboard's data
     assert (row["model"], row["deployment"], row["status"]) == ("smollm2-135m", "local", 200)
     assert row["input_tokens"] == reply["input_tokens"] > 0 and row["output_tokens"] == reply["output_tokens"] > 0
     assert row["latency_ms"] > row["ttft_ms"] > 0 and "answered by smollm2-135m/local" in row["route_reason"]
 
-    app.feedback[0].set_value(1).run()                          # no experiment: noted, nothing counted
+    app.feedback[0].set_value(1).run()  # no experiment: noted, nothing counted
     assert any("not part of an A/B experiment" in c.value for c in app.caption)
     app.button(key="new_chat").click().run()
     assert app.session_state["history"] == []
@@ -84,7 +84,7 @@ def test_pii_is_masked_for_the_router_but_not_for_a_trusted_local_model():
     assert not app.exception and not app.error
     routed = app.session_state["history"][1]
     assert "EMAIL masked as <EMAIL_1>" in routed["flags"]  # the router may pick a hosted model
-    assert "<EMAIL_1>" not in routed["content"]           # placeholders are restored for the user
+    assert "<EMAIL_1>" not in routed["content"]  # placeholders are restored for the user
 
     app.button(key="new_chat").click().run()
     app.selectbox(key="model").set_value("smollm2-135m").run()  # local models are trusted: no masking
@@ -105,9 +105,11 @@ def test_knowledge_base_answers_show_sources(session_data_dir):
     reply = app.session_state["history"][1]
     assert reply["sources"] and reply["sources"][0]["n"] == 1
     assert "answered by smollm2-135m/local" in reply["route"]  # the RAG answer keeps the route ...
-    assert reply["label"] == "AI-generated · smollm2-135m"     # ... and its provenance
-    assert any("return" in (s.get("file", "") + s.get("heading", "")).lower() or "refund" in s["snippet"].lower()
-               for s in reply["sources"])
+    assert reply["label"] == "AI-generated · smollm2-135m"  # ... and its provenance
+    assert any(
+        "return" in (s.get("file", "") + s.get("heading", "")).lower() or "refund" in s["snippet"].lower()
+        for s in reply["sources"]
+    )
     assert "[1] " in app.expander[0].markdown[-1].value or any("[1]" in m.value for m in app.expander[0].markdown)
 
 
@@ -138,7 +140,7 @@ def test_thumbs_feed_the_ab_statistics_of_the_answers_arm(active_experiment):
     app.feedback[0].set_value(1).run()
     assert any(f"Counted for experiment {EXPERIMENT}, arm llamacpp" in c.value for c in app.caption)
     assert arm()["thumbs_up"] == before["thumbs_up"] + 1
-    app.feedback[0].set_value(0).run()                          # changing one's mind replaces the vote
+    app.feedback[0].set_value(0).run()  # changing one's mind replaces the vote
     assert (arm()["thumbs_up"], arm()["thumbs_down"]) == (before["thumbs_up"], before["thumbs_down"] + 1)
 
 
@@ -156,32 +158,46 @@ def test_an_uploaded_image_goes_to_a_vision_model_as_a_data_url(image_models_hom
     started, picture = time.time(), png()
     app = start()
     app.chat_input[0].upload("dot.png", picture, "image/png").set_value("What is in this picture?").run()
-    assert "no available model accepts image input" in app.error[0].value   # only text models so far
+    assert "no available model accepts image input" in app.error[0].value  # only text models so far
     assert app.session_state["history"] == []
     [failed] = logged_since(started)
     assert (failed["status"], failed["error_class"]) == (400, "RoutingError")
 
-    registry().register({"name": "uitest-vision", "provider": "openai", "modalities": {"input": ["text", "image"]},
-                         "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
-                         "deployments": [{"name": "fake", "base_url": upstream.base_url}]})
+    registry().register(
+        {
+            "name": "uitest-vision",
+            "provider": "openai",
+            "modalities": {"input": ["text", "image"]},
+            "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+            "deployments": [{"name": "fake", "base_url": upstream.base_url}],
+        }
+    )
     app.run()
     app.chat_input[0].upload("dot.png", picture, "image/png").set_value("What is in this picture?").run()
     assert not app.exception and not app.error
     question, reply = app.session_state["history"]
-    assert question["images"] == [picture] and app.image            # the user's image is shown
+    assert question["images"] == [picture] and app.image  # the user's image is shown
     assert "image input → vision models (uitest-vision)" in reply["route"]
     assert "answered by uitest-vision/fake" in reply["route"]
     assert reply["content"].strip() == "echo: What is in this picture?"
     sent = upstream.requests[-1].body["messages"][-1]["content"]
     assert {"type": "text", "text": "What is in this picture?"} in sent
-    assert {"type": "image_url",
-            "image_url": {"url": "data:image/png;base64," + base64.b64encode(picture).decode()}} in sent
+    assert {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(picture).decode()},
+    } in sent
 
 
 def test_image_answers_are_shown_as_images(image_models_home, upstream):
-    registry().register({"name": "uitest-painter", "provider": "openai", "tasks": ["image_generation"],
-                         "modalities": {"input": ["text"], "output": ["image"]},
-                         "deployments": [{"name": "fake", "base_url": upstream.base_url}]})
+    registry().register(
+        {
+            "name": "uitest-painter",
+            "provider": "openai",
+            "tasks": ["image_generation"],
+            "modalities": {"input": ["text"], "output": ["image"]},
+            "deployments": [{"name": "fake", "base_url": upstream.base_url}],
+        }
+    )
     app = start()
     assert not app.toggle(key="image_mode").disabled
     app.chat_input[0].set_value("Draw a lighthouse at dusk").run()  # classified as image generation
@@ -193,7 +209,7 @@ def test_image_answers_are_shown_as_images(image_models_home, upstream):
     assert upstream.requests[-1].path == "/v1/images/generations"
     assert upstream.requests[-1].body["prompt"] == "Draw a lighthouse at dusk"
 
-    app.toggle(key="image_mode").set_value(True).run()              # asked for explicitly
+    app.toggle(key="image_mode").set_value(True).run()  # asked for explicitly
     app.chat_input[0].set_value("a calm sea").run()
     assert not app.error and len(app.session_state["history"][3]["images"]) == 1
     assert upstream.requests[-1].body["prompt"] == "a calm sea"

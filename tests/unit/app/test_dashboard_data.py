@@ -18,17 +18,42 @@ from store.request_log_db import COLUMNS
 T0 = 1_790_000_000.0
 
 
-def row(model: str, latency_ms: float, *, ts: float = T0, status: int = 200, tokens=(100, 50), cost: float = 0.0,
-        cache: str = "", error: str = "") -> dict:
-    call = CallRecord(endpoint="chat", model=model, latency_s=latency_ms / 1000, input_tokens=tokens[0],
-                      output_tokens=tokens[1], cost_usd=cost, status=status, error_class=error, cache=cache, ts=ts)
+def row(
+    model: str,
+    latency_ms: float,
+    *,
+    ts: float = T0,
+    status: int = 200,
+    tokens=(100, 50),
+    cost: float = 0.0,
+    cache: str = "",
+    error: str = "",
+) -> dict:
+    call = CallRecord(
+        endpoint="chat",
+        model=model,
+        latency_s=latency_ms / 1000,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        cost_usd=cost,
+        status=status,
+        error_class=error,
+        cache=cache,
+        ts=ts,
+    )
     return dict(zip(COLUMNS, call.row(), strict=True))
 
 
-def entry(name: str, input_per_1k: float, output_per_1k: float, available: bool = True,
-          output: str = "text") -> ModelEntry:
-    spec = ModelSpec(name=name, provider="openai", cost={"input_per_1k": input_per_1k, "output_per_1k": output_per_1k},
-                     modalities={"output": [output]}, deployments=[{"name": "d", "base_url": "http://127.0.0.1:1/v1"}])
+def entry(
+    name: str, input_per_1k: float, output_per_1k: float, available: bool = True, output: str = "text"
+) -> ModelEntry:
+    spec = ModelSpec(
+        name=name,
+        provider="openai",
+        cost={"input_per_1k": input_per_1k, "output_per_1k": output_per_1k},
+        modalities={"output": [output]},
+        deployments=[{"name": "d", "base_url": "http://127.0.0.1:1/v1"}],
+    )
     return ModelEntry(spec, Availability(available, "" if available else "KEY is not set"), "catalog")
 
 
@@ -64,11 +89,16 @@ def test_cache_hit_rate_counts_only_consulted_lookups():
 
 def test_savings_reprice_the_traffic_at_the_priciest_available_text_model():
     frame = data.log_frame([row("cheap", 1, tokens=(1000, 1000), cost=0.002), row("local", 1, tokens=(2000, 0))])
-    entries = [entry("cheap", 0.001, 0.001), entry("pricey", 0.01, 0.03), entry("local", 0, 0),
-               entry("priciest-but-offline", 1.0, 1.0, available=False), entry("painter", 5.0, 5.0, output="image")]
+    entries = [
+        entry("cheap", 0.001, 0.001),
+        entry("pricey", 0.01, 0.03),
+        entry("local", 0, 0),
+        entry("priciest-but-offline", 1.0, 1.0, available=False),
+        entry("painter", 5.0, 5.0, output="image"),
+    ]
     savings = data.routing_savings(frame, entries)
     assert savings.baseline_model == "pricey" and savings.baseline_available
-    assert savings.baseline_usd == pytest.approx(3 * 0.01 + 1 * 0.03)   # 3K input, 1K output tokens
+    assert savings.baseline_usd == pytest.approx(3 * 0.01 + 1 * 0.03)  # 3K input, 1K output tokens
     assert savings.saved_usd == pytest.approx(0.06 - 0.002)
     assert savings.saved_share == pytest.approx((0.06 - 0.002) / 0.06)
 
@@ -85,11 +115,11 @@ def test_two_proportion_z_test_matches_the_textbook_value():
     result = data.two_proportion_z_test(45, 100, 30, 100)
     pooled = 75 / 200
     z = 0.15 / math.sqrt(pooled * (1 - pooled) * 0.02)
-    assert result.statistic == pytest.approx(z)                       # 2.19
+    assert result.statistic == pytest.approx(z)  # 2.19
     assert result.p_value == pytest.approx(0.0285, abs=5e-4) and result.significant()
     assert not data.two_proportion_z_test(10, 20, 11, 20).significant()
-    assert data.two_proportion_z_test(0, 0, 3, 5) is None             # no votes on one arm
-    assert data.two_proportion_z_test(5, 5, 7, 7) is None             # no variation at all
+    assert data.two_proportion_z_test(0, 0, 3, 5) is None  # no votes on one arm
+    assert data.two_proportion_z_test(5, 5, 7, 7) is None  # no variation at all
 
 
 def test_welch_t_test_separates_different_latencies_from_the_same_distribution():
@@ -106,10 +136,28 @@ def test_welch_t_test_separates_different_latencies_from_the_same_distribution()
 
 def test_ab_frame_and_notes_compare_each_arm_with_the_first():
     summary = [
-        {"arm": "a", "requests": 120, "errors": 0, "mean_latency": 0.2, "input_tokens": 1, "output_tokens": 1,
-         "cost": 0.12, "thumbs_up": 45, "thumbs_down": 55},
-        {"arm": "b", "requests": 100, "errors": 1, "mean_latency": 0.3, "input_tokens": 1, "output_tokens": 1,
-         "cost": 0.0, "thumbs_up": 30, "thumbs_down": 70},
+        {
+            "arm": "a",
+            "requests": 120,
+            "errors": 0,
+            "mean_latency": 0.2,
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cost": 0.12,
+            "thumbs_up": 45,
+            "thumbs_down": 55,
+        },
+        {
+            "arm": "b",
+            "requests": 100,
+            "errors": 1,
+            "mean_latency": 0.3,
+            "input_tokens": 1,
+            "output_tokens": 1,
+            "cost": 0.0,
+            "thumbs_up": 30,
+            "thumbs_down": 70,
+        },
     ]
     arms = data.ab_frame(summary)
     assert list(arms["arm"]) == ["a", "b"]

@@ -23,16 +23,59 @@ def data_dir(own_data_dir, monkeypatch):
 def seed_log(folder, now: float) -> None:
     log = RequestLog(folder / "requests.sqlite")
     calls = [
-        CallRecord(endpoint="chat", model="gpt-4o-mini", deployment="openai", latency_s=0.8, ttft_s=0.2,
-                   input_tokens=1000, output_tokens=500, cost_usd=0.00045, cache="miss", ts=now - 600),
-        CallRecord(endpoint="chat", model="gpt-4o-mini", deployment="openai", latency_s=0.01, input_tokens=1000,
-                   output_tokens=500, cost_usd=0.0, cache="hit", ts=now - 500),
-        CallRecord(endpoint="chat", model="gpt-4o-mini", deployment="openai", latency_s=1.2, status=502,
-                   error_class="ProviderServerError", cache="miss", ts=now - 400),
-        CallRecord(endpoint="ui_chat", model="smollm2-135m", deployment="local", latency_s=0.4, ttft_s=0.05,
-                   input_tokens=200, output_tokens=100, ts=now - 300),
-        CallRecord(endpoint="ui_chat", model="smollm2-135m", deployment="local", latency_s=0.6, ttft_s=0.05,
-                   input_tokens=300, output_tokens=100, ts=now - 3 * 3600),  # outside "last hour"
+        CallRecord(
+            endpoint="chat",
+            model="gpt-4o-mini",
+            deployment="openai",
+            latency_s=0.8,
+            ttft_s=0.2,
+            input_tokens=1000,
+            output_tokens=500,
+            cost_usd=0.00045,
+            cache="miss",
+            ts=now - 600,
+        ),
+        CallRecord(
+            endpoint="chat",
+            model="gpt-4o-mini",
+            deployment="openai",
+            latency_s=0.01,
+            input_tokens=1000,
+            output_tokens=500,
+            cost_usd=0.0,
+            cache="hit",
+            ts=now - 500,
+        ),
+        CallRecord(
+            endpoint="chat",
+            model="gpt-4o-mini",
+            deployment="openai",
+            latency_s=1.2,
+            status=502,
+            error_class="ProviderServerError",
+            cache="miss",
+            ts=now - 400,
+        ),
+        CallRecord(
+            endpoint="ui_chat",
+            model="smollm2-135m",
+            deployment="local",
+            latency_s=0.4,
+            ttft_s=0.05,
+            input_tokens=200,
+            output_tokens=100,
+            ts=now - 300,
+        ),
+        CallRecord(
+            endpoint="ui_chat",
+            model="smollm2-135m",
+            deployment="local",
+            latency_s=0.6,
+            ttft_s=0.05,
+            input_tokens=300,
+            output_tokens=100,
+            ts=now - 3 * 3600,
+        ),  # outside "last hour"
     ]
     for call in calls:
         log.write(call)

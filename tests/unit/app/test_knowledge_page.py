@@ -34,7 +34,7 @@ def test_empty_state_and_a_bad_collection_name(own_data_dir):
     app = new_collection(app, "x")
     assert "invalid collection name 'x'" in app.error[0].value
     app.file_uploader(key="kb_files").set_value(("notes.md", NOTES, "text/markdown")).run()
-    assert app.button(key="kb_ingest").disabled        # no valid collection: nothing to ingest into
+    assert app.button(key="kb_ingest").disabled  # no valid collection: nothing to ingest into
     assert list_collections() == []
 
 
@@ -58,7 +58,7 @@ def test_upload_ingest_search_and_delete(own_data_dir):
     assert hits.loc[0, "file"] == "notes.md" and "4 litres per plant" in hits.loc[0, "text"]
     assert "Watering" in hits.loc[0, "heading"] and 0 < hits.loc[0, "relevance"] <= 1
     assert list(hits["rank"]) == list(range(1, len(hits) + 1))
-    assert "4 litres per plant" in app.expander[0].markdown[0].value   # the whole chunk, under the table
+    assert "4 litres per plant" in app.expander[0].markdown[0].value  # the whole chunk, under the table
 
     app.selectbox(key="kb_mode").set_value("lexical")
     app.text_input(key="kb_query").set_value("aphids ladybirds").run()

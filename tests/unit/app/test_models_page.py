@@ -17,8 +17,11 @@ REGISTER = "FormSubmitter:register-Register"
 
 def fill_form(app, **values):
     for key, value in values.items():
-        widget = app.number_input(key=key) if key.endswith(("price", "ctx", "quality")) else (
-            app.selectbox(key=key) if key == "reg_provider" else app.text_input(key=key))
+        widget = (
+            app.number_input(key=key)
+            if key.endswith(("price", "ctx", "quality"))
+            else (app.selectbox(key=key) if key == "reg_provider" else app.text_input(key=key))
+        )
         widget.set_value(value)
     return app.button(key=REGISTER).click().run()
 
@@ -52,19 +55,33 @@ def test_registration_errors_are_shown_per_field_and_nothing_is_registered(own_d
 
 
 def test_form_errors_name_nested_fields():
-    spec, errors = ModelForm(name="", provider="openai", base_url="http://127.0.0.1:1/v1", weights_file="w.gguf",
-                             input_modalities=[], context_window=0).validate()
+    spec, errors = ModelForm(
+        name="",
+        provider="openai",
+        base_url="http://127.0.0.1:1/v1",
+        weights_file="w.gguf",
+        input_modalities=[],
+        context_window=0,
+    ).validate()
     assert spec is None
-    assert {(e.field, e.message) for e in errors} >= {("Name", "is required"),
-                                                      ("Context window", "Input should be greater than or equal to 1")}
+    assert {(e.field, e.message) for e in errors} >= {
+        ("Name", "is required"),
+        ("Context window", "Input should be greater than or equal to 1"),
+    }
 
 
 def test_a_registered_model_is_listed_taken_offline_brought_back_and_tested(own_data_dir, upstream):
-    app = fill_form(page("model_registry"), reg_name="uitest-echo", reg_base_url=upstream.base_url,
-                    reg_deployment="fake", reg_in_price=0.5, reg_out_price=1.0)
+    app = fill_form(
+        page("model_registry"),
+        reg_name="uitest-echo",
+        reg_base_url=upstream.base_url,
+        reg_deployment="fake",
+        reg_in_price=0.5,
+        reg_out_price=1.0,
+    )
     assert not app.error and not app.exception
     assert "Model **uitest-echo** registered" in app.success[0].value
-    spec = Registry().get("uitest-echo").spec          # persisted: a new Registry reads it from SQLite
+    spec = Registry().get("uitest-echo").spec  # persisted: a new Registry reads it from SQLite
     assert spec.deployments[0].base_url == upstream.base_url and spec.cost.output_per_1k == 1.0
     assert table(app, "why not").set_index("model").loc["uitest-echo", "available"]
 
@@ -88,7 +105,7 @@ def test_a_registered_model_is_listed_taken_offline_brought_back_and_tested(own_
     assert sent["model"] == "uitest-echo" and sent["messages"][-1]["content"] == "ping from the models page"
     assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 64  # the form declares max_tokens
     tokens_in, tokens_out = int(metrics["Input tokens"]), int(metrics["Output tokens"])
-    assert tokens_in > 0 and tokens_out == 6                 # "echo: ping from the models page"
+    assert tokens_in > 0 and tokens_out == 6  # "echo: ping from the models page"
     assert metrics["Cost"] == f"${tokens_in / 1000 * 0.5 + tokens_out / 1000 * 1.0:.6f}"
     assert metrics["Latency"].endswith(" s")
 
@@ -114,5 +131,5 @@ def test_quick_test_against_the_local_model(own_data_dir):
     assert not app.error
     metrics = {metric.label: metric.value for metric in app.metric}
     assert 0 < int(metrics["Output tokens"]) <= 64 and int(metrics["Input tokens"]) > 0  # max_tokens=64 was sent
-    assert metrics["Cost"] == "$0.000000"                                                 # local models are free
+    assert metrics["Cost"] == "$0.000000"  # local models are free
     assert any(m.value.strip() for m in app.markdown)

@@ -16,8 +16,7 @@ from app.server.semantic_index import SemanticIndex
 
 
 def _body(text: str = "hi", **fields) -> ChatCompletionRequest:
-    return ChatCompletionRequest(model=fields.pop("model", "m"), messages=[{"role": "user", "content": text}],
-                                 **fields)
+    return ChatCompletionRequest(model=fields.pop("model", "m"), messages=[{"role": "user", "content": text}], **fields)
 
 
 class Clock:
@@ -31,23 +30,48 @@ class Clock:
 # ---- the exact key -----------------------------------------------------------------------------
 def test_the_key_ignores_what_cannot_change_the_answer():
     base = request_key(_body(temperature=0.5, max_tokens=9))
-    assert request_key(_body(temperature=0.5, max_completion_tokens=9, stream=True, user="u",
-                             modelyard_cache="exact", stream_options={"include_usage": True})) == base
+    assert (
+        request_key(
+            _body(
+                temperature=0.5,
+                max_completion_tokens=9,
+                stream=True,
+                user="u",
+                modelyard_cache="exact",
+                stream_options={"include_usage": True},
+            )
+        )
+        == base
+    )
     assert request_key(_body(max_tokens=9, temperature=0.5)) == base
-    assert request_key(ChatCompletionRequest.model_validate(
-        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5, "max_tokens": 9,
-         "unknown_field": 1})) == base
+    assert (
+        request_key(
+            ChatCompletionRequest.model_validate(
+                {
+                    "model": "m",
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "temperature": 0.5,
+                    "max_tokens": 9,
+                    "unknown_field": 1,
+                }
+            )
+        )
+        == base
+    )
 
 
-@pytest.mark.parametrize("changed", [
-    {"temperature": 0.6, "max_tokens": 9},
-    {"temperature": 0.5, "max_tokens": 10},
-    {"temperature": 0.5, "max_tokens": 9, "top_p": 0.9},
-    {"temperature": 0.5, "max_tokens": 9, "model": "other"},
-    {"temperature": 0.5, "max_tokens": 9, "task": "code"},
-    {"temperature": 0.5, "max_tokens": 9, "max_cost": 0.01},
-    {"temperature": 0.5, "max_tokens": 9, "text": "hi!"},
-])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"temperature": 0.6, "max_tokens": 9},
+        {"temperature": 0.5, "max_tokens": 10},
+        {"temperature": 0.5, "max_tokens": 9, "top_p": 0.9},
+        {"temperature": 0.5, "max_tokens": 9, "model": "other"},
+        {"temperature": 0.5, "max_tokens": 9, "task": "code"},
+        {"temperature": 0.5, "max_tokens": 9, "max_cost": 0.01},
+        {"temperature": 0.5, "max_tokens": 9, "text": "hi!"},
+    ],
+)
 def test_the_key_changes_with_what_can_change_the_answer(changed):
     assert request_key(_body(**changed)) != request_key(_body(temperature=0.5, max_tokens=9))
 
@@ -88,12 +112,15 @@ def test_failed_answers_are_not_stored():
     assert len(cache) == 0 and _lookup(cache, _body()).result == "miss"
 
 
-@pytest.mark.parametrize(("headers", "field", "stored"), [
-    ({"cache-control": "no-cache"}, None, True),
-    ({"cache-control": "no-store"}, None, False),
-    ({"x-modelyard-cache": "off"}, None, False),
-    ({}, False, False),
-])
+@pytest.mark.parametrize(
+    ("headers", "field", "stored"),
+    [
+        ({"cache-control": "no-cache"}, None, True),
+        ({"cache-control": "no-store"}, None, False),
+        ({"x-modelyard-cache": "off"}, None, False),
+        ({}, False, False),
+    ],
+)
 def test_bypasses(headers, field, stored):
     cache = ResponseCache(CacheSettings())
     _remember(_lookup(cache, _body()))

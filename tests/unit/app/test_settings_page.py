@@ -18,14 +18,14 @@ def test_keys_are_reported_as_set_without_their_values(own_data_dir, monkeypatch
     app = page("settings")
     text = rendered_text(app)
     for name, value in SECRETS.items():
-        assert name in text                     # the walk does see the keys table ...
-        assert value not in text, name          # ... and no value appears anywhere on the page
-        assert value[-12:] not in text, name    # nor a recognisable tail of it
+        assert name in text  # the walk does see the keys table ...
+        assert value not in text, name  # ... and no value appears anywhere on the page
+        assert value[-12:] not in text, name  # nor a recognisable tail of it
     keys = table(app, "variable").set_index("variable")
     assert keys.loc["OPENAI_API_KEY", "set"] == "set" and keys.loc["HF_TOKEN", "set"] == "set"
-    assert keys.loc["ACME_API_KEY", "set"] == "not set"          # a deployment's key variable is listed too
+    assert keys.loc["ACME_API_KEY", "set"] == "not set"  # a deployment's key variable is listed too
     assert "gpt-4o-mini" in keys.loc["OPENAI_API_KEY", "used by"]
-    assert not app.info                                         # no "no hosted key" hint when keys are set
+    assert not app.info  # no "no hosted key" hint when keys are set
 
 
 def test_unset_keys_routing_and_moderation_are_shown(own_data_dir, monkeypatch):
@@ -34,7 +34,7 @@ def test_unset_keys_routing_and_moderation_are_shown(own_data_dir, monkeypatch):
     app = page("settings")
     keys = table(app, "variable").set_index("variable")
     assert set(keys["set"]) == {"not set"}
-    assert "OPENAI_API_KEY" in app.info[0].value                 # the empty state says what to do
+    assert "OPENAI_API_KEY" in app.info[0].value  # the empty state says what to do
     routing = table(app, "setting").set_index("setting")["value"]
     assert routing["policies, in order"] == "explicit → modality → context_window → task → ab → cost"
     assert routing["default model"] == "smollm2-135m"
@@ -42,5 +42,5 @@ def test_unset_keys_routing_and_moderation_are_shown(own_data_dir, monkeypatch):
     moderation = table(app, "policy").set_index("policy")
     assert set(moderation.index) >= {"default", "support", "notebook"}
     assert "weapons" in moderation.loc["default", "block"] and moderation.loc["default", "mask"] == "profanity"
-    assert "PERSON" in moderation.loc["support", "PII masked"]   # names only in the support policy
+    assert "PERSON" in moderation.loc["support", "PII masked"]  # names only in the support policy
     assert "PERSON" not in moderation.loc["default", "PII masked"]

@@ -99,14 +99,27 @@ def test_the_chain_is_template_then_model_with_the_hints(tmp_path):
         ("model: auto\nparams: 5\nmessages:\n  - {role: user, content: hi}\n", 2, "params", "valid dictionary"),
         ("modle: auto\nmessages:\n  - {role: user, content: hi}\n", 1, "modle", "unknown field"),
         ("model: auto\n", 1, "messages", "this field is required"),
-        ("messages:\n  - role: user\n    content: hi\n  - role: robot\n    content: x\n", 4, "messages[1].role",
-         "'robot'"),
+        (
+            "messages:\n  - role: user\n    content: hi\n  - role: robot\n    content: x\n",
+            4,
+            "messages[1].role",
+            "'robot'",
+        ),
         ("messages:\n  - role: user\n    content: 'hi {name'\n", 3, "messages[0].content", "not a valid template"),
         ("messages:\n  - role: user\n    content: '{a.b}'\n", 3, "messages[0].content", "attribute access"),
-        ("messages:\n  - role: system\n    content: hi\n  - role: user\n    content: '{text}'\nvariables:\n"
-         "  txet: {}\n", 5, "messages[1].content", "uses {text}, which is not declared"),
-        ("messages:\n  - role: user\n    content: '{text}'\nvariables:\n  text:\n  unused: {default: 1}\n", 6,
-         "variables.unused", "declared but no message uses it"),
+        (
+            "messages:\n  - role: system\n    content: hi\n  - role: user\n    content: '{text}'\nvariables:\n"
+            "  txet: {}\n",
+            5,
+            "messages[1].content",
+            "uses {text}, which is not declared",
+        ),
+        (
+            "messages:\n  - role: user\n    content: '{text}'\nvariables:\n  text:\n  unused: {default: 1}\n",
+            6,
+            "variables.unused",
+            "declared but no message uses it",
+        ),
         ("name: 'has space'\nmessages:\n  - {role: user, content: hi}\n", 1, "name", "pattern"),
         ("- just\n- a list\n", 1, "", "expected a mapping"),
     ],

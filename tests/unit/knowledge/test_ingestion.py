@@ -35,9 +35,7 @@ def corpus(tmp_path: Path) -> Path:
     (folder / "policies").mkdir(parents=True)
     (folder / "policies" / "returns.md").write_text(RETURNS, encoding="utf-8")
     (folder / "shipping.txt").write_text(SHIPPING, encoding="utf-8")
-    (folder / "faq.jsonl").write_text(
-        "\n".join(json.dumps(r, ensure_ascii=False) for r in FAQ), encoding="utf-8"
-    )
+    (folder / "faq.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in FAQ), encoding="utf-8")
     (folder / ".hidden.md").write_text("# Secret\n\nnot to be indexed", encoding="utf-8")
     (folder / "photo.png").write_bytes(b"\x89PNG not a document")
     return folder

@@ -118,9 +118,7 @@ def test_jsonl_faq_and_answer_only_rows(tmp_path):
         {"question": "如何退货？", "answer": "30天内可以退货。"},
         {"answer": "Answer without a question."},
     ]
-    docs = load_file(
-        write(tmp_path, "faq.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
-    )
+    docs = load_file(write(tmp_path, "faq.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)))
     assert [d.metadata.get("question") for d in docs] == ["如何退货？", None]
     assert docs[1].page_content == "Answer without a question." and docs[1].metadata["row"] == 2
 

@@ -28,9 +28,7 @@ def test_chunks_are_numbered_counted_and_hashed():
 
 def test_long_sections_are_cut_below_the_chunk_size_with_overlap():
     sentences = " ".join(f"Sentence number {i} talks about garden hoses." for i in range(60))
-    chunks = split_documents(
-        [markdown(f"# Hoses\n\n{sentences}")], SplitOptions(chunk_size=300, chunk_overlap=60)
-    )
+    chunks = split_documents([markdown(f"# Hoses\n\n{sentences}")], SplitOptions(chunk_size=300, chunk_overlap=60))
     assert len(chunks) > 5
     assert all(len(c.page_content) <= 300 for c in chunks)
     assert all(c.metadata["heading"] == "Hoses" for c in chunks)
@@ -47,17 +45,13 @@ def test_chinese_text_is_cut_at_sentence_punctuation():
 
 def test_faq_rows_stay_whole_and_use_the_question_as_heading():
     long_answer = "word " * 400
-    doc = Document(
-        page_content=f"Q?\n{long_answer}", metadata={"doc_type": "faq", "question": "Q?", "title": "Q?"}
-    )
+    doc = Document(page_content=f"Q?\n{long_answer}", metadata={"doc_type": "faq", "question": "Q?", "title": "Q?"})
     chunks = split_documents([doc], SplitOptions(chunk_size=200))
     assert len(chunks) == 1 and chunks[0].metadata["heading"] == "Q?"
 
 
 def test_embedding_text_puts_a_lost_heading_back_in_front():
-    middle = Document(
-        page_content="Card refunds can take 3 more days.", metadata={"heading": "Returns > Refunds"}
-    )
+    middle = Document(page_content="Card refunds can take 3 more days.", metadata={"heading": "Returns > Refunds"})
     assert embedding_text(middle) == "Returns > Refunds\nCard refunds can take 3 more days."
     first = Document(page_content="## Refunds\nIn 5 days.", metadata={"heading": "Returns > Refunds"})
     assert embedding_text(first) == first.page_content

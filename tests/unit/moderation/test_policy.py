@@ -56,15 +56,18 @@ def test_unknown_category_is_reported_with_the_known_ones(tmp_path: Path) -> Non
     assert caught.value.line == 4
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("policies:\n  a: {extends: b}\n", "extends unknown policy 'b'"),
-    ("policies:\n  a: {extends: b}\n  b: {extends: a}\n", "circular extends"),
-    ("policies:\n  a: {pii: {types: [EMAIL, PASSPORT]}}\n", "Input should be"),
-    ("policies:\n  a: {stream_window: -1}\n", "greater than or equal to 0"),
-    ("policies:\n  a: {colour: blue}\n", "unknown field"),
-    ("policies: [a, b]\n", "expected a mapping"),
-    ("policies:\n  a: {categories: {x: block}\n", "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("policies:\n  a: {extends: b}\n", "extends unknown policy 'b'"),
+        ("policies:\n  a: {extends: b}\n  b: {extends: a}\n", "circular extends"),
+        ("policies:\n  a: {pii: {types: [EMAIL, PASSPORT]}}\n", "Input should be"),
+        ("policies:\n  a: {stream_window: -1}\n", "greater than or equal to 0"),
+        ("policies:\n  a: {colour: blue}\n", "unknown field"),
+        ("policies: [a, b]\n", "expected a mapping"),
+        ("policies:\n  a: {categories: {x: block}\n", "invalid YAML"),
+    ],
+)
 def test_invalid_config_is_explained(text: str, message: str) -> None:
     with pytest.raises(ModerationConfigError, match=message):
         parse_config(text, source="moderation.yaml")

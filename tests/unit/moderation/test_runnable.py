@@ -12,8 +12,12 @@ from tests.support.upstream import FakeUpstream
 
 
 def chat_model(upstream: FakeUpstream, trusted: bool = False):
-    spec = ModelSpec(name="fake-gpt", provider="openai", trusted=trusted,
-                     deployments=[{"name": "main", "base_url": upstream.base_url}])
+    spec = ModelSpec(
+        name="fake-gpt",
+        provider="openai",
+        trusted=trusted,
+        deployments=[{"name": "main", "base_url": upstream.base_url}],
+    )
     return build_openai(spec, spec.deployments[0], {})
 
 
@@ -45,8 +49,10 @@ def test_notebook_policy_raises_instead(upstream: FakeUpstream, moderator: Moder
 
 
 def test_streamed_answer_never_shows_a_blocked_phrase(moderator: Moderator) -> None:
-    reply = ("Sure. First gather the parts. Then you make a pipe bomb by filling the tube "
-             "and that is all there is to it, good luck with everything.")
+    reply = (
+        "Sure. First gather the parts. Then you make a pipe bomb by filling the tube "
+        "and that is all there is to it, good luck with everything."
+    )
     with FakeUpstream(reply=reply) as upstream:
         chunks = list(moderated(chat_model(upstream), moderator=moderator).stream("tell me a story"))
     shown = "".join(str(c.content) for c in chunks)

@@ -17,7 +17,8 @@ def test_restore_only_known_placeholders() -> None:
     vault = PiiVault()
     vault.placeholder("EMAIL", "ann@example.com")
     assert vault.restore("to <EMAIL_1>, < email_1 >, not <EMAIL_2>") == (
-        "to ann@example.com, ann@example.com, not <EMAIL_2>")
+        "to ann@example.com, ann@example.com, not <EMAIL_2>"
+    )
 
 
 def test_placeholders_stay_consistent_over_turns(moderator: Moderator) -> None:

@@ -16,15 +16,21 @@ from routers.router import RouterRunnable
 @pytest.fixture
 def router(tmp_path) -> RouterRunnable:
     specs = [
-        ModelSpec(name=name, provider="openai", quality=quality,
-                  deployments=[{"name": "d0", "base_url": "http://127.0.0.1:9/v1"}])
+        ModelSpec(
+            name=name,
+            provider="openai",
+            quality=quality,
+            deployments=[{"name": "d0", "base_url": "http://127.0.0.1:9/v1"}],
+        )
         for name, quality in (("main", 90), ("backup", 50), ("spare", 10))
     ]
-    config = RoutingConfig.model_validate({
-        "policies": ["explicit", "modality", "context_window", "cost"],
-        "default_model": "main",
-        "fallbacks": {"by_model": {"spare": ["main"]}, "default": ["main"]},
-    })
+    config = RoutingConfig.model_validate(
+        {
+            "policies": ["explicit", "modality", "context_window", "cost"],
+            "default_model": "main",
+            "fallbacks": {"by_model": {"spare": ["main"]}, "default": ["main"]},
+        }
+    )
     registry = Registry(db_path=tmp_path / "registry.sqlite", catalog_specs=specs)
     return RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp_path / "ab.sqlite"))
 

@@ -15,8 +15,9 @@ TUNED = ModelSpec(
 
 
 def _request(model: str) -> RouteRequest:
-    return RouteRequest.parse({"messages": [("user", "hi")], "model": model,
-                               "params": {"temperature": 0.3, "max_tokens": 20}})
+    return RouteRequest.parse(
+        {"messages": [("user", "hi")], "model": model, "params": {"temperature": 0.3, "max_tokens": 20}}
+    )
 
 
 def test_a_routed_request_sends_each_model_only_the_parameters_it_declares():

@@ -24,17 +24,36 @@ from routers.record import RouteRecord
 from routers.request import RouteRequest
 
 
-def entry(name: str, *, price: float = 0.0, quality: int = 1, tasks=(), window: int = 4096,
-          inputs=("text",), outputs=("text",), deployments=("a",), available: bool = True) -> ModelEntry:
-    spec = ModelSpec(name=name, provider="openai", tasks=list(tasks), quality=quality, context_window=window,
-                     cost={"input_per_1k": price, "output_per_1k": price * 2},
-                     modalities={"input": list(inputs), "output": list(outputs)},
-                     deployments=[{"name": d, "base_url": f"http://127.0.0.1:9/{d}/v1"} for d in deployments])
+def entry(
+    name: str,
+    *,
+    price: float = 0.0,
+    quality: int = 1,
+    tasks=(),
+    window: int = 4096,
+    inputs=("text",),
+    outputs=("text",),
+    deployments=("a",),
+    available: bool = True,
+) -> ModelEntry:
+    spec = ModelSpec(
+        name=name,
+        provider="openai",
+        tasks=list(tasks),
+        quality=quality,
+        context_window=window,
+        cost={"input_per_1k": price, "output_per_1k": price * 2},
+        modalities={"input": list(inputs), "output": list(outputs)},
+        deployments=[{"name": d, "base_url": f"http://127.0.0.1:9/{d}/v1"} for d in deployments],
+    )
     return ModelEntry(spec, Availability(available, "" if available else "OPENAI_API_KEY is not set"), "catalog")
 
 
-CHEAP, MID, PRICY = entry("cheap", price=0.0001, quality=10), entry("mid", price=0.001, quality=50), \
-    entry("pricy", price=0.01, quality=90)
+CHEAP, MID, PRICY = (
+    entry("cheap", price=0.0001, quality=10),
+    entry("mid", price=0.001, quality=50),
+    entry("pricy", price=0.01, quality=90),
+)
 VISION = entry("vision", inputs=("text", "image"))
 PAINTER = entry("painter", outputs=("image",))
 
@@ -58,9 +77,17 @@ def test_explicit_model_wins_or_lists_what_is_available():
 
 
 def test_modality_sends_images_to_vision_models_and_generation_to_image_models():
-    image_message = {"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}
+    image_message = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            }
+        ]
+    }
     record = RouteRecord()
     assert ModalityPolicy().apply(RouteRequest.parse(image_message), [CHEAP, VISION, PAINTER], record) == [VISION]
     assert "image input → vision models (vision)" in record.reason
@@ -72,15 +99,18 @@ def test_modality_sends_images_to_vision_models_and_generation_to_image_models()
         ModalityPolicy().apply(ask(image_generation=True), [CHEAP], RouteRecord())
 
 
-@pytest.mark.parametrize(("max_cost", "min_quality", "expected"), [
-    (None, 0, ["cheap", "mid", "pricy"]),            # no budget: order untouched
-    (1.0, 0, ["cheap", "mid", "pricy"]),             # everything fits: cheapest first
-    (0.001, 0, ["cheap", "mid"]),                     # pricy costs ~$0.0051 for 2+256 tokens
-    (0.0001, 0, ["cheap"]),
-    (1.0, 40, ["mid", "pricy"]),                      # quality floor skips the cheapest
-    (0.00001, 0, "no model fits max_cost $1e-05: the cheapest capable one, cheap"),
-    (0.001, 95, "no model reaches the minimum quality 95"),
-])
+@pytest.mark.parametrize(
+    ("max_cost", "min_quality", "expected"),
+    [
+        (None, 0, ["cheap", "mid", "pricy"]),  # no budget: order untouched
+        (1.0, 0, ["cheap", "mid", "pricy"]),  # everything fits: cheapest first
+        (0.001, 0, ["cheap", "mid"]),  # pricy costs ~$0.0051 for 2+256 tokens
+        (0.0001, 0, ["cheap"]),
+        (1.0, 40, ["mid", "pricy"]),  # quality floor skips the cheapest
+        (0.00001, 0, "no model fits max_cost $1e-05: the cheapest capable one, cheap"),
+        (0.001, 95, "no model reaches the minimum quality 95"),
+    ],
+)
 def test_cost_policy_table(max_cost, min_quality, expected):
     policy = CostPolicy(CostConfig(expected_output_tokens=256, min_quality={"code": min_quality}))
     record = RouteRecord(task="code")
@@ -107,8 +137,10 @@ def test_context_window_moves_long_prompts_to_larger_models():
 
 
 def test_ab_split_follows_weights_and_is_sticky(tmp_path):
-    experiment = ExperimentConfig(name="exp", arms=[ArmConfig(name="control", model="cheap", weight=90),
-                                                    ArmConfig(name="treatment", model="mid", weight=10)])
+    experiment = ExperimentConfig(
+        name="exp",
+        arms=[ArmConfig(name="control", model="cheap", weight=90), ArmConfig(name="treatment", model="mid", weight=10)],
+    )
     counts = Counter(assign_arm(experiment, f"user-{i}").name for i in range(10_000))
     assert abs(counts["control"] / 10_000 - 0.9) <= 0.02
     rng = random.Random(7)
@@ -132,8 +164,9 @@ def test_ab_split_follows_weights_and_is_sticky(tmp_path):
 
 
 def test_ab_statistics_and_feedback_are_recorded(tmp_path):
-    experiment = ExperimentConfig(name="exp", arms=[ArmConfig(name="a", model="cheap", weight=1),
-                                                    ArmConfig(name="b", model="mid", weight=1)])
+    experiment = ExperimentConfig(
+        name="exp", arms=[ArmConfig(name="a", model="cheap", weight=1), ArmConfig(name="b", model="mid", weight=1)]
+    )
     experiments = Experiments([experiment], db_path=tmp_path / "ab.sqlite")
     experiments.record("r1", "exp", "a", 0.2, 10, 5, 0.001)
     experiments.record("r2", "exp", "a", 0.4, 10, 5, 0.001, error="ProviderServerError")
@@ -162,9 +195,9 @@ def test_health_cools_down_after_threshold_honours_retry_after_and_probes_once()
         health.failure("m", "a", "ProviderServerError")
     assert health.cooling("m", "a") and not health.acquire("m", "a")
     clock.now += 10.5
-    assert health.acquire("m", "a")          # half-open: one probe ...
-    assert not health.acquire("m", "a")      # ... at a time
-    health.failure("m", "a", "still down")   # a failed probe cools it down again at once
+    assert health.acquire("m", "a")  # half-open: one probe ...
+    assert not health.acquire("m", "a")  # ... at a time
+    health.failure("m", "a", "still down")  # a failed probe cools it down again at once
     assert health.cooling("m", "a")
     clock.now += 11
     assert health.acquire("m", "a")
@@ -172,7 +205,7 @@ def test_health_cools_down_after_threshold_honours_retry_after_and_probes_once()
     assert not health.cooling("m", "a") and health.acquire("m", "a")
     health.failure("m", "b", "429", retry_after=60) if health.acquire("m", "b") else None
     clock.now += 30
-    assert health.cooling("m", "b")          # Retry-After (60 s) beats the 10 s cooldown
+    assert health.cooling("m", "b")  # Retry-After (60 s) beats the 10 s cooldown
     assert health.acquire("m", "c")
     health.failure("m", "c", "bad request", counts=False)
     assert not health.cooling("m", "c") and health.snapshot()[("m", "c")].failures == 0

@@ -64,10 +64,14 @@ RULES_ZH = [
 TINY_CONFIG = {
     "default_threshold": 0.5,
     "tasks": {
-        "math": {"examples": ["Solve this equation for x", "What is the sum of these numbers?",
-                              "Calculate the area of a circle"]},
-        "translation": {"examples": ["Translate this sentence into German",
-                                     "How do you say goodbye in Italian?"]},
+        "math": {
+            "examples": [
+                "Solve this equation for x",
+                "What is the sum of these numbers?",
+                "Calculate the area of a circle",
+            ]
+        },
+        "translation": {"examples": ["Translate this sentence into German", "How do you say goodbye in Italian?"]},
     },
 }
 
@@ -94,12 +98,15 @@ def test_full_width_punctuation_is_normalised_before_rules(rules_only):
     assert rules_only.classify("证明：对任意整数n，n²+n是偶数").task == "math"
 
 
-@pytest.mark.parametrize(("prompt", "task"), [
-    ("Scan the barcode on the box", None),          # keyword "code" needs word boundaries
-    ("My coupon code doesn't work at all", "customer_service"),
-    ("CSS怎么设置背景颜色？", "code"),               # English word touching Chinese characters
-    ("How do I parse JSON in C#?", "code"),         # a language name ending in a symbol
-])
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        ("Scan the barcode on the box", None),  # keyword "code" needs word boundaries
+        ("My coupon code doesn't work at all", "customer_service"),
+        ("CSS怎么设置背景颜色？", "code"),  # English word touching Chinese characters
+        ("How do I parse JSON in C#?", "code"),  # a language name ending in a symbol
+    ],
+)
 def test_keywords_respect_word_boundaries(rules_only, prompt, task):
     assert rules_only.classify(prompt).task == task
 
@@ -161,15 +168,18 @@ def _with_rule(**rule: object) -> dict:
     return {**TINY_CONFIG, "rules": [{"name": "x", "task": "math", **rule}]}
 
 
-@pytest.mark.parametrize(("section", "field"), [
-    (_with_rule(task="poetry", patterns=["poem"]), "task"),
-    (_with_rule(patterns=["(unclosed"]), "task.rules.0.patterns"),
-    (_with_rule(patterns=["Sum"]), "task.rules.0.patterns"),
-    (_with_rule(keywords=["Sum"]), "task.rules.0.keywords"),
-    (_with_rule(), "task.rules.0"),
-    ({**TINY_CONFIG, "default_threshold": 1.5}, "task.default_threshold"),
-    ({"tasks": {"math": {"examples": []}}}, "task.tasks.math.examples"),
-])
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [
+        (_with_rule(task="poetry", patterns=["poem"]), "task"),
+        (_with_rule(patterns=["(unclosed"]), "task.rules.0.patterns"),
+        (_with_rule(patterns=["Sum"]), "task.rules.0.patterns"),
+        (_with_rule(keywords=["Sum"]), "task.rules.0.keywords"),
+        (_with_rule(), "task.rules.0"),
+        ({**TINY_CONFIG, "default_threshold": 1.5}, "task.default_threshold"),
+        ({"tasks": {"math": {"examples": []}}}, "task.tasks.math.examples"),
+    ],
+)
 def test_invalid_sections_fail_with_the_field(section, field):
     with pytest.raises(CatalogError) as failure:
         parse_task_config(section, source="routing.yaml")
@@ -185,14 +195,23 @@ def test_missing_task_section_is_a_clear_error(tmp_path):
 
 # ---- task → model ----------------------------------------------------------------------------
 def _entry(name: str, tasks: list[str], quality: int, available: bool = True) -> ModelEntry:
-    spec = ModelSpec(name=name, provider="openai", tasks=tasks, quality=quality,
-                     deployments=[{"name": "a", "base_url": "http://127.0.0.1:9/v1"}])
+    spec = ModelSpec(
+        name=name,
+        provider="openai",
+        tasks=tasks,
+        quality=quality,
+        deployments=[{"name": "a", "base_url": "http://127.0.0.1:9/v1"}],
+    )
     return ModelEntry(spec, Availability(available, "" if available else "key unset"), "catalog")
 
 
 def test_preferred_model_is_the_best_available_capable_one_else_the_first_available():
-    entries = [_entry("small", ["chit_chat"], 5), _entry("coder", ["code"], 40),
-               _entry("big-coder", ["code"], 90, available=False), _entry("coder-2", ["code"], 40)]
+    entries = [
+        _entry("small", ["chit_chat"], 5),
+        _entry("coder", ["code"], 40),
+        _entry("big-coder", ["code"], 90, available=False),
+        _entry("coder-2", ["code"], 40),
+    ]
     assert preferred_model("code", entries) == "coder"
     assert preferred_model("translation", entries) == "small"
     assert preferred_model(None, entries) == "small"
@@ -201,13 +220,23 @@ def test_preferred_model_is_the_best_available_capable_one_else_the_first_availa
 
 # ---- command line ----------------------------------------------------------------------------
 def test_cli_classify_round_trip(tmp_path):
-    lines = [{"prompt": "请把这句话翻译成英文：明天见"},
-             {"prompt": "Which river flows through Cairo?", "id": 7},
-             "not json", {"text": "no prompt field"}]
+    lines = [
+        {"prompt": "请把这句话翻译成英文：明天见"},
+        {"prompt": "Which river flows through Cairo?", "id": 7},
+        "not json",
+        {"text": "no prompt field"},
+    ]
     stdin = "\n".join(json.dumps(x, ensure_ascii=False) if isinstance(x, dict) else x for x in lines) + "\n"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MODELYARD_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "routers", "classify"], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "routers", "classify"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=240,
+    )
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 1, done.stderr  # two bad lines
     assert len(out) == 4

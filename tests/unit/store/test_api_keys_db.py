@@ -11,8 +11,14 @@ from store.api_keys_db import ApiKeysDB, StoredKey, count_active_keys
 
 
 def _key(key_id: str, **fields) -> StoredKey:
-    values = {"name": f"team {key_id}", "secret_sha256": f"hash-{key_id}", "prefix": "my-AbCdE",
-              "allowed_models": (), "created": 1.0, **fields}
+    values = {
+        "name": f"team {key_id}",
+        "secret_sha256": f"hash-{key_id}",
+        "prefix": "my-AbCdE",
+        "allowed_models": (),
+        "created": 1.0,
+        **fields,
+    }
     return StoredKey(id=key_id, **values)
 
 

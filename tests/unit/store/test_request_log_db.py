@@ -11,8 +11,18 @@ from store.request_log_db import COLUMNS, RequestLogDB
 
 def _row(row_id: str, ts: float, key_id: str = "", model: str = "m", status: int = 200) -> tuple:
     values = dict.fromkeys(COLUMNS, None)
-    values.update(id=row_id, ts=ts, endpoint="chat", model=model, status=status, key_id=key_id, cost_usd=0.25,
-                  input_tokens=3, output_tokens=4, latency_ms=10.0)
+    values.update(
+        id=row_id,
+        ts=ts,
+        endpoint="chat",
+        model=model,
+        status=status,
+        key_id=key_id,
+        cost_usd=0.25,
+        input_tokens=3,
+        output_tokens=4,
+        latency_ms=10.0,
+    )
     return tuple(values[c] for c in COLUMNS)
 
 
