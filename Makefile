@@ -16,6 +16,7 @@ run: prepare
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	bash scripts/install_browser.sh
 	$(PY) -m pytest -q
 
