@@ -90,6 +90,7 @@ def test_registry_survives_a_process_restart(tmp_path):
         "else:\n"
         "    e = r.get('svc'); print(json.dumps([e.spec.owner, sorted(e.offline_deployments)]))\n"
     )
+
     def run(mode: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-c", script, mode], cwd=ROOT, capture_output=True, text=True, check=True
