@@ -117,6 +117,13 @@ class TaskClassifier:
         """True when no semantic index is loaded."""
         return self.index is None
 
+    def by_rules(self, text: str) -> TaskDecision | None:
+        """The keyword rules' decision for ``text``, or ``None`` when no rule matches (no embedding).
+
+        The router uses it to tell whether a prompt needs the embedding model at all.
+        """
+        return self._by_rule(focus(normalise(text), self.config.head_chars, self.config.tail_chars))
+
     def classify(self, text: str) -> TaskDecision:
         """The task of one prompt (one embedding call at most)."""
         return self.classify_batch([text])[0]
