@@ -7,6 +7,10 @@ utterances (:class:`~routers.task_semantic.SemanticIndex`); the best task wins i
 reaches the task's threshold. Below every threshold the answer is ``task=None``: take the
 default route. Built with ``rules_only=True`` no model is loaded and only rules decide.
 
+When the section names a fitted ``head`` (``config/routing.yaml`` does), a trained linear model
+over MiniLM embeddings and n-grams (:class:`~routers.task_head.TaskHead`) replaces the nearest
+examples: its task probability must reach the head's calibrated threshold for that task.
+
 :func:`preferred_model` maps a task to the catalog model best suited to it.
 
 Example:
@@ -26,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.embeddings import Embeddings
 
+from core.errors import CatalogError
 from core.settings import data_dir
 from routers.task_config import TaskConfig, load_task_config, parse_task_config
+from routers.task_head import TaskHead
 from routers.task_rules import KeywordRules, RuleMatch
 from routers.task_semantic import SemanticIndex
 from routers.task_text import focus, normalise
@@ -39,6 +45,9 @@ __all__ = ["TaskClassifier", "TaskDecision", "preferred_model"]
 
 Method = Literal["rule", "semantic", "none"]
 
+TaskScorer = SemanticIndex | TaskHead
+"""What scores the prompts no rule decides: the trained head or nearest examples."""
+
 
 @dataclass(frozen=True)
 class TaskDecision:
@@ -46,8 +55,9 @@ class TaskDecision:
 
     Attributes:
         task: a task of the taxonomy, or ``None`` for "no match → default route".
-        score: 1.0 for a rule; the semantic score otherwise (the best one when ``task`` is None).
-        method: ``rule``, ``semantic`` or ``none``.
+        score: 1.0 for a rule; the semantic score otherwise (the best one when ``task`` is None):
+            a probability for the trained head, a similarity for nearest examples.
+        method: ``rule``, ``semantic`` (trained head or nearest examples) or ``none``.
         reason: one line a person can read.
     """
 
@@ -58,11 +68,11 @@ class TaskDecision:
 
 
 class TaskClassifier:
-    """Keyword rules first, then nearest examples. Build with :meth:`from_config`.
+    """Keyword rules first, then the trained head (or nearest examples). Build with :meth:`from_config`.
 
     Args:
         config: the validated ``task:`` section.
-        index: the semantic index, or ``None`` for a rules-only classifier.
+        index: the trained head or the nearest-example index, or ``None`` for a rules-only classifier.
 
     Example:
         >>> classifier = TaskClassifier.from_config()                       # doctest: +SKIP
@@ -70,7 +80,7 @@ class TaskClassifier:
         TaskDecision(task='knowledge_qa', score=0.61, method='semantic', reason='closest to …')
     """
 
-    def __init__(self, config: TaskConfig, index: SemanticIndex | None = None):
+    def __init__(self, config: TaskConfig, index: TaskScorer | None = None):
         self.config = config
         self.rules = KeywordRules(config.rules)
         self.index = index
@@ -93,7 +103,8 @@ class TaskClassifier:
             cache_dir: where example vectors are cached (default ``data/cache/routing``).
 
         Raises:
-            CatalogError: the configuration is missing or invalid.
+            CatalogError: the configuration is missing or invalid, or its head is unreadable or
+                fitted for other tasks.
         """
         if config is None:
             config = load_task_config()
@@ -105,7 +116,18 @@ class TaskClassifier:
             from models.embeddings import local_embeddings
 
             embeddings = local_embeddings()
-        return cls(config, SemanticIndex(config, embeddings, cache_dir or data_dir("cache", "routing")))
+        head_path = config.head_path()
+        if head_path is None:
+            return cls(config, SemanticIndex(config, embeddings, cache_dir or data_dir("cache", "routing")))
+        head = TaskHead.load(head_path, embeddings)
+        if head.tasks != config.taxonomy:
+            raise CatalogError(
+                f"the head's tasks ({', '.join(head.tasks)}) are not the taxonomy ({', '.join(config.taxonomy)}): "
+                "refit with bench/fit_task_head.py",
+                source=str(head_path),
+                field="task.head",
+            )
+        return cls(config, head)
 
     @property
     def taxonomy(self) -> list[str]:
@@ -155,16 +177,18 @@ class TaskClassifier:
     def _by_scores(self, scores: dict[str, float]) -> TaskDecision:
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         (best, score), runner_up = ranked[0], ranked[1] if len(ranked) > 1 else None
-        threshold = self.config.threshold(best)
+        trained = isinstance(self.index, TaskHead)
+        threshold = self.index.threshold(best) if isinstance(self.index, TaskHead) else self.config.threshold(best)
         if score < threshold:
             reason = f"no task reached its threshold (closest: {best} {score:.2f} < {threshold:.2f})"
             return TaskDecision(None, round(score, 4), "none", reason)
         next_best = f"; next {runner_up[0]} {runner_up[1]:.2f}" if runner_up else ""
+        what = f"the task model rates {best} most likely" if trained else f"closest to the {best} examples"
         return TaskDecision(
             best,
             round(score, 4),
             "semantic",
-            f"closest to the {best} examples ({score:.2f} ≥ {threshold:.2f}{next_best})",
+            f"{what} ({score:.2f} ≥ {threshold:.2f}{next_best})",
         )
 
 

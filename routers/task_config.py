@@ -110,6 +110,11 @@ class TaskConfig(_Strict):
     """Characters read from the start of a long prompt."""
     tail_chars: int = Field(200, ge=0)
     """Characters read from the end of a long prompt (instructions often close a pasted text)."""
+    head: str | None = None
+    """A fitted task head (``.npz`` written by ``bench/fit_task_head.py``; a relative path is read
+    from ``routers/data/``). When set it replaces the nearest-example match, its own calibrated
+    thresholds replace ``default_threshold``/``threshold`` and ``top_k``/``lexical_weight_*`` are
+    unused; its tasks must be the taxonomy. ``None``: nearest examples."""
     tasks: dict[str, TaskSpec] = Field(min_length=1)
     """The taxonomy, in order: task name → examples and threshold."""
     rules: list[TaskRule] = []
@@ -123,6 +128,13 @@ class TaskConfig(_Strict):
                     f"rules[{i}] ('{rule.name}') names unknown task '{rule.task}'; tasks: {', '.join(self.tasks)}"
                 )
         return self
+
+    def head_path(self) -> Path | None:
+        """Where the fitted head is read from, or ``None`` for nearest examples."""
+        if self.head is None:
+            return None
+        path = Path(self.head)
+        return path if path.is_absolute() else Path(__file__).resolve().parent / "data" / path
 
     @property
     def taxonomy(self) -> list[str]:
