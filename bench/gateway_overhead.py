@@ -200,13 +200,13 @@ def build_gateway(upstream_url: str, data: Path):
     router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, data / "ab.sqlite"))
     keys_path = data / "keys.sqlite"
     if not (data / "consumer-key").exists():  # a consumer key with every limit set, so checks are measured
-        from app.server.keys import KeyRing
+        from app.server.gateway.keys import KeyRing
 
         ring = KeyRing(keys_path)
         created = ring.create("bench", allowed_models=[MODEL], rpm=10_000_000, tpm=10_000_000_000, budget_usd=1e9)
         ring.close()
         (data / "consumer-key").write_text(created.secret)
-    from app.server.cache import CacheSettings
+    from app.server.gateway.cache import CacheSettings
 
     cache = CacheSettings(enabled=os.environ.get("BENCH_GATEWAY_CACHE") != "off")
     return create_app(

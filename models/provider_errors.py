@@ -7,10 +7,13 @@ model, deployment, status and (for 429) ``retry_after``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiohttp
 import httpx
 import openai
+import orjson
 
 from core.errors import (
     ProviderConnectionError,
@@ -22,7 +25,7 @@ from core.errors import (
     ProviderTimeout,
 )
 
-__all__ = ["error_for_status", "translate"]
+__all__ = ["error_for_status", "http_status_error", "translate"]
 
 
 def translate(exc: BaseException, *, provider: str, model: str, deployment: str) -> ProviderError:
@@ -32,7 +35,7 @@ def translate(exc: BaseException, *, provider: str, model: str, deployment: str)
         if exc.provider:
             return exc
         return type(exc)(exc.reason, status=exc.status, retry_after=exc.retry_after, **ctx)
-    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError, asyncio.TimeoutError)):
         return ProviderTimeout("timed out", **ctx)
     if isinstance(exc, openai.APIStatusError):
         return error_for_status(exc.status_code, _message(exc), exc.response.headers, **ctx)
@@ -41,9 +44,13 @@ def translate(exc: BaseException, *, provider: str, model: str, deployment: str)
     status_response = getattr(exc, "response", None)
     if isinstance(status_response, httpx.Response) and status_response.status_code >= 400:
         return error_for_status(status_response.status_code, str(exc)[:200], status_response.headers, **ctx)
-    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError)):
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return ProviderTimeout("timed out", **ctx)
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError, aiohttp.ClientError)):
         # includes a stream cut mid-way (httpx.RemoteProtocolError)
         return ProviderConnectionError(f"connection failed: {type(exc).__name__}", **ctx)
+    if isinstance(exc, orjson.JSONDecodeError):
+        return ProviderResponseError("the answer is not JSON", **ctx)
     if isinstance(exc, (ValueError, KeyError, TypeError)) and provider == "http_template":
         return ProviderResponseError(str(exc), **ctx)
     return ProviderError(f"{type(exc).__name__}: {exc}", **ctx)
@@ -59,6 +66,17 @@ def error_for_status(
     if status >= 500:
         return ProviderServerError(message or "server error", **ctx)
     return ProviderRequestError(message or "request rejected", **ctx)
+
+
+def http_status_error(
+    status: int, raw: bytes, headers: Any, *, provider: str, model: str, deployment: str
+) -> ProviderError:
+    """The ProviderError for an HTTP error answer whose body is ``raw`` (OpenAI's error JSON or text)."""
+    try:
+        message = str(orjson.loads(raw).get("error", {}).get("message", ""))[:200]
+    except (orjson.JSONDecodeError, AttributeError):
+        message = raw[:200].decode(errors="replace")
+    return error_for_status(status, message, headers, provider=provider, model=model, deployment=deployment)
 
 
 def _retry_after(headers: Any) -> float | None:

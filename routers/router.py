@@ -1,9 +1,10 @@
 """The RouterRunnable: the one runnable every surface calls instead of a fixed model.
 
 It *decides* with the configured policies (explicit → modality → context window → task → A/B
-→ cost), then *dispatches*: the chosen model's deployments (ordered by the balancer, cooled-down
-ones skipped), then fallback models, chained with LangChain's ``with_fallbacks``. Each attempt
-updates deployment health. A failure before the first streamed chunk falls through to the next
+→ cost), then *dispatches* through the one attempt engine (:mod:`routers.dispatch`) over the
+LangChain transport (:mod:`routers.chat_transport`): the chosen model's deployments (ordered by
+the balancer, cooled-down ones skipped), then fallback models. Each attempt updates deployment
+health. A failure before the first streamed chunk falls through to the next
 attempt; after the first chunk it reaches the caller. When every attempt fails the caller gets
 one :class:`~core.errors.RoutingError` listing them all. The answer carries
 ``response_metadata["route"]`` (see :class:`~routers.record.RouteRecord`).
@@ -16,24 +17,21 @@ Example:
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from core.errors import Attempt, ProviderError, ProviderTimeout, RoutingError
-from models.factory import build_chat_model
+from core.errors import RoutingError
 from models.registry import ModelEntry, Registry
 from routers.balance import Balancer
+from routers.chat_transport import ChatModelTransport
 from routers.config import RoutingConfig, load_routing_config
+from routers.dispatch import AttemptEngine, Routed
 from routers.experiments import Experiments
 from routers.health import HealthTracker
 from routers.policies.ab import ABPolicy
@@ -43,24 +41,12 @@ from routers.policies.cost import CostPolicy
 from routers.policies.explicit import ExplicitPolicy
 from routers.policies.modality import ModalityPolicy
 from routers.policies.task import TaskPolicy
-from routers.record import AttemptRecord, RouteRecord
+from routers.record import RouteRecord
 from routers.request import RouteRequest
 
 __all__ = ["Routed", "RouterRunnable"]
 
 _MODEL_CACHE_SIZE = 256
-
-
-@dataclass
-class Routed:
-    """A decided request: what was asked, why the choice, and the ordered (model, deployment) attempts."""
-
-    request: RouteRequest
-    record: RouteRecord
-    attempts: list[tuple[ModelEntry, str]]
-    deadline: float
-    """``time.monotonic()`` after which no further attempt starts."""
-    started: float = field(default_factory=time.monotonic)
 
 
 class RouterRunnable(Runnable[Any, BaseMessage]):
@@ -83,7 +69,10 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         self.policies: list[Policy] = [
             self._policy(name) for name in config.policies if name != "task" or classifier is not None
         ]
-        self._models: OrderedDict[tuple[Any, ...], BaseChatModel] = OrderedDict()
+        self.engine = AttemptEngine(self.health, self.experiments)
+        """The one attempt engine (deadline, health, record, fallbacks) shared with the gateway's forwarder."""
+        self.transport = ChatModelTransport(_MODEL_CACHE_SIZE)
+        """Calls a catalog entry's LangChain chat model (LRU-cached per spec, deployment and parameters)."""
         self._snapshot: tuple[int, list[ModelEntry]] | None = None
         self._names: dict[str, ModelEntry] = {}
 
@@ -186,34 +175,11 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         return attempts
 
     # ---- dispatching -----------------------------------------------------------------------
-    def _model(self, entry: ModelEntry, deployment: str, params: dict[str, Any]) -> BaseChatModel:
-        key = (entry.spec.fingerprint(), deployment, json.dumps(params, sort_keys=True))
-        model = self._models.get(key)
-        if model is None:
-            model = build_chat_model(entry.spec, deployment, params)
-            self._models[key] = model
-            if len(self._models) > _MODEL_CACHE_SIZE:
-                self._models.popitem(last=False)
-        return model
-
     def finish(
         self, record: RouteRecord, started: float, usage: dict[str, Any], cost: float, error: str = ""
     ) -> dict[str, Any]:
         """The route record as a dict with a fresh ``request_id``; records the A/B outcome if any."""
-        route = record.as_dict()
-        route["request_id"] = record_id = uuid.uuid4().hex
-        if record.experiment and record.arm:
-            self.experiments.record(
-                record_id,
-                record.experiment,
-                record.arm,
-                time.monotonic() - started,
-                usage.get("input_tokens", 0),
-                usage.get("output_tokens", 0),
-                cost,
-                error,
-            )
-        return route
+        return self.engine.finish(record, started, usage, cost, error)
 
     def route(self, value: Any, config: RunnableConfig | None = None) -> Routed:
         """Decide and plan ``value`` without calling a model (the ``*_routed`` methods dispatch it)."""
@@ -223,30 +189,31 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
         return Routed(request, record, attempts, deadline)
 
-    def _chain(self, routed: Routed) -> Runnable:
-        runnables = [
-            _Attempt(self, routed.record, entry, dep, routed.request.params_for(entry.spec), routed.deadline)
-            for entry, dep in routed.attempts
-        ]
-        if len(runnables) == 1:
-            return runnables[0]
-        return runnables[0].with_fallbacks(runnables[1:], exceptions_to_handle=(ProviderError,))
+    async def aroute(self, value: Any, config: RunnableConfig | None = None) -> Routed:
+        """:meth:`route`, with a semantic task classification (an embedding) run off the event loop.
 
-    def _finish(self, routed: Routed, message: BaseMessage | None, error: str = "") -> dict[str, Any]:
-        usage = (getattr(message, "usage_metadata", None) or {}) if message is not None else {}
-        cost = message.response_metadata.get("cost_usd", 0.0) if message is not None else 0.0
-        return self.finish(routed.record, routed.started, usage, cost, error)
+        Rules-only decisions, named models and ``task`` hints are decided inline (microseconds);
+        only a prompt that needs the embedding model is sent to a worker thread.
+        """
+        configurable = ensure_config(config).get("configurable")
+        if self._needs_embedding(RouteRequest.parse(value, configurable)):
+            return await asyncio.to_thread(self.route, value, config)
+        return self.route(value, config)
 
-    def _failed(self, routed: Routed, exc: ProviderError) -> RoutingError:
-        self._finish(routed, None, type(exc).__name__)
-        attempts = [Attempt(a.model, a.deployment, a.error) for a in routed.record.attempts]
-        return RoutingError(f"every option failed ({routed.record.reason})", attempts=attempts)
+    def _needs_embedding(self, request: RouteRequest) -> bool:
+        if self.classifier is None or request.task or request.explicit_model:
+            return False
+        return not self.classifier.rules_only and self.classifier.by_rules(request.text) is None
+
+    def _route_dict(self, routed: Routed, message: BaseMessage) -> dict[str, Any]:
+        usage = getattr(message, "usage_metadata", None) or {}
+        return self.finish(routed.record, routed.started, usage, message.response_metadata.get("cost_usd", 0.0))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
         return self.invoke_routed(self.route(input, config), config)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        return await self.ainvoke_routed(self.route(input, config), config)
+        return await self.ainvoke_routed(await self.aroute(input, config), config)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
         yield from self.stream_routed(self.route(input, config), config)
@@ -254,146 +221,36 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        async for chunk in self.astream_routed(self.route(input, config), config):
+        async for chunk in self.astream_routed(await self.aroute(input, config), config):
             yield chunk
 
-    # ---- dispatching a routed request ------------------------------------------------------
+    # ---- dispatching a routed request (the attempt engine over the LangChain transport) ----------
     def invoke_routed(self, routed: Routed, config: RunnableConfig | None = None) -> BaseMessage:
         """Call the planned attempts in order; the answer carries ``response_metadata["route"]``."""
-        try:
-            message = self._chain(routed).invoke(routed.request.messages, config)
-        except ProviderError as exc:
-            raise self._failed(routed, exc) from exc
-        message.response_metadata["route"] = self._finish(routed, message)
+        message: BaseMessage = self.engine.invoke(routed, self.transport, (routed.request.messages, config))
+        message.response_metadata["route"] = self._route_dict(routed, message)
         return message
 
     async def ainvoke_routed(self, routed: Routed, config: RunnableConfig | None = None) -> BaseMessage:
         """Async :meth:`invoke_routed`."""
-        try:
-            message = await self._chain(routed).ainvoke(routed.request.messages, config)
-        except ProviderError as exc:
-            raise self._failed(routed, exc) from exc
-        message.response_metadata["route"] = self._finish(routed, message)
+        message: BaseMessage = await self.engine.ainvoke(routed, self.transport, (routed.request.messages, config))
+        message.response_metadata["route"] = self._route_dict(routed, message)
         return message
 
     def stream_routed(self, routed: Routed, config: RunnableConfig | None = None) -> Iterator[AIMessageChunk]:
         """Stream the first attempt that yields a chunk; the route comes in a final empty chunk."""
         total: AIMessageChunk | None = None
-        try:
-            for chunk in self._chain(routed).stream(routed.request.messages, config):
-                total = chunk if total is None else total + chunk
-                yield chunk
-        except ProviderError as exc:
-            if total is None:
-                raise self._failed(routed, exc) from exc
-            raise
-        yield AIMessageChunk(content="", response_metadata={"route": self._finish(routed, total)})
+        for chunk in self.engine.stream(routed, self.transport, (routed.request.messages, config)):
+            total = chunk if total is None else total + chunk
+            yield chunk
+        yield AIMessageChunk(content="", response_metadata={"route": self._route_dict(routed, total)})
 
     async def astream_routed(
         self, routed: Routed, config: RunnableConfig | None = None
     ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream_routed`."""
         total: AIMessageChunk | None = None
-        try:
-            async for chunk in self._chain(routed).astream(routed.request.messages, config):
-                total = chunk if total is None else total + chunk
-                yield chunk
-        except ProviderError as exc:
-            if total is None:
-                raise self._failed(routed, exc) from exc
-            raise
-        yield AIMessageChunk(content="", response_metadata={"route": self._finish(routed, total)})
-
-
-class _Attempt(Runnable[list[BaseMessage], BaseMessage]):
-    """One (model, deployment) try: health accounting and the attempt's line in the record."""
-
-    def __init__(
-        self,
-        router: RouterRunnable,
-        record: RouteRecord,
-        entry: ModelEntry,
-        deployment: str,
-        params: dict[str, Any],
-        deadline: float,
-    ):
-        self.router, self.record, self.entry, self.deployment = router, record, entry, deployment
-        self.params, self.deadline = params, deadline
-        self.name = f"{entry.spec.name}/{deployment}"
-
-    def _begin(self) -> tuple[BaseChatModel, AttemptRecord, float]:
-        model_name = self.entry.spec.name
-        attempt = AttemptRecord(model_name, self.deployment)
-        self.record.attempts.append(attempt)
-        if time.monotonic() > self.deadline:
-            attempt.error = "request timeout budget exhausted"
-            raise ProviderTimeout(attempt.error, provider="router", model=model_name, deployment=self.deployment)
-        if not self.router.health.acquire(model_name, self.deployment):
-            attempt.error = "in cooldown"
-            raise ProviderError("in cooldown", model=model_name, deployment=self.deployment)
-        try:
-            model = self.router._model(self.entry, self.deployment, self.params)
-        except Exception:
-            self.router.health.release(model_name, self.deployment)
-            raise
-        return model, attempt, time.monotonic()
-
-    def _ok(self, attempt: AttemptRecord, started: float) -> None:
-        attempt.ok = True
-        self.record.model, self.record.deployment = attempt.model, attempt.deployment
-        self.router.health.success(attempt.model, attempt.deployment, time.monotonic() - started)
-
-    def _error(self, attempt: AttemptRecord, exc: BaseException) -> None:
-        if isinstance(exc, ProviderError):
-            attempt.error = f"{type(exc).__name__}: {exc.reason}"
-            self.router.health.failure(
-                attempt.model, attempt.deployment, attempt.error, exc.counts_against_health, exc.retry_after
-            )
-        else:
-            attempt.error = type(exc).__name__
-            self.router.health.release(attempt.model, attempt.deployment)
-
-    def invoke(self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        model, attempt, started = self._begin()
-        try:
-            message = model.invoke(input, config)
-        except BaseException as exc:
-            self._error(attempt, exc)
-            raise
-        self._ok(attempt, started)
-        return message
-
-    async def ainvoke(
-        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> BaseMessage:
-        model, attempt, started = self._begin()
-        try:
-            message = await model.ainvoke(input, config)
-        except BaseException as exc:
-            self._error(attempt, exc)
-            raise
-        self._ok(attempt, started)
-        return message
-
-    def stream(
-        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[AIMessageChunk]:
-        model, attempt, started = self._begin()
-        try:
-            yield from model.stream(input, config)
-        except BaseException as exc:
-            self._error(attempt, exc)
-            raise
-        self._ok(attempt, started)
-
-    async def astream(
-        self, input: list[BaseMessage], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[AIMessageChunk]:
-        model, attempt, started = self._begin()
-        try:
-            async for chunk in model.astream(input, config):
-                yield chunk
-        except BaseException as exc:
-            self._error(attempt, exc)
-            raise
-        self._ok(attempt, started)
+        async for chunk in self.engine.astream(routed, self.transport, (routed.request.messages, config)):
+            total = chunk if total is None else total + chunk
+            yield chunk
+        yield AIMessageChunk(content="", response_metadata={"route": self._route_dict(routed, total)})

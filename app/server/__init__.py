@@ -5,6 +5,6 @@ Run it with ``python -m app.server --host 127.0.0.1 --port 8000`` (or ``make ser
 """
 
 from app.server.factory import create_app
-from app.server.settings import GatewaySettings
+from app.server.gateway.settings import GatewaySettings
 
 __all__ = ["GatewaySettings", "create_app"]

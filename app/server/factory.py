@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from app.server import images_api, keys_api, openai_api, ops_api, prompts_api, registry_api
-from app.server.cache import ResponseCache
-from app.server.errors import install_error_handlers
-from app.server.keys import KeyRing
-from app.server.limits import BodySizeLimit
-from app.server.metrics import GatewayMetrics
-from app.server.passthrough import Passthrough
-from app.server.request_log import RequestLog
-from app.server.settings import GatewaySettings
-from app.server.state import Gateway
+from app.server import routes
+from app.server.gateway.cache import ResponseCache
+from app.server.gateway.keys import KeyRing
+from app.server.gateway.metrics import GatewayMetrics
+from app.server.gateway.settings import GatewaySettings
+from app.server.gateway.state import Gateway
+from app.server.http.errors import install_error_handlers
+from app.server.http.limits import BodySizeLimit
+from app.server.http.timing import ArrivalTime
 from chains.prompt_library import PromptLibrary
 from core.settings import data_dir
+from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
+from store.request_log import RequestLog
 
 __all__ = ["create_app"]
 
@@ -67,7 +68,7 @@ def create_app(
         try:
             yield
         finally:
-            await passthrough.close()
+            await forwarder.close()
             request_log.close()
             keys.close()
 
@@ -78,8 +79,8 @@ def create_app(
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
-    passthrough = Passthrough(router)
-    metrics = GatewayMetrics()
+    forwarder = OpenAIHTTPTransport()
+    metrics = GatewayMetrics(known_model=_model_names(registry))
     app.state.gateway = Gateway(
         registry,
         router,
@@ -89,14 +90,29 @@ def create_app(
         keys=keys,
         cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
         prompts=PromptLibrary(settings.prompts_dir),
-        passthrough=passthrough,
+        forwarder=forwarder,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (openai_api, images_api, prompts_api, registry_api, ops_api, keys_api):
+    app.add_middleware(ArrivalTime)  # outermost: the overhead header counts from here
+    for module in routes.MODULES:
         app.include_router(module.router)
     if settings.knowledge:
-        from app.server.langserve_routes import add_chain_routes
+        from app.server.routes.langserve import add_chain_routes
 
         add_chain_routes(app, router, settings.knowledge_collection)
     return app
+
+
+def _model_names(registry: Registry) -> Callable[[str], bool]:
+    """``name in registry`` (``auto`` and ``-`` included), re-read only when the registry changes."""
+    known: dict[str, Any] = {"generation": None, "names": frozenset()}
+
+    def contains(name: str) -> bool:
+        generation = registry.generation()
+        if known["generation"] != generation:
+            names = {entry.spec.name for entry in registry.entries()}
+            known["generation"], known["names"] = generation, frozenset(names | {"auto", "-", ""})
+        return name in known["names"]
+
+    return contains

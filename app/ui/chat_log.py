@@ -10,9 +10,9 @@ Example:
 
 from __future__ import annotations
 
-from app.server.errors import status_of
-from app.server.request_log import CallRecord
+from app.server.http.errors import status_of
 from app.ui.chat_session import TurnStats
+from store.request_log import CallRecord
 
 __all__ = ["ENDPOINT", "call_record"]
 

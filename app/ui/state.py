@@ -26,8 +26,8 @@ from routers.experiments import Experiments
 from routers.health import HealthTracker
 
 if TYPE_CHECKING:
-    from app.server.request_log import RequestLog
     from routers.router import RouterRunnable
+    from store.request_log import RequestLog
 
 __all__ = [
     "Shared",
@@ -83,7 +83,7 @@ def _router(data: str, config: str) -> RouterRunnable:
 
 @st.cache_resource(show_spinner=False)
 def _request_log(target: str) -> RequestLog:
-    from app.server.request_log import RequestLog
+    from store.request_log import RequestLog
 
     return RequestLog(target if "://" in target else Path(target))
 

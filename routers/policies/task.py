@@ -19,6 +19,9 @@ class TaskPolicy:
         self.classifier = classifier
 
     def apply(self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord) -> list[ModelEntry]:
+        if request.explicit_model and not request.task:  # the caller chose: nothing to classify for
+            record.note(self.name, "")
+            return candidates
         if request.task:
             record.task, how = request.task, "task given"
         else:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app.server.request_log import CallRecord, RequestLog
 from models.registry import Registry
+from store.request_log import CallRecord, RequestLog
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.slow

@@ -17,12 +17,12 @@ from langchain_openai import ChatOpenAI
 from langserve import RemoteRunnable
 
 from app.server import create_app
-from app.server.request_log import CallRecord, RequestLog
 from models.registry import Registry
 from models.spec import ModelSpec
 from routers.config import RoutingConfig
 from routers.experiments import Experiments
 from routers.router import RouterRunnable
+from store.request_log import CallRecord, RequestLog
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from app.server import create_app
-from app.server.cache import CacheSettings
+from app.server.gateway.cache import CacheSettings
 from models.registry import Registry
 from models.spec import ModelSpec
 from routers.config import RoutingConfig

@@ -22,8 +22,8 @@ from langchain_core.messages import AIMessage
 from PIL import Image
 
 from app.server import create_app
-from app.server.errors import ApiError
-from app.server.images_api import _image
+from app.server.http.errors import ApiError
+from app.server.routes.images import _image
 from core.settings import config_dir
 from models.registry import Registry
 from models.spec import ModelSpec

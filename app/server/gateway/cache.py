@@ -49,10 +49,10 @@ from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.server.errors import ApiError
-from app.server.request_log import CallRecord
-from app.server.schemas import ChatCompletionRequest
-from app.server.semantic_index import SemanticIndex
+from app.server.gateway.semantic_index import SemanticIndex
+from app.server.http.errors import ApiError
+from app.server.http.schemas import ChatCompletionRequest
+from store.request_log import CallRecord
 
 __all__ = [
     "CACHE_HEADER",

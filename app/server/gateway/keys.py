@@ -4,7 +4,7 @@ The :class:`KeyRing` loads every key once from :class:`store.api_keys_db.ApiKeys
 keyed by the SHA-256 of the secret, so checking a request is one hash and one lookup — no
 database read. Limits are rolling 60-second windows kept per key in memory: requests per minute
 are counted when a request is admitted; tokens per minute and USD spend are charged after the
-call from its :class:`~app.server.request_log.CallRecord`. A key whose window is full is refused
+call from its :class:`~store.request_log.CallRecord`. A key whose window is full is refused
 until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend has reached
 its budget is refused until the budget is raised. Spend is written to SQLite off the hot path by
 one small thread (every ``flush_seconds`` while there is something to write, and on
@@ -55,7 +55,7 @@ WINDOW_SECONDS = 60.0
 current_key: ContextVar[ApiKey | None] = ContextVar("modelyard_api_key", default=None)
 """The consumer key of the request being served (``None``: master key or an open server).
 
-Set by :func:`app.server.auth.require_key`; each request runs in its own context, so the value
+Set by :func:`app.server.http.auth.require_key`; each request runs in its own context, so the value
 never leaks into another request.
 """
 

@@ -9,11 +9,16 @@ Series: ``modelyard_requests_total`` (endpoint, model, deployment, status),
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from app.server.request_log import CallRecord
+from store.request_log import CallRecord
 
-__all__ = ["GatewayMetrics"]
+__all__ = ["UNKNOWN_MODEL", "GatewayMetrics"]
+
+UNKNOWN_MODEL = "(unknown)"
+"""The label of every model name the registry does not know."""
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -28,7 +33,10 @@ class GatewayMetrics:
         True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, known_model: Callable[[str], bool] | None = None) -> None:
+        """``known_model(name)`` says whether ``name`` is a registry model (or ``auto``); other names,
+        typed by callers, share one label value so ``/metrics`` stays bounded."""
+        self._known = known_model or (lambda _: True)
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "modelyard_requests",
@@ -71,8 +79,8 @@ class GatewayMetrics:
 
     def observe(self, call: CallRecord) -> None:
         """Account one finished request."""
-        # a 404's model name is whatever the caller typed: one label for all, so /metrics stays bounded
-        model = "(not found)" if call.status == 404 else (call.model or "-")
+        # a name the registry does not know is whatever the caller typed: one label for all of them
+        model = (call.model or "-") if self._known(call.model) else UNKNOWN_MODEL
         deployment = call.deployment or "-"
         self.requests.labels(call.endpoint, model, deployment, str(call.status)).inc()
         self.latency.labels(call.endpoint, model).observe(call.latency_s)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.server.cache import CacheSettings
+from app.server.gateway.cache import CacheSettings
 
 __all__ = ["GatewaySettings"]
 
@@ -47,6 +47,6 @@ class GatewaySettings(BaseModel):
     log_flush_seconds: float = Field(0.5, gt=0)
     """Longest a logged row waits before it is written."""
     cache: CacheSettings = CacheSettings()
-    """The chat response cache: exact on (TTL 300 s), semantic opt-in (see app/server/cache.py)."""
+    """The chat response cache: exact on (TTL 300 s), semantic opt-in (see app/server/gateway/cache.py)."""
     prompts_dir: Path | None = None
     """Folder of the prompt APIs' YAML files (``POST /api/prompts/{name}``); ``None`` = ``config/prompts``."""

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Request
-
-from app.server.cache import ResponseCache
-from app.server.keys import KeyRing
-from app.server.metrics import GatewayMetrics
-from app.server.passthrough import Passthrough
-from app.server.request_log import RequestLog
-from app.server.settings import GatewaySettings
+from app.server.gateway.cache import ResponseCache
+from app.server.gateway.keys import ApiKey, KeyRing
+from app.server.gateway.lifecycle import Call
+from app.server.gateway.metrics import GatewayMetrics
+from app.server.gateway.settings import GatewaySettings
 from chains.prompt_library import PromptLibrary
+from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
+from store.request_log import CallRecord, RequestLog
 
 __all__ = ["Gateway", "gateway"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,35 @@ class Gateway:
     """The chat response cache (exact and semantic)."""
     prompts: PromptLibrary
     """The prompt APIs' templates (``config/prompts``)."""
-    passthrough: Passthrough
-    """The fast path for OpenAI-compatible deployments (one pooled HTTP session)."""
+    forwarder: OpenAIHTTPTransport
+    """The raw OpenAI-HTTP transport (one pooled session) for OpenAI-protocol deployments."""
+
+    def open_call(
+        self, endpoint: str, model: str, key: ApiKey | None, cache: str = "", started: float | None = None
+    ) -> Call:
+        """A :class:`Call` whose settlement charges ``key`` and writes metrics and the request log."""
+
+        def settle(record: CallRecord) -> None:
+            self.account(record, key)
+
+        return Call(settle, endpoint, model, key.id if key is not None else "", cache, started)
+
+    def account(self, record: CallRecord, key: ApiKey | None = None) -> None:
+        """Charge ``key`` for ``record``, observe it and queue its log row; never raises."""
+        try:
+            if key is not None:
+                self.keys.charge(key, record.input_tokens + record.output_tokens, record.cost_usd)
+            self.metrics.observe(record)
+        except Exception:  # accounting must not fail a request
+            log.exception("accounting failed for %s", record.endpoint)
+        with contextlib.suppress(Exception):
+            self.log.write(record)
+
+    def forwardable(self, attempts: list[tuple[Any, str]]) -> bool:
+        """Whether every planned attempt can go over the raw HTTP transport."""
+        return all(self.forwarder.forwards(entry.spec.provider) for entry, _ in attempts)
 
 
-def gateway(request: Request) -> Gateway:
+def gateway(request: Any) -> Gateway:
     """The :class:`Gateway` of the app serving ``request``."""
-    return request.app.state.gateway
+    return request.app.state.gateway  # type: ignore[no-any-return]

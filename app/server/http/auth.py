@@ -9,24 +9,33 @@ Three modes, from the settings and the key store:
 * **admin** — registry, key and usage administration need the master key; without one it is
   served only to clients on this machine that present no consumer key.
 
-A consumer key is resolved once per request by :func:`require_key` and kept in
-:data:`app.server.keys.current_key` for the rest of the request (model check, accounting).
+A consumer key is resolved once per request by :func:`require_key`, a FastAPI dependency that
+returns it: handlers declare ``key: ApiKey | None = Depends(require_key)`` (FastAPI runs it once
+per request, however many declare it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import ipaddress
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from app.server.errors import ApiError
-from app.server.keys import Denial, current_key, seconds
-from app.server.request_log import CallRecord
-from app.server.state import Gateway, gateway
+from app.server.gateway.keys import ApiKey, Denial, seconds
+from app.server.gateway.state import Gateway, gateway
+from app.server.http.errors import ApiError
+from store.request_log import CallRecord
 
-__all__ = ["bearer", "check_model_allowed", "require_admin", "require_chain_key", "require_key", "usage_scope"]
+__all__ = [
+    "ConsumerKey",
+    "bearer",
+    "check_model_allowed",
+    "require_admin",
+    "require_chain_key",
+    "require_key",
+    "usage_scope",
+]
 
 _REFUSAL_STATUS = {"rate_limit_exceeded": 429, "budget_exceeded": 402}
 
@@ -54,25 +63,26 @@ def _refused(denial: Denial) -> ApiError:
     return ApiError(_REFUSAL_STATUS[denial.code], denial.message, code=denial.code, headers=headers)
 
 
-async def require_key(request: Request) -> None:
-    """FastAPI dependency of ``/v1/*``: 401 without a valid key, 429 over a limit, 402 over budget."""
+async def require_key(request: Request) -> ApiKey | None:
+    """FastAPI dependency of ``/v1/*``: the consumer key (``None`` for the master key or an open
+    server); 401 without a valid key, 429 over a limit, 402 over budget."""
     gw = gateway(request)
     if not gw.settings.master_key and not gw.keys.configured:
-        return
+        return None
     token = bearer(request)
     if token is None:
         raise _unauthorized("no API key: send 'Authorization: Bearer <key>' (keys are issued with POST /api/keys)")
     key = gw.keys.authenticate(token)
     if key is None:
         if _is_master(gw, token):
-            return
+            return None
         raise _unauthorized("invalid API key: it is unknown or has been revoked")
     denial = gw.keys.admit(key)
     if denial is not None:
         error = _refused(denial)
         _account_refusal(gw, request, key.id, error)
         raise error
-    current_key.set(key)
+    return key
 
 
 def _account_refusal(gw: Gateway, request: Request, key_id: str, error: ApiError) -> None:
@@ -80,17 +90,13 @@ def _account_refusal(gw: Gateway, request: Request, key_id: str, error: ApiError
     route = request.scope.get("route")
     endpoint = getattr(route, "path", "") or "-"  # the route's template: a bounded label
     error_class = "BudgetExceeded" if error.status == 402 else "RateLimitExceeded"
-    call = CallRecord(endpoint=endpoint, status=error.status, error_class=error_class, key_id=key_id)
-    with contextlib.suppress(Exception):  # accounting must not change the answer
-        gw.metrics.observe(call)
-    gw.log.write(call)
+    gw.account(CallRecord(endpoint=endpoint, status=error.status, error_class=error_class, key_id=key_id))
 
 
-async def require_chain_key(request: Request) -> None:
+async def require_chain_key(request: Request) -> ApiKey | None:
     """FastAPI dependency of the LangServe chains: :func:`require_key`, and 403 for a key limited to
     some models (the chains route among every model)."""
-    await require_key(request)
-    key = current_key.get()
+    key = await require_key(request)
     if key is not None and key.allowed_models:
         raise ApiError(
             403,
@@ -98,11 +104,11 @@ async def require_chain_key(request: Request) -> None:
             "every model, so they need a key without allowed_models",
             code="model_not_allowed",
         )
+    return key
 
 
-def check_model_allowed(model: str) -> None:
-    """403 when the request's consumer key may not call ``model`` (``auto`` routes among its models)."""
-    key = current_key.get()
+def check_model_allowed(model: str, key: ApiKey | None) -> None:
+    """403 when the consumer ``key`` may not call ``model`` (``auto`` routes among its models)."""
     if key is None or model == "auto" or key.allows(model):
         return
     raise ApiError(
@@ -153,3 +159,7 @@ async def usage_scope(request: Request) -> str | None:
     if _is_master(gw, token):
         return None
     raise _unauthorized("invalid API key: it is unknown or has been revoked")
+
+
+ConsumerKey = Annotated[ApiKey | None, Depends(require_key)]
+"""A handler parameter for the request's consumer key (``None`` for the master key or an open server)."""

@@ -16,18 +16,16 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from app.server.cache import CacheLookup
-from app.server.completions import ROUTE_HEADER, account, route_header
-from app.server.request_log import CallRecord
-from app.server.schemas import ChatCompletionRequest
-from app.server.state import Gateway
+from app.server.gateway.cache import CacheLookup
+from app.server.gateway.lifecycle import Call
+from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
+from app.server.http.schemas import ChatCompletionRequest
 
 __all__ = ["replay"]
 
 
-def replay(gw: Gateway, body: ChatCompletionRequest, lookup: CacheLookup) -> Response:
-    """The response for a cache hit (``lookup.answer`` must be set)."""
-    started = time.perf_counter()
+def replay(body: ChatCompletionRequest, lookup: CacheLookup, call: Call) -> Response:
+    """The response for a cache hit (``lookup.answer`` must be set); settles ``call`` at 0 USD."""
     answer = lookup.answer
     assert answer is not None, "replay() needs a hit"
     saved: dict[str, Any] = {
@@ -38,15 +36,18 @@ def replay(gw: Gateway, body: ChatCompletionRequest, lookup: CacheLookup) -> Res
     if lookup.similarity is not None:
         saved["similarity"] = lookup.similarity
     route = {**answer.payload.get("modelyard_route", {}), "cache": saved}
-    call = CallRecord(
-        endpoint="chat_stream" if body.stream else "chat",
-        model=answer.model,
-        deployment=answer.deployment,
-        route_reason=answer.route_reason,
-        cache=lookup.result,
-    )
-    payload = {**answer.payload, "id": f"chatcmpl-{call.id}", "created": int(time.time()), "modelyard_route": route}
-    headers = {ROUTE_HEADER: route_header(answer.route_reason), **lookup.headers}
+    call.answered({"model": answer.model, "deployment": answer.deployment, "reason": answer.route_reason})
+    payload = {
+        **answer.payload,
+        "id": f"chatcmpl-{call.record.id}",
+        "created": int(time.time()),
+        "modelyard_route": route,
+    }
+    headers = {
+        ROUTE_HEADER: route_header(answer.route_reason),
+        OVERHEAD_HEADER: f"{call.overhead_ms():.3f}",
+        **lookup.headers,
+    }
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         response: Response = Response(
@@ -56,8 +57,7 @@ def replay(gw: Gateway, body: ChatCompletionRequest, lookup: CacheLookup) -> Res
         )
     else:
         response = JSONResponse(payload, headers=headers)
-    call.latency_s = time.perf_counter() - started
-    account(gw, call)
+    call.settle()
     return response
 
 

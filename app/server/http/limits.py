@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.server.errors import error_body
+from app.server.http.errors import error_body
 
 __all__ = ["BodySizeLimit"]
 

@@ -50,7 +50,7 @@ class ChatCompletionRequest(BaseModel):
     """Modelyard: the task, instead of the classifier's guess."""
     modelyard_cache: bool | Literal["exact", "semantic"] | None = None
     """Modelyard: ``false`` skips the response cache, ``"semantic"`` also matches similar questions,
-    ``true``/``"exact"`` asks for the exact cache where it is not on by default (see app/server/cache.py)."""
+    ``true``/``"exact"`` asks for the exact cache where it is not on by default (see app/server/gateway/cache.py)."""
 
     _converted: list[BaseMessage] = PrivateAttr(default_factory=list)
 
@@ -80,7 +80,7 @@ class ChatCompletionRequest(BaseModel):
 
     def upstream_body(self) -> dict[str, Any]:
         """The request as forwarded to an OpenAI-compatible deployment, before the model's own name
-        and validated parameters are filled in (see :mod:`app.server.passthrough`)."""
+        and validated parameters are filled in (see :mod:`app.server.gateway.passthrough`)."""
         return {
             "messages": [m.model_dump(exclude_none=True) for m in self.messages],
             **({"user": self.user} if self.user is not None else {}),

@@ -1,9 +1,15 @@
 """Chat completions through the router, answered as OpenAI JSON or as an SSE stream.
 
+The router decides once (``aroute``: a semantic task classification runs off the event loop),
+then the one attempt engine (:mod:`routers.dispatch`) runs the attempts over one of two
+transports: the raw OpenAI-HTTP forwarder when every attempt is an OpenAI-protocol deployment,
+else the LangChain chat models. Either way the answer is the same OpenAI JSON or chunk stream,
+and the request's :class:`~app.server.gateway.lifecycle.Call` is settled once.
+
 The route record of every answer goes into the body as ``modelyard_route`` (the final chunk
 when streaming) and, for non-streamed answers, into the ``x-modelyard-route`` header (the
-readable reason, percent-encoded so it is ASCII). A streamed response's headers leave before
-the route is complete, so streams carry it in the final chunk only.
+readable reason, percent-encoded so it is ASCII). ``x-modelyard-overhead-ms`` says how long the
+request spent in the gateway, upstream waits excluded (for a stream: until its first chunk).
 
 A stream is started only after its first chunk arrived: when every option fails before that,
 the caller gets a normal JSON error with the right status instead of a broken stream.
@@ -11,54 +17,41 @@ the caller gets a normal JSON error with the right status instead of a broken st
 
 from __future__ import annotations
 
-import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
-import orjson
 from fastapi.responses import JSONResponse, StreamingResponse
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage
 
-from app.server.auth import check_model_allowed
-from app.server.cache import NOT_CONSULTED, CacheLookup
-from app.server.errors import ApiError, error_body, status_of
-from app.server.keys import current_key
-from app.server.passthrough import Forwarded, forwardable
-from app.server.request_log import CallRecord
-from app.server.schemas import ChatCompletionRequest
-from app.server.state import Gateway
-from routers.router import Routed
+from app.server.gateway.cache import NOT_CONSULTED, CacheLookup
+from app.server.gateway.keys import ApiKey
+from app.server.gateway.lifecycle import Call
+from app.server.gateway.state import Gateway
+from app.server.http.auth import check_model_allowed
+from app.server.http.errors import ApiError, status_of
+from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
+from app.server.http.schemas import ChatCompletionRequest
+from app.server.http.sse import render_chunks, usage_of
+from routers.dispatch import Routed
 
 __all__ = [
+    "OVERHEAD_HEADER",
     "ROUTE_HEADER",
-    "account",
     "check_model",
     "complete",
-    "failed",
+    "fail",
     "route_header",
     "router_input",
-    "sse",
     "stream",
-    "tally",
     "usage_of",
 ]
 
-ROUTE_HEADER = "x-modelyard-route"
-_HEADER_SAFE = " !#$&'()*+,/:;=?@[]~<>"
 
-
-def route_header(reason: str) -> str:
-    """``reason`` as an ASCII-safe header value (non-ASCII and controls percent-encoded)."""
-    return quote(reason, safe=_HEADER_SAFE)
-
-
-def check_model(gw: Gateway, name: str) -> None:
+def check_model(gw: Gateway, name: str, key: ApiKey | None) -> None:
     """404 unless ``name`` is ``auto`` or an available catalog model (the message lists them);
     403 first when the request's API key may not use it."""
-    check_model_allowed(name)
+    check_model_allowed(name, key)
     if name == "auto":
         return
     entries = gw.registry.entries()
@@ -75,84 +68,78 @@ def check_model(gw: Gateway, name: str) -> None:
     )
 
 
-def router_input(body: ChatCompletionRequest) -> dict[str, Any]:
+def router_input(body: ChatCompletionRequest, key: ApiKey | None) -> dict[str, Any]:
     """The router input for ``body``, kept to the request's API key's models when it has a list."""
     value = body.router_input()
-    key = current_key.get()
     if key is not None and key.allowed_models:
         value["allowed_models"] = key.allowed_models
     return value
 
 
-def account(gw: Gateway, call: CallRecord) -> None:
-    """Metrics, the request log and the API key's tokens and spend for one call; never raises."""
-    key = current_key.get()
-    if key is not None:
-        call.key_id = call.key_id or key.id
-        gw.keys.charge(key, call.input_tokens + call.output_tokens, call.cost_usd)
-    try:
-        gw.metrics.observe(call)
-    except Exception:  # accounting must not fail a request
-        pass
-    gw.log.write(call)
+def fail(call: Call, exc: BaseException, error_class: str | None = None) -> ApiError:
+    """Settle ``call`` as failed by ``exc`` (logged as ``error_class``, default its class name);
+    the :class:`ApiError` to raise."""
+    error = status_of(exc)
+    if error_class is None and isinstance(exc, ApiError) and exc.code:
+        error_class = exc.code
+    if error_class:  # an error code such as model_not_found is logged as ModelNotFound
+        error_class = "".join(part.capitalize() for part in error_class.split("_"))
+    call.failed(error.status, error_class or exc)
+    call.settle()
+    return error
 
 
-def _usage(message: BaseMessage) -> tuple[int, int]:
+def _tokens(message: BaseMessage) -> tuple[int, int]:
     usage = getattr(message, "usage_metadata", None) or {}
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
-def usage_of(call: CallRecord) -> dict[str, int]:
-    """OpenAI's ``usage`` object for ``call``'s tokens."""
-    return {
-        "prompt_tokens": call.input_tokens,
-        "completion_tokens": call.output_tokens,
-        "total_tokens": call.input_tokens + call.output_tokens,
-    }
-
-
-def failed(gw: Gateway, call: CallRecord, started: float, exc: BaseException) -> ApiError:
-    """Account ``call`` as failed by ``exc``; the :class:`ApiError` to raise."""
-    error = status_of(exc)
-    call.status, call.error_class = error.status, type(exc).__name__
-    call.latency_s = time.perf_counter() - started
-    account(gw, call)
-    return error
-
-
-async def complete(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> JSONResponse:
-    """Answer a non-streamed chat completion (forwarded as JSON when every attempt speaks OpenAI's API)."""
-    started = time.perf_counter()
-    call = CallRecord(endpoint="chat", model=body.model, cache=cache.result)
+# ---- JSON ---------------------------------------------------------------------------------------
+async def complete(
+    gw: Gateway, body: ChatCompletionRequest, call: Call, key: ApiKey | None, cache: CacheLookup = NOT_CONSULTED
+) -> JSONResponse:
+    """Answer a non-streamed chat completion."""
     try:
-        routed = gw.router.route(router_input(body))
-        if forwardable(routed):
+        routed = await gw.router.aroute(router_input(body, key))
+        if gw.forwardable(routed.attempts):
             payload, route = await _forward(gw, routed, body, call)
         else:
             payload, route = await _through_langchain(gw, routed, call)
     except Exception as exc:
-        raise failed(gw, call, started, exc) from exc
-    call.model, call.deployment = route.get("model", body.model), route.get("deployment", "")
-    call.route_reason = route.get("reason", "")
-    call.latency_s = time.perf_counter() - started
-    account(gw, call)
-    payload.update(id=f"chatcmpl-{route.get('request_id') or call.id}", model=call.model, modelyard_route=route)
-    cache.remember(payload, call)
-    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason), **cache.headers})
+        raise fail(call, exc) from exc
+    call.answered(route)
+    call.settle()
+    record = call.record
+    payload.update(id=f"chatcmpl-{route.get('request_id') or record.id}", model=record.model, modelyard_route=route)
+    cache.remember(payload, record)
+    headers = {ROUTE_HEADER: route_header(record.route_reason), OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
+    return JSONResponse(payload, headers={**headers, **cache.headers})
 
 
 async def _forward(
-    gw: Gateway, routed: Routed, body: ChatCompletionRequest, call: CallRecord
+    gw: Gateway, routed: Routed, body: ChatCompletionRequest, call: Call
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    payload, done = await gw.passthrough.complete(routed, body.upstream_body())
-    call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
-    return payload, gw.passthrough.finish(routed, done)
+    waited = time.perf_counter()
+    try:
+        payload: dict[str, Any] = await gw.router.engine.ainvoke(routed, gw.forwarder, body.upstream_body())
+    finally:
+        call.upstream_s += time.perf_counter() - waited
+    usage = payload.get("usage") or {}
+    tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    cost = _answering_spec(routed).cost.of(tokens_in, tokens_out)
+    call.usage(tokens_in, tokens_out, cost)
+    usage_metadata = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+    return payload, gw.router.finish(routed.record, routed.started, usage_metadata, cost)
 
 
-async def _through_langchain(gw: Gateway, routed: Routed, call: CallRecord) -> tuple[dict[str, Any], dict[str, Any]]:
-    message = await gw.router.ainvoke_routed(routed)
-    call.input_tokens, call.output_tokens = _usage(message)
-    call.cost_usd = float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
+async def _through_langchain(gw: Gateway, routed: Routed, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
+    waited = time.perf_counter()
+    try:
+        message = await gw.router.ainvoke_routed(routed)
+    finally:
+        call.upstream_s += time.perf_counter() - waited
+    tokens_in, tokens_out = _tokens(message)
+    call.usage(tokens_in, tokens_out, float(message.response_metadata.get("cost_usd", 0.0) or 0.0))
     payload = {
         "object": "chat.completion",
         "created": int(time.time()),
@@ -163,152 +150,94 @@ async def _through_langchain(gw: Gateway, routed: Routed, call: CallRecord) -> t
                 "finish_reason": message.response_metadata.get("finish_reason", "stop"),
             }
         ],
-        "usage": usage_of(call),
+        "usage": usage_of(tokens_in, tokens_out),
     }
     return payload, message.response_metadata.get("route", {})
 
 
-async def stream(gw: Gateway, body: ChatCompletionRequest, cache: CacheLookup = NOT_CONSULTED) -> StreamingResponse:
+def _answering_spec(routed: Routed) -> Any:
+    name = routed.record.model
+    return next(entry.spec for entry, _ in routed.attempts if entry.spec.name == name)
+
+
+# ---- SSE ----------------------------------------------------------------------------------------
+async def stream(
+    gw: Gateway, body: ChatCompletionRequest, call: Call, key: ApiKey | None, cache: CacheLookup = NOT_CONSULTED
+) -> StreamingResponse:
     """Answer a streamed chat completion (``chat.completion.chunk`` events, then ``[DONE]``)."""
-    started = time.perf_counter()
-    call = CallRecord(endpoint="chat_stream", model=body.model, cache=cache.result)  # streams are not stored
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
-        routed = gw.router.route(router_input(body))
-        if forwardable(routed):
-            forwarded = gw.passthrough.stream(routed, body.upstream_body())
-            first_forwarded = await anext(forwarded)
-            events = _forwarded_events(gw, routed, call, started, first_forwarded, forwarded, include_usage)
+        routed = await gw.router.aroute(router_input(body, key))
+        if gw.forwardable(routed.attempts):
+            chunks = _forwarded_chunks(gw, routed, body)
+            finish = _forwarded_finish(gw, routed)
         else:
-            chunks = gw.router.astream_routed(routed)
+            chunks, finish = _langchain_chunks(gw, routed)
+        waited = time.perf_counter()
+        try:
             first = await anext(chunks)
-            events = _events(gw, body.model, call, started, first, chunks, include_usage)
+        finally:
+            call.upstream_s += time.perf_counter() - waited
     except Exception as exc:
-        raise failed(gw, call, started, exc) from exc
+        raise fail(call, exc) from exc
+    headers = {"cache-control": "no-cache", "x-accel-buffering": "no", OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
     return StreamingResponse(
-        events,
+        render_chunks(call, first, chunks, finish, include_usage),
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no", **cache.headers},
+        headers={**headers, **cache.headers},
     )
 
 
-async def _forwarded_events(
-    gw: Gateway,
-    routed: Routed,
-    call: CallRecord,
-    started: float,
-    first: tuple[dict[str, Any], Forwarded],
-    rest: AsyncIterator[tuple[dict[str, Any], Forwarded]],
-    include_usage: bool,
-) -> AsyncIterator[bytes]:
-    """The upstream's chunks, re-labelled with our id and catalog model name; the route goes in the
-    last chunk (the usage chunk when asked for, else the finish chunk, held back until the end)."""
-    chunk_id = f"chatcmpl-{call.id}"
-    done = first[1]
-    held: dict[str, Any] | None = None
-    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
-    try:
-        item: tuple[dict[str, Any], Forwarded] | None = first
-        while item is not None:
-            chunk, done = item
-            chunk["id"], chunk["model"] = chunk_id, done.entry.spec.name
-            choices = chunk.get("choices")
-            if choices:
-                if call.ttft_s is None and (choices[0].get("delta") or {}).get("content"):
-                    call.ttft_s = time.perf_counter() - started
-                if choices[0].get("finish_reason") and not include_usage:
-                    held = chunk
-                else:
-                    yield b"data: " + orjson.dumps(chunk) + b"\n\n"
-            elif chunk.get("usage") is not None and include_usage:
-                held = chunk
-            item = await anext(rest, None)
-        route = gw.passthrough.finish(routed, done)
-        call.model, call.deployment, call.route_reason = route["model"], route["deployment"], route["reason"]
-        call.input_tokens, call.output_tokens, call.cost_usd = done.input_tokens, done.output_tokens, done.cost_usd
-        call.status, call.error_class = 200, ""
-        last = held or {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": call.model,
-            "choices": [],
-        }
-        last["modelyard_route"] = route
-        yield b"data: " + orjson.dumps(last) + b"\n\ndata: [DONE]\n\n"
-    except Exception as exc:  # after the first chunk an error can only travel inside the stream
-        error = status_of(exc)
-        call.status, call.error_class = error.status, type(exc).__name__
-        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
-    finally:  # also on client disconnect: closing the forwarded stream closes the upstream connection
-        call.latency_s = time.perf_counter() - started
-        account(gw, call)
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
+async def _forwarded_chunks(gw: Gateway, routed: Routed, body: ChatCompletionRequest) -> AsyncIterator[dict[str, Any]]:
+    async for chunk in gw.router.engine.astream(routed, gw.forwarder, body.upstream_body()):
+        chunk["model"] = routed.record.model  # the catalog name, not the upstream's model id
+        yield chunk
 
 
-def sse(payload: dict[str, Any] | str) -> str:
-    """One server-sent event carrying ``payload`` (JSON, or a bare string such as ``[DONE]``)."""
-    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    return f"data: {data}\n\n"
+def _forwarded_finish(gw: Gateway, routed: Routed) -> Any:
+    def finish(tokens_in: int, tokens_out: int) -> tuple[dict[str, Any], float]:
+        cost = _answering_spec(routed).cost.of(tokens_in, tokens_out)
+        usage = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+        return gw.router.finish(routed.record, routed.started, usage, cost), cost
+
+    return finish
 
 
-async def _events(
-    gw: Gateway,
-    requested: str,
-    call: CallRecord,
-    started: float,
-    first: BaseMessage,
-    rest: AsyncIterator[BaseMessage],
-    include_usage: bool,
-) -> AsyncIterator[str]:
-    head = {
-        "id": f"chatcmpl-{call.id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": requested,
-    }
+def _langchain_chunks(gw: Gateway, routed: Routed) -> tuple[AsyncIterator[dict[str, Any]], Any]:
+    """The router's message chunks as OpenAI chunk dicts, and the finish callback for the renderer."""
+    done: dict[str, Any] = {"route": {}, "cost": 0.0}
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return sse({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        created = int(time.time())
 
-    route: dict[str, Any] = {}
-    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
-    try:
-        yield chunk({"role": "assistant", "content": ""})
-        piece: BaseMessage | None = first
-        while piece is not None:
-            if piece.text:
-                if call.ttft_s is None:
-                    call.ttft_s = time.perf_counter() - started
-                yield chunk({"content": piece.text})
-            tally(call, piece)
-            route = piece.response_metadata.get("route", route)
-            piece = await anext(rest, None)
-        call.model, call.deployment = route.get("model", requested), route.get("deployment", "")
-        call.route_reason, call.status, call.error_class = route.get("reason", ""), 200, ""
-        head["model"] = call.model
-        usage = usage_of(call)
-        if include_usage:
-            yield chunk({}, "stop")
-            yield sse({**head, "choices": [], "usage": usage, "modelyard_route": route})
-        else:
-            yield chunk({}, "stop", modelyard_route=route)
-        yield sse("[DONE]")
-    except Exception as exc:  # after the first chunk an error can only travel inside the stream
-        error = status_of(exc)
-        call.status, call.error_class = error.status, type(exc).__name__
-        yield sse(error_body(error.status, error.message, error.param, error.code))
-    finally:  # also on client disconnect: closing the router's stream closes the upstream call
-        call.latency_s = time.perf_counter() - started
-        account(gw, call)
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": routed.record.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
 
+        tokens_in = tokens_out = 0
+        pieces = gw.router.astream_routed(routed)
+        try:
+            piece: BaseMessage | None = await anext(pieces)  # a failure before it is still a JSON error
+            yield chunk({"role": "assistant", "content": ""})
+            while piece is not None:
+                if piece.text:
+                    yield chunk({"content": piece.text})
+                if isinstance(piece, AIMessageChunk):
+                    got_in, got_out = _tokens(piece)
+                    tokens_in, tokens_out = tokens_in + got_in, tokens_out + got_out
+                done["cost"] += float(piece.response_metadata.get("cost_usd", 0.0) or 0.0)
+                done["route"] = piece.response_metadata.get("route", done["route"])
+                piece = await anext(pieces, None)
+        finally:
+            await pieces.aclose()
+        yield chunk({}, "stop")
+        yield {**chunk({}), "choices": [], "usage": usage_of(tokens_in, tokens_out)}
 
-def tally(call: CallRecord, piece: BaseMessage) -> None:
-    """Add a streamed chunk's tokens and cost to ``call``."""
-    tokens_in, tokens_out = _usage(piece)
-    call.input_tokens += tokens_in
-    call.output_tokens += tokens_out
-    call.cost_usd += float(piece.response_metadata.get("cost_usd", 0.0) or 0.0)
+    def finish(_: int, __: int) -> tuple[dict[str, Any], float]:
+        return done["route"], done["cost"]
+
+    return chunks(), finish

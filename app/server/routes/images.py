@@ -26,12 +26,13 @@ from fastapi.responses import JSONResponse
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.server.auth import require_key
-from app.server.completions import ROUTE_HEADER, account, check_model, route_header
-from app.server.errors import ApiError, status_of
-from app.server.keys import current_key
-from app.server.request_log import CallRecord
-from app.server.state import Gateway, gateway
+from app.server.gateway.keys import ApiKey
+from app.server.gateway.state import Gateway, gateway
+from app.server.http.auth import ConsumerKey, require_key
+from app.server.http.errors import ApiError
+from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
+from app.server.http.timing import arrived
+from app.server.routes.completions import check_model, fail
 
 __all__ = ["ImageGenerationRequest", "router"]
 
@@ -56,35 +57,28 @@ class ImageGenerationRequest(BaseModel):
 
 
 @router.post("/images/generations")
-async def images_generations(body: ImageGenerationRequest, request: Request) -> JSONResponse:
+async def images_generations(body: ImageGenerationRequest, request: Request, key: ConsumerKey) -> JSONResponse:
     """Generate ``n`` images for ``prompt`` with an image-output model."""
     gw = gateway(request)
-    started = time.perf_counter()
-    call = CallRecord(endpoint="images", model=body.model)
+    call = gw.open_call("images", body.model, key, started=arrived(request))
     try:
-        check_model(gw, body.model)
+        check_model(gw, body.model, key)
         _check_generates_images(gw, body.model)
-        messages = await asyncio.gather(*(gw.router.ainvoke(_router_input(body)) for _ in range(body.n)))
+        waited = time.perf_counter()
+        messages = await asyncio.gather(*(gw.router.ainvoke(_router_input(body, key)) for _ in range(body.n)))
+        call.upstream_s += time.perf_counter() - waited
         data = [await _image(message, body.response_format) for message in messages]
     except Exception as exc:
-        error = status_of(exc)
-        call.status, call.error_class = error.status, type(exc).__name__
-        if error.status == 404:
-            call.error_class = "ModelNotFound"
-        call.latency_s = time.perf_counter() - started
-        account(gw, call)
-        raise error from exc
+        raise fail(call, exc) from exc
     route = messages[0].response_metadata.get("route", {})
-    call.model, call.deployment = route.get("model", body.model), route.get("deployment", "")
-    call.route_reason = route.get("reason", "")
-    for message in messages:
-        usage = getattr(message, "usage_metadata", None) or {}
-        call.input_tokens += int(usage.get("input_tokens", 0))
-        call.cost_usd += float(message.response_metadata.get("cost_usd", 0.0) or 0.0)
-    call.latency_s = time.perf_counter() - started
-    account(gw, call)
+    call.answered(route)
+    tokens = sum(int((getattr(m, "usage_metadata", None) or {}).get("input_tokens", 0)) for m in messages)
+    cost = sum(float(m.response_metadata.get("cost_usd", 0.0) or 0.0) for m in messages)
+    call.usage(tokens, 0, cost)
+    call.settle()
     payload = {"created": int(time.time()), "data": data, "modelyard_route": route}
-    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
+    headers = {ROUTE_HEADER: route_header(call.record.route_reason), OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
+    return JSONResponse(payload, headers=headers)
 
 
 def _check_generates_images(gw: Gateway, name: str) -> None:
@@ -104,7 +98,7 @@ def _check_generates_images(gw: Gateway, name: str) -> None:
     )
 
 
-def _router_input(body: ImageGenerationRequest) -> dict[str, Any]:
+def _router_input(body: ImageGenerationRequest, key: ApiKey | None) -> dict[str, Any]:
     value: dict[str, Any] = {
         "messages": [{"role": "user", "content": body.prompt}],
         "model": body.model,
@@ -113,7 +107,6 @@ def _router_input(body: ImageGenerationRequest) -> dict[str, Any]:
     }
     if body.user is not None:
         value["user"] = body.user
-    key = current_key.get()
     if key is not None and key.allowed_models:
         value["allowed_models"] = key.allowed_models
     return value

@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.server.auth import require_admin
-from app.server.errors import ApiError
-from app.server.state import gateway
+from app.server.gateway.state import gateway
+from app.server.http.auth import require_admin
+from app.server.http.errors import ApiError
 
 __all__ = ["KeyCreate", "router"]
 

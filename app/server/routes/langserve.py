@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from langserve import add_routes
 from pydantic import BaseModel, Field
 
-from app.server.auth import require_chain_key
+from app.server.http.auth import require_chain_key
 from chains.assistant import build_assistant
 from chains.rag import build_rag_chain
 from chains.retrieval import DEFAULT_MIN_RELEVANCE, HybridRetriever

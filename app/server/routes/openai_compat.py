@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.server import cache_replay, completions
-from app.server.auth import check_model_allowed, require_key
-from app.server.errors import ApiError
-from app.server.keys import current_key
-from app.server.request_log import CallRecord
-from app.server.schemas import ChatCompletionRequest, EmbeddingRequest
-from app.server.state import gateway
+from app.server.gateway.state import gateway
+from app.server.http import cache_replay
+from app.server.http.auth import ConsumerKey, check_model_allowed, require_key
+from app.server.http.errors import ApiError
+from app.server.http.schemas import ChatCompletionRequest, EmbeddingRequest
+from app.server.http.timing import arrived
+from app.server.routes import completions
 
 __all__ = ["EMBEDDING_MODEL", "router"]
 
@@ -27,28 +26,26 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+async def chat_completions(body: ChatCompletionRequest, request: Request, key: ConsumerKey) -> Response:
     """Chat through the router: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
     gw = gateway(request)
+    call = gw.open_call("chat_stream" if body.stream else "chat", body.model, key, started=arrived(request))
     try:
-        completions.check_model(gw, body.model)
+        completions.check_model(gw, body.model, key)
     except ApiError as exc:
-        completions.account(
-            gw, CallRecord(endpoint="chat", model=body.model, status=exc.status, error_class="ModelNotFound")
-        )
-        raise
-    key = current_key.get()
+        raise completions.fail(call, exc) from None
     scope = list(key.allowed_models) if key is not None and key.allowed_models else None
     lookup = await gw.cache.lookup(body, request.headers, scope)
+    call.record.cache = lookup.result
     if lookup.answer is not None:  # served without the router
-        return cache_replay.replay(gw, body, lookup)
+        return cache_replay.replay(body, lookup, call)
     if body.stream:
-        return await completions.stream(gw, body, lookup)
-    return await completions.complete(gw, body, lookup)
+        return await completions.stream(gw, body, call, key, lookup)
+    return await completions.complete(gw, body, call, key, lookup)
 
 
 @router.get("/models")
-async def list_models(request: Request) -> dict[str, Any]:
+async def list_models(request: Request, key: ConsumerKey) -> dict[str, Any]:
     """The available catalog models, plus ``auto`` (the router) and the embedding model."""
     entries = [e for e in gateway(request).registry.entries() if e.availability.available]
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "modelyard-router"}]
@@ -65,14 +62,13 @@ async def list_models(request: Request) -> dict[str, Any]:
         for e in entries
     ]
     data.append({"id": EMBEDDING_MODEL, "object": "model", "created": 0, "owned_by": "modelyard-local"})
-    key = current_key.get()
     if key is not None and key.allowed_models:  # a consumer key sees the models it may call
         data = [model for model in data if model["id"] == "auto" or key.allows(model["id"])]
     return {"object": "list", "data": data}
 
 
 @router.post("/embeddings")
-async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]:
+async def embeddings(body: EmbeddingRequest, request: Request, key: ConsumerKey) -> dict[str, Any]:
     """Embed text with the local MiniLM (384 dimensions, normalised)."""
     if body.model.lower() != EMBEDDING_MODEL.lower():
         raise ApiError(
@@ -81,22 +77,15 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]
             param="model",
             code="model_not_found",
         )
-    check_model_allowed(EMBEDDING_MODEL)
-    started = time.perf_counter()
+    check_model_allowed(EMBEDDING_MODEL, key)
+    call = gateway(request).open_call("embeddings", EMBEDDING_MODEL, key, started=arrived(request))
     vectors, tokens = await run_in_threadpool(_embed, body.texts())
     data = [
         {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
         for i, v in enumerate(vectors)
     ]
-    completions.account(
-        gateway(request),
-        CallRecord(
-            endpoint="embeddings",
-            model=EMBEDDING_MODEL,
-            input_tokens=tokens,
-            latency_s=time.perf_counter() - started,
-        ),
-    )
+    call.usage(tokens, 0, 0.0)
+    call.settle()
     return {
         "object": "list",
         "data": data,

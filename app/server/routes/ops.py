@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.server.auth import usage_scope
-from app.server.errors import ApiError
-from app.server.state import gateway
+from app.server.gateway.state import gateway
+from app.server.http.auth import usage_scope
+from app.server.http.errors import ApiError
 
 __all__ = ["router"]
 

@@ -14,7 +14,6 @@ prompt is an API without a restart.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,12 +22,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict
 
-from app.server.auth import require_key
-from app.server.completions import ROUTE_HEADER, account, check_model, failed, route_header, sse, tally, usage_of
-from app.server.errors import ApiError, error_body, status_of
-from app.server.keys import current_key
-from app.server.request_log import CallRecord
-from app.server.state import Gateway, gateway
+from app.server.gateway.keys import ApiKey
+from app.server.gateway.lifecycle import Call
+from app.server.gateway.state import Gateway, gateway
+from app.server.http.auth import ConsumerKey, require_key
+from app.server.http.errors import ApiError, error_body, status_of
+from app.server.http.headers import ROUTE_HEADER, route_header
+from app.server.http.sse import sse, usage_of
+from app.server.http.timing import arrived
+from app.server.routes.completions import check_model, fail
 from chains.prompt_library import Prompt, PromptInputError
 
 __all__ = ["PromptRunRequest", "router"]
@@ -62,28 +64,25 @@ def list_prompts(request: Request) -> dict[str, Any]:
 
 
 @router.post("/{name}")
-async def run_prompt(name: str, body: PromptRunRequest, request: Request) -> Response:
+async def run_prompt(name: str, body: PromptRunRequest, request: Request, key: ConsumerKey) -> Response:
     """Fill the prompt's template with ``variables`` and answer through the router."""
     gw = gateway(request)
     prompt = _prompt(gw, name)
     endpoint = "prompt_stream" if body.stream else "prompt"
+    call = gw.open_call(endpoint, prompt.spec.model, key, started=arrived(request))
     try:
-        check_model(gw, prompt.spec.model)
+        check_model(gw, prompt.spec.model, key)
         inputs = prompt.inputs(body.variables)
     except PromptInputError as exc:
         first = (exc.missing or exc.unknown)[0]
         error = ApiError(422, str(exc), param=f"variables.{first}", code="invalid_variables")
-        account(gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=422, error_class="InvalidVariables"))
-        raise error from exc
+        raise fail(call, error) from exc
     except ApiError as exc:
-        account(
-            gw, CallRecord(endpoint=endpoint, model=prompt.spec.model, status=exc.status, error_class="ModelNotFound")
-        )
-        raise
-    config = {"configurable": _call_hints(body)}
+        raise fail(call, exc) from exc
+    config = {"configurable": _call_hints(body, key)}
     if body.stream:
-        return await _stream(gw, prompt, inputs, config)
-    return await _complete(gw, prompt, inputs, config)
+        return await _stream(gw, prompt, inputs, config, call)
+    return await _complete(gw, prompt, inputs, config, call)
 
 
 def _prompt(gw: Gateway, name: str) -> Prompt:
@@ -96,83 +95,88 @@ def _prompt(gw: Gateway, name: str) -> Prompt:
         raise ApiError(404, exc.args[0], param="name", code="prompt_not_found") from exc
 
 
-def _call_hints(body: PromptRunRequest) -> dict[str, Any]:
+def _call_hints(body: PromptRunRequest, key: ApiKey | None) -> dict[str, Any]:
     hints: dict[str, Any] = {}
     if body.user is not None:
         hints["user"] = body.user
-    key = current_key.get()
     if key is not None and key.allowed_models:
         hints["allowed_models"] = key.allowed_models
     return hints
 
 
-def _settle(call: CallRecord, route: dict[str, Any], started: float) -> None:
-    call.model, call.deployment = route.get("model", call.model), route.get("deployment", "")
-    call.route_reason = route.get("reason", "")
-    call.latency_s = time.perf_counter() - started
+def _add(call: Call, piece: BaseMessage) -> None:
+    """Add a message's (or streamed chunk's) tokens and cost to ``call``."""
+    usage = getattr(piece, "usage_metadata", None) or {}
+    record = call.record
+    call.usage(
+        record.input_tokens + int(usage.get("input_tokens", 0)),
+        record.output_tokens + int(usage.get("output_tokens", 0)),
+        record.cost_usd + float(piece.response_metadata.get("cost_usd", 0.0) or 0.0),
+    )
 
 
-async def _complete(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any]) -> JSONResponse:
-    started = time.perf_counter()
-    call = CallRecord(endpoint="prompt", model=prompt.spec.model)
+async def _complete(
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any], call: Call
+) -> JSONResponse:
     try:
         message = await prompt.chain(gw.router).ainvoke(inputs, config)
     except Exception as exc:
-        raise failed(gw, call, started, exc) from exc
+        raise fail(call, exc) from exc
     route = message.response_metadata.get("route", {})
-    tally(call, message)
-    _settle(call, route, started)
-    account(gw, call)
+    _add(call, message)
+    call.answered(route)
+    call.settle()
+    record = call.record
     payload = {
         "output": message.text,
-        "model": call.model,
+        "model": record.model,
         "prompt": prompt.name,
-        "usage": usage_of(call),
+        "usage": usage_of(record.input_tokens, record.output_tokens),
         "modelyard_route": route,
     }
-    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(call.route_reason)})
+    return JSONResponse(payload, headers={ROUTE_HEADER: route_header(record.route_reason)})
 
 
-async def _stream(gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any]) -> StreamingResponse:
-    started = time.perf_counter()
-    call = CallRecord(endpoint="prompt_stream", model=prompt.spec.model)
+async def _stream(
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any], call: Call
+) -> StreamingResponse:
     chunks = prompt.chain(gw.router).astream(inputs, config)
     try:
         first = await anext(chunks)
     except Exception as exc:
-        raise failed(gw, call, started, exc) from exc
+        raise fail(call, exc) from exc
     return StreamingResponse(
-        _events(gw, prompt, call, started, first, chunks),
+        _events(prompt, call, first, chunks),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
 async def _events(
-    gw: Gateway, prompt: Prompt, call: CallRecord, started: float, first: BaseMessage, rest: AsyncIterator[BaseMessage]
+    prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage]
 ) -> AsyncIterator[str]:
     route: dict[str, Any] = {}
-    call.status, call.error_class = 499, "ClientDisconnected"  # until the stream ends one way or another
+    call.failed(499, "ClientDisconnected")  # until the stream ends one way or another
     try:
         piece: BaseMessage | None = first
         while piece is not None:
             if piece.text:
-                if call.ttft_s is None:
-                    call.ttft_s = time.perf_counter() - started
+                call.first_token()
                 yield sse({"output": piece.text})
-            tally(call, piece)
+            _add(call, piece)
             route = piece.response_metadata.get("route", route)
             piece = await anext(rest, None)
-        call.status, call.error_class = 200, ""
-        _settle(call, route, started)
-        yield sse({"model": call.model, "prompt": prompt.name, "usage": usage_of(call), "modelyard_route": route})
+        call.failed(200, "")
+        call.answered(route)
+        record = call.record
+        usage = usage_of(record.input_tokens, record.output_tokens)
+        yield sse({"model": record.model, "prompt": prompt.name, "usage": usage, "modelyard_route": route})
         yield sse("[DONE]")
     except Exception as exc:  # after the first chunk an error can only travel inside the stream
         error = status_of(exc)
-        call.status, call.error_class = error.status, type(exc).__name__
+        call.failed(error.status, exc)
         yield sse(error_body(error.status, error.message, error.param, error.code))
     finally:
-        call.latency_s = time.perf_counter() - started
-        account(gw, call)
+        call.settle()
         with contextlib.suppress(Exception):
             await rest.aclose()  # type: ignore[attr-defined]

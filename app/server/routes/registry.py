@@ -21,8 +21,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.server.auth import require_admin
-from app.server.state import gateway
+from app.server.gateway.state import gateway
+from app.server.http.auth import require_admin
 from models.registry import ModelEntry
 
 __all__ = ["OfflineRequest", "RegisterRequest", "router"]

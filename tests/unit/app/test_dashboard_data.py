@@ -8,11 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from app.server.request_log import CallRecord
 from app.ui import dashboard_data as data
 from models.availability import Availability
 from models.registry import ModelEntry
 from models.spec import ModelSpec
+from store.request_log import CallRecord
 from store.request_log_db import COLUMNS
 
 T0 = 1_790_000_000.0

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from app.server.request_log import CallRecord, RequestLog
 from routers.config import load_routing_config
 from routers.experiments import Experiments
+from store.request_log import CallRecord, RequestLog
 from tests.unit.app.conftest import page, table
 
 EXPERIMENT = "llamacpp-vs-transformers"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.server.keys import KeyRing, RollingWindow, hash_secret, usd
+from app.server.gateway.keys import KeyRing, RollingWindow, hash_secret, usd
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from app.server.cache import NOT_CONSULTED, CacheSettings, ResponseCache, normalise, request_key
-from app.server.errors import ApiError
-from app.server.request_log import CallRecord
-from app.server.schemas import ChatCompletionRequest
-from app.server.semantic_index import SemanticIndex
+from app.server.gateway.cache import NOT_CONSULTED, CacheSettings, ResponseCache, normalise, request_key
+from app.server.gateway.semantic_index import SemanticIndex
+from app.server.http.errors import ApiError
+from app.server.http.schemas import ChatCompletionRequest
+from store.request_log import CallRecord
 
 
 def _body(text: str = "hi", **fields) -> ChatCompletionRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from app.server.request_log import CallRecord, RequestLog
+from store.request_log import CallRecord, RequestLog
 from store.request_log_db import COLUMNS, RequestLogDB
 
 

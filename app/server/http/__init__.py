@@ -1,0 +1,1 @@
+"""HTTP plumbing of the gateway: request schemas, errors, authentication, limits, rendering."""

@@ -1,0 +1,108 @@
+"""The one SSE renderer: OpenAI ``chat.completion.chunk`` dicts in, ``text/event-stream`` bytes out.
+
+Both dispatch paths hand it the same thing — an async iterator of chunk dicts (the usage chunk
+carries ``usage``) plus a ``finish`` callback that turns the final usage into the route record
+and the cost — so relabelling, time to first token, where the route goes, in-stream errors,
+closing the upstream on disconnect and the one settlement of the call exist once.
+
+The route goes in the last chunk: the usage chunk when the caller asked for
+``stream_options.include_usage`` (otherwise it is not sent), else the finish chunk, held back
+until the end. A failure after the first chunk travels as an ``{"error": ...}`` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+from app.server.gateway.lifecycle import Call
+from app.server.http.errors import error_body, status_of
+
+__all__ = ["Finish", "render_chunks", "sse", "usage_of"]
+
+Finish = Callable[[int, int], tuple[dict[str, Any], float]]
+"""``(input_tokens, output_tokens) -> (route record, cost in USD)``, called once at the end."""
+
+
+def sse(payload: dict[str, Any] | str) -> str:
+    """One server-sent event carrying ``payload`` (JSON, or a bare string such as ``[DONE]``).
+
+    Example:
+        >>> sse("[DONE]")
+        'data: [DONE]\\n\\n'
+    """
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+def _event(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def render_chunks(
+    call: Call,
+    first: dict[str, Any],
+    rest: AsyncIterator[dict[str, Any]],
+    finish: Finish,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """The SSE body of a chat stream whose first chunk ``first`` already arrived."""
+    chunk_id = f"chatcmpl-{call.record.id}"
+    held: dict[str, Any] | None = None
+    input_tokens = output_tokens = 0
+    call.failed(499, "ClientDisconnected")  # until the stream ends one way or another
+    try:
+        chunk: dict[str, Any] | None = first
+        while chunk is not None:
+            chunk["id"] = chunk_id
+            choices = chunk.get("choices")
+            usage = chunk.get("usage")
+            if usage:
+                input_tokens = int(usage.get("prompt_tokens") or 0)
+                output_tokens = int(usage.get("completion_tokens") or 0)
+            if choices:
+                delta = choices[0].get("delta") or {}
+                if delta.get("content") or delta.get("tool_calls"):
+                    call.first_token()
+                if choices[0].get("finish_reason") and not include_usage:
+                    held = chunk
+                else:
+                    chunk.setdefault("model", call.record.model)
+                    yield _event(chunk)
+            elif usage is not None and include_usage:
+                held = chunk
+            chunk = await anext(rest, None)
+        route, cost = finish(input_tokens, output_tokens)
+        call.answered(route)
+        call.usage(input_tokens, output_tokens, cost)
+        call.failed(200, "")
+        last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()), "choices": []}
+        last["model"] = call.record.model
+        if last.get("usage") is not None:
+            last["usage"] = usage_of(input_tokens, output_tokens)
+        last["modelyard_route"] = route
+        yield _event(last) + b"data: [DONE]\n\n"
+    except Exception as exc:  # after the first chunk an error can only travel inside the stream
+        error = status_of(exc)
+        call.failed(error.status, exc)
+        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
+    finally:  # also on client disconnect: closing the source closes the upstream connection
+        call.settle()
+        with contextlib.suppress(Exception):
+            await rest.aclose()  # type: ignore[attr-defined]
+
+
+def usage_of(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    """OpenAI's ``usage`` object.
+
+    Example:
+        >>> usage_of(3, 2)
+        {'prompt_tokens': 3, 'completion_tokens': 2, 'total_tokens': 5}
+    """
+    total = input_tokens + output_tokens
+    return {"prompt_tokens": input_tokens, "completion_tokens": output_tokens, "total_tokens": total}

@@ -1,0 +1,10 @@
+"""Thin route modules: one per API surface; each parses, calls the gateway core, renders.
+
+:data:`MODULES` lists the ``APIRouter``-carrying modules ``create_app`` includes, in order.
+"""
+
+from app.server.routes import images, keys, openai_compat, ops, prompts, registry
+
+MODULES = (openai_compat, images, prompts, registry, ops, keys)
+
+__all__ = ["MODULES"]
