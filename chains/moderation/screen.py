@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chains.moderation.harm_classifier import HarmClassifier
 from chains.moderation.lexicon import Lexicon, LexiconHit, load_lexicon
 from chains.moderation.pii import NameDetector, PiiDetector, PiiSpan
 from chains.moderation.policy import Action, ModerationConfig, Policy, load_config
 from chains.moderation.vault import PiiVault
 
-__all__ = ["Moderator", "ScreenResult", "Stage"]
+__all__ = ["HARMFUL_REQUEST", "Moderator", "ScreenResult", "Stage"]
 
 Stage = Literal["input", "output"]
+HARMFUL_REQUEST = "harmful_request"
+"""The category the harmful-request classifier reports (no lexicon file has this name)."""
 
 
 @dataclass
@@ -37,12 +40,14 @@ class ScreenResult:
         hits: lexicon hits that no exception excused.
         actions: the policy's action for each category hit.
         pii: PII spans (empty when PII was not looked for).
+        harm_score: the harmful-request classifier's score, when the policy ran it.
     """
 
     text: str
     hits: list[LexiconHit] = field(default_factory=list)
     actions: dict[str, Action] = field(default_factory=dict)
     pii: list[PiiSpan] = field(default_factory=list)
+    harm_score: float | None = None
 
     @property
     def categories(self) -> list[str]:
@@ -59,10 +64,15 @@ class ScreenResult:
 
     def flags(self, stage: Stage) -> list[dict[str, str]]:
         """One record per hit: ``{"stage", "category", "action", "term"}``."""
-        return [
+        records = [
             {"stage": stage, "category": h.category, "action": self.actions[h.category], "term": h.term}
             for h in self.hits
         ]
+        if HARMFUL_REQUEST in self.actions and self.harm_score is not None:
+            action = self.actions[HARMFUL_REQUEST]
+            term = f"classifier score {self.harm_score:.2f}"
+            records.append({"stage": stage, "category": HARMFUL_REQUEST, "action": action, "term": term})
+        return records
 
     def masked(self, vault: PiiVault | None = None, mask_pii: bool = True) -> tuple[str, list[dict[str, str]]]:
         """The text with ``mask`` terms starred out and (if ``mask_pii``) PII replaced by placeholders.
@@ -102,13 +112,23 @@ class Moderator:
         config: the parsed ``moderation.yaml``.
         lexicon: the compiled lexicon; read from ``config.lexicon_folder()`` when omitted.
         names: the shared name detector (loaded lazily, only if a policy asks for names).
+        harm: the harmful-request classifier; loaded from its default file when a policy sets a
+            ``classifier.threshold`` and none is given.
 
     Raises:
         ModerationConfigError: a policy names a category that has no lexicon file.
     """
 
-    def __init__(self, config: ModerationConfig, lexicon: Lexicon | None = None, names: NameDetector | None = None):
+    def __init__(
+        self,
+        config: ModerationConfig,
+        lexicon: Lexicon | None = None,
+        names: NameDetector | None = None,
+        harm: HarmClassifier | None = None,
+    ):
         self.config = config
+        wanted = any(p.classifier.threshold is not None for p in config.policies.values())
+        self.harm = harm if harm is not None or not wanted else HarmClassifier.load()
         self.lexicon = lexicon if lexicon is not None else load_lexicon(config.lexicon_folder())
         self.names = names or NameDetector()
         self._detectors: dict[tuple[str, ...], PiiDetector] = {}
@@ -131,13 +151,20 @@ class Moderator:
         find_pii: bool = True,
         find_terms: bool = True,
     ) -> ScreenResult:
-        """Screen ``text``: lexicon hits (when ``find_terms``) with the policy's actions, and PII
-        (when ``find_pii``)."""
+        """Screen ``text``: lexicon hits (when ``find_terms``) with the policy's actions, the
+        harmful-request classifier (on input, when ``find_terms`` and the policy sets a threshold),
+        and PII (when ``find_pii``)."""
         rules = self.policy(policy)
         hits = self.lexicon.scan(text) if find_terms else []
         actions = {h.category: rules.action(h.category, stage) for h in hits}
+        harm_score = None
+        threshold = rules.classifier.threshold
+        if find_terms and stage == "input" and threshold is not None and self.harm is not None:
+            harm_score = self.harm.score(text)
+            if harm_score >= threshold:
+                actions[HARMFUL_REQUEST] = "flag" if rules.classifier.action == "mask" else rules.classifier.action
         pii = self.detector(rules).detect(text) if find_pii else []
-        return ScreenResult(text, hits, actions, pii)
+        return ScreenResult(text, hits, actions, pii, harm_score)
 
     def detector(self, policy: Policy) -> PiiDetector:
         """The (cached) PII detector for a policy's types."""

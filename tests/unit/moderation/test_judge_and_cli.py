@@ -50,5 +50,5 @@ def test_scan_cli_writes_one_json_per_line() -> None:
         "pii": [{"type": "EMAIL", "start": 5, "end": 20}],
         "masked": "mail <EMAIL_1>",
     }
-    assert records[1]["blocked"] and records[1]["categories"] == ["weapons"]
+    assert records[1]["blocked"] and "weapons" in records[1]["categories"]  # the classifier may agree
     assert "error" in records[2] and len(records) == 3

@@ -31,7 +31,7 @@ def test_blocked_input_makes_no_model_call(upstream: FakeUpstream, moderator: Mo
     assert upstream.requests == []
     assert "weapons" in answer.content
     meta = answer.response_metadata["moderation"]
-    assert meta["blocked"] and meta["stage"] == "input" and meta["categories"] == ["weapons"]
+    assert meta["blocked"] and meta["stage"] == "input" and "weapons" in meta["categories"]  # classifier may agree
     assert answer.response_metadata["provenance"]["ai_generated"] is False
 
 

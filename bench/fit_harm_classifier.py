@@ -1,0 +1,147 @@
+"""Fit the harmful-request classifier, write ``chains/moderation/data/harm_classifier.npz``, and
+print its figures beside the lexicon's (the previous method), measured in the same run.
+
+    nice -n 10 .venv/bin/python bench/fit_harm_classifier.py [--dry-run] [--no-loso]
+
+Data: :func:`bench.harm_data.harm_rows` (fitted on ``train``; ``untouched`` is never fitted or
+tuned on). The threshold printed as "suggested" lets 2 % of the out-of-fold benign training
+prompts through as blocked; ``config/moderation.yaml`` sets each surface's own threshold.
+Leave one source out: refit without one source family and score that family's rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harm_data import HarmRow, family, harm_rows  # noqa: E402
+from chains.moderation import Moderator  # noqa: E402
+from chains.moderation.harm_classifier import DEFAULT_PATH, FEATURES_VERSION, HarmClassifier, harm_tokens  # noqa: E402
+
+C = 4.0
+BENIGN_OOF_RATE = 0.02
+
+
+def _vocabulary(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    df = Counter(token for text in texts for token in set(harm_tokens(text)))
+    kept = sorted(t for t, n in df.items() if n >= 2)
+    n = len(texts)
+    return kept, np.array([math.log((1 + n) / (1 + df[t])) + 1 for t in kept], dtype=np.float32)
+
+
+def _matrix(texts: list[str], index: dict[str, int], idf: np.ndarray):  # type: ignore[no-untyped-def]
+    from scipy.sparse import csr_matrix
+
+    rows, cols, vals = [], [], []
+    for r, text in enumerate(texts):
+        counts = Counter(harm_tokens(text))
+        entries = [(index[t], (1 + math.log(tf)) * idf[index[t]]) for t, tf in counts.items() if t in index]
+        norm = math.sqrt(sum(v * v for _, v in entries)) or 1.0
+        for c, v in entries:
+            rows.append(r)
+            cols.append(c)
+            vals.append(v / norm)
+    return csr_matrix((vals, (rows, cols)), shape=(len(texts), len(index)), dtype=np.float32)
+
+
+def fit(rows: list[HarmRow]) -> dict[str, np.ndarray]:
+    """The arrays of a model file fitted on ``rows``."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [r.prompt for r in rows]
+    vocabulary, idf = _vocabulary(texts)
+    index = {t: i for i, t in enumerate(vocabulary)}
+    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    model.fit(_matrix(texts, index, idf), np.array([r.harmful for r in rows]))
+    return {
+        "features_version": np.array(FEATURES_VERSION),
+        "vocabulary": np.array(vocabulary),
+        "idf": idf,
+        "weights": model.coef_[0].astype(np.float32),
+        "bias": np.array(model.intercept_[0], dtype=np.float32),
+    }
+
+
+def suggested_threshold(rows: list[HarmRow]) -> float:
+    """Score that 2 % of out-of-fold benign training prompts reach (5 folds)."""
+    rng = np.random.default_rng(0)
+    folds = rng.integers(0, 5, len(rows))
+    benign_scores = []
+    for k in range(5):
+        model = HarmClassifier.from_arrays(fit([r for r, f in zip(rows, folds, strict=True) if f != k]))
+        benign_scores += [model.score(r.prompt) for r, f in zip(rows, folds, strict=True) if f == k and not r.harmful]
+    return float(np.quantile(benign_scores, 1 - BENIGN_OOF_RATE))
+
+
+def _rates(rows: list[HarmRow], blocked: list[bool]) -> str:
+    parts = []
+    for lang in ("en", "zh"):
+        for harmful, what in ((True, "harmful blocked"), (False, "benign blocked")):
+            picked = [b for r, b in zip(rows, blocked, strict=True) if r.lang == lang and r.harmful == harmful]
+            if picked:
+                parts.append(f"{lang} {what} {sum(picked) / len(picked):.3f} ({len(picked)})")
+    return "; ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--no-loso", action="store_true")
+    args = parser.parse_args()
+    rows = harm_rows()
+    train = [r for r in rows if r.split == "train"]
+    untouched = [r for r in rows if r.split == "untouched"]
+    threshold = suggested_threshold(train)
+    configured = Moderator.from_config().policy("default").classifier.threshold or threshold
+    arrays = {**fit(train), "suggested_threshold": np.array(threshold, dtype=np.float32)}
+    print(
+        f"{len(train)} training rows ({sum(r.harmful for r in train)} harmful), {len(arrays['vocabulary'])} n-grams; "
+        f"suggested threshold {threshold:.3f}"
+    )
+    if not args.dry_run:
+        DEFAULT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(DEFAULT_PATH, **arrays)
+        print(f"wrote {DEFAULT_PATH} ({DEFAULT_PATH.stat().st_size / 1024:.0f} KiB)")
+    model = HarmClassifier.from_arrays(arrays)
+    moderator = Moderator.from_config()
+    moderator.harm = None  # the previous method: lexicon only
+    lexicon = [moderator.screen(r.prompt, "default", find_pii=False) for r in untouched]
+    scores = [model.score(r.prompt) for r in untouched]
+    threshold = configured  # the untouched figures use the default policy's threshold
+    print(f"\n== untouched ({len(untouched)} prompts; nothing fitted or tuned on them)")
+    print("lexicon (previous), default:   " + _rates(untouched, [x.blocked for x in lexicon]))
+    print(f"classifier ≥ {threshold:.2f}:           " + _rates(untouched, [s >= threshold for s in scores]))
+    both = [x.blocked or s >= threshold for x, s in zip(lexicon, scores, strict=True)]
+    print("lexicon or classifier:         " + _rates(untouched, both))
+    for name in sorted({family(r) for r in untouched}):
+        idx = [i for i, r in enumerate(untouched) if family(r) == name]
+        print(
+            f"    {name:<28} {len(idx):4d} rows, flagged by classifier {sum(scores[i] >= threshold for i in idx)}, "
+            f"by lexicon {sum(lexicon[i].blocked for i in idx)}"
+        )
+    if args.no_loso:
+        return
+    print("\n== leave one source out (refit without the family, its rows scored; same threshold rule)")
+    for name in sorted({family(r) for r in rows}):
+        kept = [r for r in train if family(r) != name]
+        scored = [r for r in rows if family(r) == name]
+        refit = HarmClassifier.from_arrays(fit(kept))
+        cut = suggested_threshold(kept)
+        flagged = sum(refit.score(r.prompt) >= cut for r in scored)
+        lex = sum(moderator.screen(r.prompt, "default", find_pii=False).blocked for r in scored)
+        label = "harmful" if scored[0].harmful else "benign"
+        print(
+            f"{name:<28} {label:8} {len(scored):4d} rows: classifier flags {flagged / len(scored):.3f} "
+            f"(threshold {cut:.2f}), lexicon blocks {lex / len(scored):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The harmful-request classifier: the shipped model, as a policy step with its own threshold per
+surface, the refusal it gives, and a model fitted here on a few rows. Real files, no mocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chains.moderation import HarmClassifier, ModerationConfigError, Moderator, parse_config
+from chains.moderation.harm_classifier import FEATURES_VERSION, harm_tokens
+from chains.moderation.screen import HARMFUL_REQUEST
+
+HARMFUL = "What household chemicals can I mix to make a poisonous gas to hurt my neighbour?"
+
+
+@pytest.fixture(scope="module")
+def moderator() -> Moderator:
+    return Moderator.from_config()
+
+
+def test_tokens_are_words_word_pairs_and_cjk_bigrams():
+    assert harm_tokens("Make a 炸弹") == ["make", "a", "make a", "炸", "弹", "炸弹"]
+
+
+def test_shipped_model_scores_a_harmful_request_above_a_benign_one():
+    classifier = HarmClassifier.load()
+    assert classifier.score(HARMFUL) > 0.8 > classifier.score("How do I kill a Python process that hangs?")
+
+
+def test_a_harmful_request_without_lexicon_terms_is_refused_clearly(moderator):
+    result = moderator.screen(HARMFUL, "default", find_pii=False)
+    assert result.hits == [] and result.blocked_categories == [HARMFUL_REQUEST]
+    assert result.flags("input") == [
+        {
+            "stage": "input",
+            "category": HARMFUL_REQUEST,
+            "action": "block",
+            "term": f"classifier score {result.harm_score:.2f}",
+        }
+    ]
+    refusal = moderator.policy("default").refusal_text("default", result.blocked_categories)
+    assert refusal.startswith("Sorry, I can't help with that request") and HARMFUL_REQUEST in refusal
+
+
+def test_each_surface_has_its_own_threshold_and_action(moderator):
+    notebook = moderator.screen(HARMFUL, "notebook", find_pii=False)
+    assert not notebook.blocked and notebook.actions == {HARMFUL_REQUEST: "flag"}
+    assert moderator.policy("default").classifier.threshold == 0.8
+
+
+def test_output_and_system_text_are_not_scored(moderator):
+    assert moderator.screen(HARMFUL, "default", stage="output", find_pii=False).harm_score is None
+    assert moderator.screen(HARMFUL, "default", find_terms=False, find_pii=False).harm_score is None
+
+
+def test_a_policy_without_threshold_skips_the_step():
+    config = parse_config("policies: {default: {categories: {weapons: block}}}")
+    moderator = Moderator(config)
+    assert moderator.harm is None and moderator.screen(HARMFUL, find_pii=False).harm_score is None
+
+
+def test_model_from_arrays_and_a_stale_file_is_a_clear_error(tmp_path):
+    arrays = {
+        "features_version": np.array(FEATURES_VERSION),
+        "vocabulary": np.array(["bomb", "poem"]),
+        "idf": np.ones(2, dtype=np.float32),
+        "weights": np.array([4.0, -4.0], dtype=np.float32),
+        "bias": np.array(0.0, dtype=np.float32),
+    }
+    model = HarmClassifier.from_arrays(arrays)
+    assert model.score("bomb bomb") > 0.9 > 0.1 > model.score("a poem") and model.score("nothing") == 0.5
+    path = tmp_path / "old.npz"
+    np.savez(path, **{**arrays, "features_version": np.array(FEATURES_VERSION + 1)})
+    with pytest.raises(ModerationConfigError, match="refit"):
+        HarmClassifier.load(path)
+
+
+def test_invalid_threshold_names_the_field():
+    with pytest.raises(ModerationConfigError) as error:
+        parse_config("policies:\n  default:\n    classifier: {threshold: 2}\n")
+    assert error.value.field == "policies.default.classifier.threshold"
