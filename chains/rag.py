@@ -22,8 +22,15 @@ Output of ``invoke`` — a dict:
 (``a + b``) gives the ``invoke`` result.
 
 When no chunk reaches the retriever's relevance threshold, ``sources`` is empty, the model is
-**not** called, and ``answer`` says the knowledge base does not know (in Chinese for a Chinese
-question).
+**not** called, ``answer`` says the knowledge base does not know (in Chinese for a Chinese
+question), and ``refusal`` names the best match below the threshold: ``{"threshold", "best":
+{"file", "heading", "score"} | None}``.
+
+``answer_style="extractive"`` (for catalog models with ``answer_style: extractive``) gives the
+model :data:`chains.extractive.EXTRACTIVE_PROMPT` — the sources as JSON — and expects an
+:class:`chains.extractive.ExtractiveChatModel` (possibly behind moderation), which quotes the best
+source sentences with their numbers. Either way ``unsupported`` lists the answer's sentences that
+no source supports (the citation check; a quoted answer has none).
 
 Example:
     >>> retriever = HybridRetriever(knowledge_base=kb, min_relevance=0.35)  # doctest: +SKIP
@@ -34,10 +41,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -51,6 +59,7 @@ from langchain_core.runnables import (
 )
 from langchain_core.runnables.utils import AddableDict
 
+from chains.extractive import EXTRACTIVE_PROMPT, terms_of
 from knowledge.lexical import cjk_share
 
 __all__ = [
@@ -62,6 +71,7 @@ __all__ = [
     "dont_know_answer",
     "extract_citations",
     "format_sources",
+    "unsupported_sentences",
 ]
 
 DONT_KNOW_EN = "I don't know: the knowledge base has nothing relevant to this question."
@@ -81,6 +91,10 @@ RAG_PROMPT = ChatPromptTemplate.from_messages(
 """The default prompt; variables ``context``, ``question`` and optional ``history``."""
 
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ANSWER_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+SUPPORT_SHARE = 0.5
+"""An answer sentence counts as supported when a source holds at least this share of its terms."""
+AnswerStyle = Literal["generative", "extractive"]
 
 
 def documents_to_sources(documents: list[Document], snippet_chars: int = 240) -> list[dict[str, Any]]:
@@ -120,6 +134,27 @@ def extract_citations(answer: str, source_count: int) -> list[int]:
     """Source numbers cited in ``answer`` as ``[1]``, ``[2][3]`` or ``[1, 2]`` (only 1..count)."""
     numbers = {int(n) for group in _CITATION.findall(answer) for n in re.split(r"[,;]", group)}
     return sorted(n for n in numbers if 1 <= n <= source_count)
+
+
+def unsupported_sentences(answer: str, sources: list[dict[str, Any]]) -> list[str]:
+    """The answer's sentences (of two terms or more) whose terms no single source mostly contains.
+
+    Example:
+        >>> unsupported_sentences("Refunds take 5 days [1]. We also sell cars.",
+        ...                       [{"text": "Refunds take 5 business days."}])
+        ['We also sell cars.']
+    """
+    source_terms = [terms_of(str(source.get("text", ""))) for source in sources]
+    flagged = []
+    for sentence in _ANSWER_SENTENCE.split(answer):
+        claim = _CITATION.sub("", sentence).strip()
+        terms = terms_of(claim)
+        if len(terms) < 2:
+            continue
+        support = max((len(terms & known) / len(terms) for known in source_terms), default=0.0)
+        if support < SUPPORT_SHARE:
+            flagged.append(claim)
+    return flagged
 
 
 def dont_know_answer(question: str) -> str:
@@ -191,12 +226,34 @@ def _prompt_values(state: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _extractive_values(state: dict[str, Any]) -> dict[str, Any]:
+    keep = ("n", "file", "heading", "text")
+    sources = [{key: source.get(key) for key in keep} for source in state["sources"]]
+    return {"question": state["question"], "sources_json": json.dumps({"sources": sources}, ensure_ascii=False)}
+
+
+def _refusal(retriever: BaseRetriever, question: str) -> dict[str, Any]:
+    """What the refusal says about the search: the threshold and the best match below it."""
+    threshold = retriever.threshold(question) if hasattr(retriever, "threshold") else None
+    best = retriever.best_match(question) if hasattr(retriever, "best_match") else None
+    found = None
+    if best is not None:
+        meta = best.metadata
+        found = {
+            "file": meta.get("file", ""),
+            "heading": meta.get("heading") or meta.get("title", ""),
+            "score": round(float(meta.get("score", 0.0)), 4),
+        }
+    return {"threshold": threshold, "best": found}
+
+
 def build_rag_chain(
     retriever: BaseRetriever,
     model: Runnable[Any, Any],
     *,
     prompt: ChatPromptTemplate = RAG_PROMPT,
     snippet_chars: int = 240,
+    answer_style: AnswerStyle = "generative",
 ) -> Runnable[str | dict[str, Any], dict[str, Any]]:
     """Assemble the RAG chain (see the module docstring for input and output).
 
@@ -207,6 +264,8 @@ def build_rag_chain(
         model: a runnable taking chat messages and returning a message (or text).
         prompt: a chat prompt with ``context`` and ``question`` variables.
         snippet_chars: length of the ``snippet`` shown for each source.
+        answer_style: ``"extractive"`` sends the sources as JSON to an extractive model (see the
+            module docstring) instead of ``prompt``.
     """
 
     def number_sources(documents: list[Document]) -> list[dict[str, Any]]:
@@ -214,16 +273,24 @@ def build_rag_chain(
 
     to_sources = RunnableLambda(number_sources)
     retrieve = RunnablePassthrough.assign(sources=itemgetter("question") | retriever | to_sources)
+    if answer_style == "extractive":
+        to_prompt = RunnableLambda(_extractive_values) | EXTRACTIVE_PROMPT
+    else:
+        to_prompt = RunnableLambda(_prompt_values) | prompt
     generate = (
-        RunnablePassthrough.assign(message=RunnableLambda(_prompt_values) | prompt | model)
+        RunnablePassthrough.assign(message=to_prompt | model)
         | RunnableGenerator(_message_to_answer, _amessage_to_answer)
     ).with_config(run_name="generate")
     dont_know = RunnablePassthrough.assign(
-        answer=RunnableLambda(lambda state: dont_know_answer(state["question"]))
+        answer=RunnableLambda(lambda state: dont_know_answer(state["question"])),
+        refusal=RunnableLambda(lambda state: _refusal(retriever, state["question"])),
     ).with_config(run_name="dont_know")
     answer = RunnableBranch((lambda state: not state["sources"], dont_know), generate)
     cite = RunnablePassthrough.assign(
-        citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"])))
+        citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"]))),
+        unsupported=RunnableLambda(
+            lambda state: unsupported_sentences(state["answer"], state["sources"]) if state["sources"] else []
+        ),
     )
     chain = RunnableLambda(_as_input) | retrieve | answer | cite
     return chain.with_config(run_name="rag")

@@ -154,6 +154,10 @@ class ModelSpec(_Strict):
     """Informational, e.g. ``{memory_mb: 200}``."""
     quality: int = Field(1, ge=0, le=100)
     """Relative quality rank for cost/quality trade-offs (higher is better)."""
+    answer_style: Literal["generative", "extractive"] = "generative"
+    """Knowledge-base answers: ``generative`` (the model writes a cited answer from the sources) or
+    ``extractive`` (the answer quotes the best source sentences, for models too small to follow a
+    RAG prompt)."""
     source: LocalSource | None = None
     """Local providers: where the weights come from."""
     http_template: HttpTemplate | None = None
