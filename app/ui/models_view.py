@@ -23,8 +23,22 @@ from models.factory import build_chat_model
 from models.registry import ModelEntry
 from models.spec import ModelSpec
 from routers.health import DeploymentHealth
+from store.request_log import CallRecord
 
-__all__ = ["FieldError", "ModelForm", "QuickTest", "deployment_rows", "deployment_state", "model_rows", "quick_test"]
+__all__ = [
+    "FieldError",
+    "ModelForm",
+    "QuickTest",
+    "deployment_rows",
+    "deployment_state",
+    "errors_by_field",
+    "model_rows",
+    "quick_test",
+    "test_record",
+]
+
+TEST_ENDPOINT = "ui_test"
+"""The request log's endpoint for the Models page's test prompt."""
 
 LABELS = {
     "name": "Name",
@@ -120,9 +134,28 @@ class ModelForm:
             return None, [_field_error(error) for error in exc.errors()]
 
 
+def errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
+    """Messages per form label, for showing each one under its field."""
+    found: dict[str, list[str]] = {}
+    for error in errors:
+        found.setdefault(error.field, []).append(error.message)
+    return found
+
+
+def _message(error: Any) -> str:
+    bounds = error.get("ctx") or {}
+    if error["type"] == "greater_than_equal":
+        return f"must be {bounds['ge']} or more"
+    if error["type"] == "less_than_equal":
+        return f"must be {bounds['le']} or less"
+    if error["type"] == "greater_than":
+        return f"must be more than {bounds['gt']}"
+    return _RULES.get(error["type"], error["msg"].removeprefix("Value error, "))
+
+
 def _field_error(error: Any) -> FieldError:
     where = ".".join(str(part) for part in error["loc"])
-    message = _RULES.get(error["type"], error["msg"].removeprefix("Value error, "))
+    message = _message(error)
     if not where:  # a whole-spec rule: name the field it is about
         where = "deployments.0.base_url" if "deployment" in message else "source.file" if "source" in message else ""
     label = LABELS.get(where) or where.replace("_", " ").replace(".", " → ").capitalize() or "Model"
@@ -230,3 +263,19 @@ def quick_test(spec: ModelSpec, prompt: str, deployment: str | None = None, max_
         usage.get("output_tokens", 0),
         float(reply.response_metadata.get("cost_usd", 0.0)),
     )
+
+
+def test_record(
+    spec: ModelSpec, outcome: QuickTest | None, latency_s: float = 0.0, error: BaseException | None = None
+) -> CallRecord:
+    """The request-log row of one test prompt (endpoint ``ui_test``), so the Dashboard counts it."""
+    from app.server.http.errors import status_of
+
+    deployment = spec.deployments[0].name if spec.deployments else ""
+    call = CallRecord(endpoint=TEST_ENDPOINT, model=spec.name, deployment=deployment, latency_s=latency_s)
+    if outcome is not None:
+        call.latency_s, call.cost_usd = outcome.latency_s, outcome.cost_usd
+        call.input_tokens, call.output_tokens = outcome.input_tokens, outcome.output_tokens
+    if error is not None:
+        call.status, call.error_class = status_of(error).status, type(error).__name__
+    return call

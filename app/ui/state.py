@@ -125,8 +125,16 @@ def request_log() -> RequestLog:
     return _request_log(request_log_target())
 
 
-def assistant(model: Runnable[Any, Any] | None, collection: str | None) -> Runnable[Any, Any]:
-    """The moderated assistant over ``model`` (``None`` = the router), grounded in ``collection``."""
+def assistant(
+    model: Runnable[Any, Any] | None, collection: str | None, answer_style: str = "generative"
+) -> Runnable[Any, Any]:
+    """The moderated assistant over ``model`` (``None`` = the router), grounded in ``collection``;
+    ``answer_style="extractive"`` quotes the sources instead of calling the model."""
     from chains.assistant import build_assistant
 
-    return build_assistant(model if model is not None else router(), policy="default", collection=collection)
+    return build_assistant(
+        model if model is not None else router(),
+        policy="default",
+        collection=collection,
+        answer_style="extractive" if answer_style == "extractive" else "generative",
+    )

@@ -7,11 +7,18 @@ batching (``n_parallel`` slots) for free, keeps one code path for every OpenAI-c
 engine, and — because the server lives in this process's threads — it cannot outlive us: no
 orphan servers. Each weights file is loaded once per process (``lru_cache``) and released at
 exit. The same engine on another machine (``llama-server``) is just an ``openai`` deployment.
+
+Threads: the catalog's ``threads`` is an upper bound. llama.cpp's decode threads wait on each
+other every token, so one thread that loses its core to another process (the Streamlit app, a
+browser) stalls them all: on this 2-core machine two threads fell from 75 to ~5 tokens/s inside
+the app while one thread held 47–50. :func:`engine_threads` therefore leaves one core to the rest
+of the process and the machine (``MODELYARD_LLAMACPP_THREADS`` overrides it, for benchmarks).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -25,9 +32,28 @@ from models.availability import local_weights_path
 from models.params import provider_names
 from models.spec import Deployment, LocalSource, ModelSpec
 
-__all__ = ["LlamaCppEngine", "build_llamacpp", "llamacpp_engine"]
+__all__ = ["THREADS_ENV", "LlamaCppEngine", "build_llamacpp", "engine_threads", "llamacpp_engine"]
 
 PARALLEL_SLOTS = 2
+THREADS_ENV = "MODELYARD_LLAMACPP_THREADS"
+"""Environment variable that fixes the thread count (benchmarks compare counts with it)."""
+
+
+def engine_threads(requested: int, cores: int | None = None) -> int:
+    """Threads for llama.cpp: at most ``requested``, leaving one of this process's cores free.
+
+    Example:
+        >>> engine_threads(2, cores=2), engine_threads(4, cores=8), engine_threads(8, cores=1)
+        (1, 4, 1)
+    """
+    override = os.environ.get(THREADS_ENV, "").strip()
+    if override:
+        if not override.isdigit() or int(override) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {override!r}")
+        return int(override)
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(requested, cores - 1))
 
 
 @dataclass
@@ -72,7 +98,7 @@ def llamacpp_engine(source: LocalSource) -> LlamaCppEngine:
             f"weights {source.file} not found (package {source.package})", provider="llamacpp"
         )
     with _engines_lock:
-        return _load(str(path), source.n_ctx, source.threads)
+        return _load(str(path), source.n_ctx, engine_threads(source.threads))
 
 
 def build_llamacpp(spec: ModelSpec, deployment: Deployment, params: dict[str, Any]) -> CatalogChatOpenAI:

@@ -7,8 +7,8 @@ import time
 
 import streamlit as st
 
-from app.ui.models_view import ModelForm, deployment_rows, model_rows, quick_test
-from app.ui.state import health, registry, routing_config
+from app.ui.models_view import ModelForm, deployment_rows, errors_by_field, model_rows, quick_test, test_record
+from app.ui.state import health, registry, request_log, routing_config
 from core.errors import ModelyardError
 from models.spec import PROVIDERS
 
@@ -55,8 +55,22 @@ with st.expander("Deployments"):
 
 register_tab, offline_tab, test_tab = st.tabs(["Register a model", "Take offline", "Test prompt"])
 
+field_errors: dict[str, list[str]] = st.session_state.get("reg_errors", {})  # from the last Register
+
+
+def show_error(where, label: str) -> None:
+    """The last submit's message(s) for one field, right under it."""
+    for message in field_errors.get(label, []):
+        where.markdown(f":red[:material/error: {label} {message}]")
+
+
 with register_tab:
     tasks = list(routing_config().task.get("tasks", {})) or DEFAULT_TASKS
+    if field_errors:
+        st.error(
+            "The model was not registered:\n\n"
+            + "\n".join(f"- **{label}**: {message}" for label, messages in field_errors.items() for message in messages)
+        )
     with st.form("register", clear_on_submit=False):
         left, right = st.columns(2)
         name = left.text_input(
@@ -65,11 +79,15 @@ with register_tab:
             placeholder="my-vllm",
             help="Registering an existing name adds deployments to it and updates its spec",
         )
+        show_error(left, "Name")
         provider = right.selectbox("Provider", PROVIDERS, key="reg_provider")
+        show_error(right, "Provider")
         description = st.text_input("Description", key="reg_description")
         left, right = st.columns(2)
         base_url = left.text_input("Base URL", key="reg_base_url", placeholder="http://127.0.0.1:8001/v1")
+        show_error(left, "Base URL")
         model_id = right.text_input("Provider model id", key="reg_model_id", placeholder="Qwen/Qwen2.5-7B-Instruct")
+        show_error(right, "Provider model id")
         left, right = st.columns(2)
         api_key_env = left.text_input(
             "API key variable",
@@ -77,24 +95,36 @@ with register_tab:
             placeholder="OPENAI_API_KEY",
             help="The name of the environment variable holding the key, never the key",
         )
+        show_error(left, "API key variable")
         deployment = right.text_input("Deployment name", value="default", key="reg_deployment")
+        show_error(right, "Deployment name")
         chosen_tasks = st.multiselect("Tasks", tasks, key="reg_tasks")
         left, right = st.columns(2)
         inputs = left.multiselect("Input modalities", ["text", "image"], default=["text"], key="reg_input")
+        show_error(left, "Input modalities")
         outputs = right.multiselect("Output modalities", ["text", "image"], default=["text"], key="reg_output")
+        show_error(right, "Output modalities")
+        # No min/max on the numbers: the browser would silently refuse the value; the spec's own rules
+        # answer instead, with a message under the field.
         left, right = st.columns(2)
         input_price = left.number_input(
-            "Input price (USD / 1K tokens)", min_value=0.0, value=0.0, step=0.0001, format="%.5f", key="reg_in_price"
+            "Input price (USD / 1K tokens)", value=0.0, step=0.0001, format="%.5f", key="reg_in_price"
         )
+        show_error(left, "Input price (USD / 1K tokens)")
         output_price = right.number_input(
-            "Output price (USD / 1K tokens)", min_value=0.0, value=0.0, step=0.0001, format="%.5f", key="reg_out_price"
+            "Output price (USD / 1K tokens)", value=0.0, step=0.0001, format="%.5f", key="reg_out_price"
         )
+        show_error(right, "Output price (USD / 1K tokens)")
         left, right = st.columns(2)
-        context_window = left.number_input("Context window", min_value=1, value=4096, step=1024, key="reg_ctx")
-        quality = right.number_input("Quality (0-100)", min_value=0, max_value=100, value=10, key="reg_quality")
+        context_window = left.number_input("Context window", value=4096, step=1024, key="reg_ctx")
+        show_error(left, "Context window")
+        quality = right.number_input("Quality (0-100)", value=10, key="reg_quality")
+        show_error(right, "Quality")
         left, right = st.columns(2)
         package = left.text_input("Weights package (local providers)", key="reg_package")
+        show_error(left, "Weights package")
         weights_file = right.text_input("Weights file (local providers)", key="reg_file")
+        show_error(right, "Weights file")
         form = ModelForm(
             name=name,
             provider=provider,
@@ -116,8 +146,9 @@ with register_tab:
         submitted = st.form_submit_button("Register", type="primary")
     if submitted:
         spec, errors = form.validate()
+        st.session_state.reg_errors = errors_by_field(errors)  # replaces the last submit's (stale) errors
         if errors:
-            st.error("The model was not registered:\n\n" + "\n".join(f"- **{e.field}**: {e.message}" for e in errors))
+            st.rerun()  # shown under each field
         else:
             try:
                 result = registry().register(spec, owner="ui")
@@ -169,12 +200,15 @@ with test_tab:
         prompt = st.text_input("Prompt", value="Say hello in five words.", key="test_prompt")
         if st.button("Run", key="run_test", type="primary") and prompt.strip():
             spec = next(e.spec for e in available if e.spec.name == name)
+            started = time.perf_counter()
             try:
                 with st.spinner(f"Asking {name}…"):
                     outcome = quick_test(spec, prompt)
             except ModelyardError as exc:
+                request_log().write(test_record(spec, None, time.perf_counter() - started, exc))
                 st.error(f"{name} failed: {exc}")
             else:
+                request_log().write(test_record(spec, outcome))
                 st.markdown(outcome.answer or "_(empty answer)_")
                 cols = st.columns(4)
                 cols[0].metric("Latency", f"{outcome.latency_s:.2f} s")

@@ -54,7 +54,7 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
     assert "tiny" in app.sidebar.info[0].value
     assert app.toggle(key="image_mode").disabled  # no image model offline
     app.chat_input[0].set_value("Hi there! How are you today?").run()
-    assert not app.exception and not app.error
+    assert not app.exception and not app.error, [e.value for e in app.error]
     history = app.session_state["history"]
     assert [h["role"] for h in history] == ["user", "assistant"]
     reply = history[1]
@@ -81,36 +81,128 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
 def test_pii_is_masked_for_the_router_but_not_for_a_trusted_local_model():
     app = start()
     app.chat_input[0].set_value("My email is jane.doe@example.com, please remember it.").run()
-    assert not app.exception and not app.error
-    routed = app.session_state["history"][1]
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    question, routed = app.session_state["history"]
     assert "EMAIL masked as <EMAIL_1>" in routed["flags"]  # the router may pick a hosted model
     assert "<EMAIL_1>" not in routed["content"]  # placeholders are restored for the user
+    assert question["masked"] == [{"type": "EMAIL", "placeholder": "<EMAIL_1>"}]
+    badge = "PII masked before sending: EMAIL → <EMAIL_1>"
+    assert any(badge in c.value for c in app.caption)  # on the user's message
 
     app.button(key="new_chat").click().run()
     app.selectbox(key="model").set_value("smollm2-135m").run()  # local models are trusted: no masking
     app.chat_input[0].set_value("My email is jane.doe@example.com, please remember it.").run()
-    assert not app.exception and not app.error
-    local = app.session_state["history"][1]
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    question, local = app.session_state["history"]
     assert local["route"] == "" and not any("masked" in flag for flag in local["flags"])
+    assert not question["masked"] and not any("PII masked" in c.value for c in app.caption)
 
 
-def test_knowledge_base_answers_show_sources(session_data_dir):
+def test_the_title_input_and_loading_state_come_first():
+    app = start()
+    assert app.title[0].value == "Modelyard chat" and app.chat_input
+    from app.ui.warmup import warmup
+
+    progress = warmup()  # the background warm-up this page started
+    deadline = time.time() + 170
+    while not progress.done and time.time() < deadline:
+        time.sleep(0.5)
+    assert progress.done and not progress.errors, progress.errors
+    assert "the local model (llama.cpp)" in progress.finished and "the knowledge base" in progress.finished
+
+
+def test_knowledge_base_answers_quote_and_cite_their_sources(session_data_dir):
     from knowledge import ensure_sample_kb
 
     ensure_sample_kb()
     app = start()
     app.toggle(key="use_kb").set_value(True).run()
-    app.chat_input[0].set_value("How long does a refund take?").run()
-    assert not app.exception and not app.error
+    assert any("extractive mode" in c.value for c in app.sidebar.caption)  # only tiny models are available
+    app.chat_input[0].set_value("How long do I have to return an item?").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
     reply = app.session_state["history"][1]
-    assert reply["sources"] and reply["sources"][0]["n"] == 1
-    assert "answered by smollm2-135m/local" in reply["route"]  # the RAG answer keeps the route ...
-    assert reply["label"] == "AI-generated · smollm2-135m"  # ... and its provenance
-    assert any(
-        "return" in (s.get("file", "") + s.get("heading", "")).lower() or "refund" in s["snippet"].lower()
-        for s in reply["sources"]
+    assert "30 days of delivery" in reply["content"] and reply["citations"]
+    assert f"[{reply['citations'][0]}]" in reply["content"]
+    assert reply["label"] == "Quoted from the knowledge base · extractive mode"
+    cited = reply["sources"][reply["citations"][0] - 1]
+    assert cited["file"] in ("returns.md", "faq.jsonl")
+    sources = next(c.value for c in app.caption if c.value.startswith("Sources: "))  # under the answer
+    assert f"**[{cited['n']}] {cited['file']}" in sources
+
+
+def test_chinese_questions_are_answered_from_the_chinese_documents(session_data_dir):
+    from knowledge import ensure_sample_kb
+
+    ensure_sample_kb()
+    app = start()
+    app.toggle(key="use_kb").set_value(True).run()
+    app.chat_input[0].set_value("我想退货，需要多长时间？").run()  # refused with "no sources" before the calibration
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    reply = app.session_state["history"][1]
+    assert reply["role"] == "assistant" and reply["citations"]
+    assert {s["file"] for s in reply["sources"]} & {"returns-zh.md", "faq.jsonl"}
+    assert any("退" in reply["sources"][n - 1]["text"] for n in reply["citations"])
+
+
+def test_a_refusal_is_a_system_message_naming_the_best_match(session_data_dir):
+    from knowledge import ensure_sample_kb
+
+    ensure_sample_kb()
+    app = start()
+    app.toggle(key="use_kb").set_value(True).run()
+    app.chat_input[0].set_value("What is the capital of France?").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    refusal = app.session_state["history"][1]
+    assert refusal["role"] == "system" and "I don't know" in refusal["content"]
+    assert "Best match: **" in refusal["note"] and "relevance 0." in refusal["note"]
+    assert "threshold 0.35" in refusal["note"]
+    app.chat_input[0].set_value("How much does express shipping cost?").run()  # the refusal does not stick
+    assert "12.95" in app.session_state["history"][3]["content"]
+
+
+def test_a_generative_model_writes_the_answer_and_the_citation_check_flags_it(own_data_dir, upstream):
+    from knowledge import ensure_sample_kb
+
+    ensure_sample_kb()
+    registry().register(
+        {
+            "name": "uitest-writer",
+            "provider": "openai",
+            "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+            "deployments": [{"name": "fake", "base_url": upstream.base_url}],
+        }
     )
-    assert "[1] " in app.expander[0].markdown[-1].value or any("[1]" in m.value for m in app.expander[0].markdown)
+    upstream.reply = "Express shipping costs €12.95 [1]. Every order also ships by drone within two hours."
+    app = start()
+    app.selectbox(key="model").set_value("uitest-writer").run()
+    app.toggle(key="use_kb").set_value(True).run()
+    assert any("claims no source holds are flagged" in c.value for c in app.sidebar.caption)
+    app.chat_input[0].set_value("How much does express shipping cost?").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    reply = app.session_state["history"][1]
+    assert reply["label"] == "AI-generated · uitest-writer" and reply["citations"] == [1]
+    sent = upstream.requests[-1].body["messages"]
+    assert sent[0]["role"] == "system" and "12.95" in sent[0]["content"]  # the sources were in the prompt
+    assert reply["unsupported"] == ["Every order also ships by drone within two hours."]
+    assert any("Not found in any source" in w.value and "drone" in w.value for w in app.warning)
+
+
+def test_a_timeout_says_how_long_it_waited(own_data_dir, upstream):
+    registry().register(
+        {
+            "name": "uitest-sleeper",
+            "provider": "openai",
+            "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+            "deployments": [{"name": "fake", "base_url": upstream.base_url, "timeout": 1}],
+        }
+    )
+    upstream.hang(5)
+    app = start()
+    app.selectbox(key="model").set_value("uitest-sleeper").run()
+    app.chat_input[0].set_value("Hello?").run()
+    assert not app.exception
+    assert "did not answer within 1 s (timeout)" in app.error[0].value
+    assert app.session_state["history"] == []  # the question can be asked again
 
 
 @pytest.fixture
@@ -128,7 +220,7 @@ def test_thumbs_feed_the_ab_statistics_of_the_answers_arm(active_experiment):
     app = start(user_id=user)
     app.selectbox(key="experiment").set_value(EXPERIMENT).run()
     app.chat_input[0].set_value("Hello! Nice to meet you.").run()
-    assert not app.exception and not app.error
+    assert not app.exception and not app.error, [e.value for e in app.error]
     reply = app.session_state["history"][1]
     assert (reply["experiment"], reply["arm"]) == (EXPERIMENT, "llamacpp")
     assert f"experiment {EXPERIMENT} → arm llamacpp (smollm2-135m, sticky for user)" in reply["route"]
@@ -174,7 +266,7 @@ def test_an_uploaded_image_goes_to_a_vision_model_as_a_data_url(image_models_hom
     )
     app.run()
     app.chat_input[0].upload("dot.png", picture, "image/png").set_value("What is in this picture?").run()
-    assert not app.exception and not app.error
+    assert not app.exception and not app.error, [e.value for e in app.error]
     question, reply = app.session_state["history"]
     assert question["images"] == [picture] and app.image  # the user's image is shown
     assert "image input → vision models (uitest-vision)" in reply["route"]
@@ -201,7 +293,7 @@ def test_image_answers_are_shown_as_images(image_models_home, upstream):
     app = start()
     assert not app.toggle(key="image_mode").disabled
     app.chat_input[0].set_value("Draw a lighthouse at dusk").run()  # classified as image generation
-    assert not app.exception and not app.error
+    assert not app.exception and not app.error, [e.value for e in app.error]
     reply = app.session_state["history"][1]
     assert "image generation → 1 image-output model(s)" in reply["route"]
     assert len(reply["images"]) == 1 and reply["images"][0].startswith(b"\x89PNG")

@@ -6,9 +6,12 @@ registered models point at the honest fake OpenAI-compatible server on loopback.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.ui.models_view import ModelForm
+from app.ui.state import request_log
 from models.registry import Registry
 from tests.unit.app.conftest import page, table
 
@@ -54,6 +57,31 @@ def test_registration_errors_are_shown_per_field_and_nothing_is_registered(own_d
     assert "my-local" not in Registry().names()
 
 
+def test_negative_numbers_get_a_message_under_each_field_and_stale_errors_go(own_data_dir, upstream):
+    app = fill_form(
+        page("model_registry"),
+        reg_name="uitest-numbers",
+        reg_base_url=upstream.base_url,
+        reg_in_price=-1.0,
+        reg_out_price=-0.5,
+        reg_ctx=-4096,
+        reg_quality=101,
+    )
+    under_fields = [m.value for m in app.markdown if m.value.startswith(":red[")]
+    assert under_fields == [
+        ":red[:material/error: Input price (USD / 1K tokens) must be 0.0 or more]",
+        ":red[:material/error: Output price (USD / 1K tokens) must be 0.0 or more]",
+        ":red[:material/error: Context window must be 1 or more]",
+        ":red[:material/error: Quality must be 100 or less]",
+    ]
+    assert "**Context window**: must be 1 or more" in app.error[0].value  # and the summary above the form
+    assert "uitest-numbers" not in Registry().names()
+
+    app = fill_form(app, reg_in_price=0.1, reg_out_price=0.2, reg_ctx=8192, reg_quality=20)
+    assert not app.error and not [m for m in app.markdown if m.value.startswith(":red[")]
+    assert any("uitest-numbers** registered" in s.value for s in app.success)
+
+
 def test_form_errors_name_nested_fields():
     spec, errors = ModelForm(
         name="",
@@ -66,7 +94,7 @@ def test_form_errors_name_nested_fields():
     assert spec is None
     assert {(e.field, e.message) for e in errors} >= {
         ("Name", "is required"),
-        ("Context window", "Input should be greater than or equal to 1"),
+        ("Context window", "must be 1 or more"),
     }
 
 
@@ -112,6 +140,11 @@ def test_a_registered_model_is_listed_taken_offline_brought_back_and_tested(own_
     upstream.fail(status=500)
     app.button(key="run_test").click().run()
     assert "uitest-echo failed" in app.error[0].value and "500" in app.error[0].value
+
+    log = request_log()  # both test prompts are on the Dashboard
+    assert log.flush()
+    rows = [r for r in log.rows(0, time.time()) if r["endpoint"] == "ui_test" and r["model"] == "uitest-echo"]
+    assert [(r["status"], r["output_tokens"]) for r in rows] == [(200, 6), (502, 0)]
 
 
 def test_registering_the_same_spec_again_is_reported_unchanged(own_data_dir, upstream):
