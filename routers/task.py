@@ -112,10 +112,10 @@ class TaskClassifier:
             config = parse_task_config(config)
         if rules_only:
             return cls(config)
-        if embeddings is None:
-            from models.embeddings import local_embeddings
+        if embeddings is None:  # loaded on the first prompt that needs it, not here
+            from models.embeddings import LazyLocalEmbeddings
 
-            embeddings = local_embeddings()
+            embeddings = LazyLocalEmbeddings()
         head_path = config.head_path()
         if head_path is None:
             return cls(config, SemanticIndex(config, embeddings, cache_dir or data_dir("cache", "routing")))

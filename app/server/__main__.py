@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="skip /support and /rag (and ingesting the sample knowledge base)",
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="load the knowledge base and the embedding model at start (default: on first use)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     keys_path = data_dir() / "keys.sqlite"
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{keys_path}: the models would be open to the network (set MODELYARD_MASTER_KEY, or serve on "
             "127.0.0.1 and create a key with POST /api/keys, or bind 127.0.0.1)"
         )
-    app = create_app(knowledge=not args.no_knowledge, max_body_bytes=args.max_body_bytes)
+    app = create_app(knowledge=not args.no_knowledge, max_body_bytes=args.max_body_bytes, warm=args.warm)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from app.server import routes
 from app.server.gateway.cache import ResponseCache
@@ -15,6 +15,7 @@ from app.server.gateway.keys import KeyRing
 from app.server.gateway.metrics import GatewayMetrics
 from app.server.gateway.settings import GatewaySettings
 from app.server.gateway.state import Gateway
+from app.server.gateway.warmup import Once
 from app.server.http.errors import install_error_handlers
 from app.server.http.limits import BodySizeLimit
 from app.server.http.timing import ArrivalTime
@@ -59,12 +60,14 @@ def create_app(
         prune_every_seconds=settings.log_prune_every_seconds,
     )
 
+    knowledge = Once(lambda: _ensure_knowledge(settings.knowledge_collection))
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.knowledge:
-            from knowledge import ensure_sample_kb
-
-            await run_in_threadpool(ensure_sample_kb, settings.knowledge_collection)
+        if settings.warm:  # otherwise the first request that needs them loads them
+            if settings.knowledge:
+                await knowledge.arun()
+            await asyncio.to_thread(_warm_models)
         try:
             yield
         finally:
@@ -100,7 +103,7 @@ def create_app(
     if settings.knowledge:
         from app.server.routes.langserve import add_chain_routes
 
-        add_chain_routes(app, router, settings.knowledge_collection)
+        add_chain_routes(app, router, settings.knowledge_collection, knowledge)
     return app
 
 
@@ -116,3 +119,15 @@ def _model_names(registry: Registry) -> Callable[[str], bool]:
         return name in known["names"]
 
     return contains
+
+
+def _ensure_knowledge(collection: str) -> None:
+    from knowledge import ensure_sample_kb
+
+    ensure_sample_kb(collection)
+
+
+def _warm_models() -> None:
+    from models.embeddings import local_embeddings
+
+    local_embeddings()

@@ -29,6 +29,8 @@ class GatewaySettings(BaseModel):
     endpoints answer only callers on this machine, and ``/v1`` is open until the first API key exists."""
     knowledge: bool = True
     """Serve the LangServe routes ``/support`` and ``/rag`` (ingests the sample KB at startup)."""
+    warm: bool = False
+    """Load the knowledge base and the embedding model at start instead of on first use."""
     knowledge_collection: str = "shop"
     """The knowledge-base collection the LangServe chains answer from."""
     request_log_path: Path | None = None

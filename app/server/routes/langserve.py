@@ -13,7 +13,9 @@ from fastapi import Depends, FastAPI
 from langserve import add_routes
 from pydantic import BaseModel, Field
 
+from app.server.gateway.warmup import Once
 from app.server.http.auth import require_chain_key
+from app.server.http.errors import ApiError
 from chains.assistant import build_assistant
 from chains.rag import build_rag_chain
 from chains.retrieval import DEFAULT_MIN_RELEVANCE, HybridRetriever
@@ -31,8 +33,23 @@ class QuestionInput(BaseModel):
     """Earlier turns as chat messages (``[("human", "..."), ("ai", "...")]`` or message dicts)."""
 
 
-def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str) -> None:
-    """Mount ``/support`` and ``/rag`` on ``app``."""
+def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, knowledge: Once | None = None) -> None:
+    """Mount ``/support`` and ``/rag`` on ``app``; ``knowledge`` (ingest the sample collection
+    once) runs before the first call, and its failure is a 503 naming the cause."""
+
+    async def knowledge_ready() -> None:
+        if knowledge is None:
+            return
+        await knowledge.arun()
+        if knowledge.error is not None:
+            raise ApiError(
+                503,
+                f"the knowledge base '{collection}' cannot be opened ({type(knowledge.error).__name__}: "
+                f"{str(knowledge.error)[:200]}); the other routes still serve. Rebuild it with "
+                f"`python -m knowledge delete {collection}` and restart (or move the data folder's chroma/ away)",
+                code="knowledge_unavailable",
+            )
+
     from knowledge import KnowledgeBase
 
     support = build_assistant(router, policy="support", collection=collection)
@@ -44,5 +61,5 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str) -> N
             app,
             chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
             path=path,
-            dependencies=[Depends(require_chain_key)],  # the same API keys as /v1
+            dependencies=[Depends(require_chain_key), Depends(knowledge_ready)],  # the same API keys as /v1
         )
