@@ -100,9 +100,8 @@ def served(tmp_path_factory) -> Iterator[Served]:
             log_flush_seconds=0.05,
         )
         with serving(app) as url:
-            created = httpx.post(
-                f"{url}/api/keys", headers=ADMIN, json={"name": "lifecycle", "allowed_models": ["paid", "broken"], "tpm": 10_000_000}
-            ).json()
+            key = {"name": "lifecycle", "allowed_models": ["paid", "broken"], "tpm": 10_000_000}
+            created = httpx.post(f"{url}/api/keys", headers=ADMIN, json=key).json()
             yield Served(url, app, upstream, created["secret"], created["id"])
 
 
