@@ -31,6 +31,8 @@ __all__ = [
     "by_model",
     "cache_summary",
     "error_classes",
+    "NOT_ROUTED",
+    "local_times",
     "log_frame",
     "over_time",
     "routing_savings",
@@ -44,17 +46,30 @@ CACHE_RESULTS = ("hit", "semantic_hit", "miss", "bypass", "empty")
 """Values of the log's ``cache`` column; ``empty`` = the cache was not consulted."""
 
 
+NOT_ROUTED = "(no model chosen)"
+"""The model shown for calls that failed before any model was chosen."""
+
+
+def local_times(seconds: pd.Series) -> pd.Series:
+    """Unix seconds → naive timestamps in this machine's time zone (what the charts' axes show)."""
+    from datetime import datetime
+
+    zone = datetime.now().astimezone().tzinfo
+    return pd.to_datetime(seconds.astype(float), unit="s", utc=True).dt.tz_convert(zone).dt.tz_localize(None)
+
+
 def log_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Request-log rows (``RequestLog.rows``) → a typed frame with ``time``, ``error`` and ``cache`` filled."""
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    frame["time"] = pd.to_datetime(frame["ts"].astype(float), unit="s", utc=True)
+    frame["time"] = local_times(frame["ts"])
     for column in ("input_tokens", "output_tokens"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
     for column in ("latency_ms", "ttft_ms", "cost_usd"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["cost_usd"] = frame["cost_usd"].fillna(0.0)
     frame["status"] = pd.to_numeric(frame["status"], errors="coerce").fillna(200).astype(int)
-    frame["model"] = frame["model"].fillna("").replace("", "-").astype(str)
+    # a turn that failed before the router chose a model was logged as "auto" (or nothing)
+    frame["model"] = frame["model"].fillna("").replace({"": NOT_ROUTED, "auto": NOT_ROUTED}).astype(str)
     frame["error"] = frame["status"] >= 400
     frame["cache"] = frame["cache"].fillna("").replace("", "empty").astype(str)
     return frame

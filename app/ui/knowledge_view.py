@@ -11,15 +11,25 @@ Example:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from core.errors import KnowledgeError
 from core.settings import data_dir
-from knowledge import SUPPORTED_SUFFIXES, KnowledgeBase, SearchHit
+from knowledge import SUPPORTED_SUFFIXES, IngestReport, KnowledgeBase, SearchHit
 from knowledge.store import validate_collection_name
 
-__all__ = ["collection_rows", "document_rows", "hit_rows", "remove_upload", "save_uploads", "upload_dir"]
+__all__ = [
+    "collection_rows",
+    "document_rows",
+    "hit_rows",
+    "ingest_notices",
+    "remove_upload",
+    "save_uploads",
+    "upload_dir",
+    "uploader_key",
+]
 
 
 def upload_dir(collection: str) -> Path:
@@ -55,6 +65,32 @@ def remove_upload(collection: str, source: str) -> bool:
     return False
 
 
+def uploader_key(upload_round: int) -> str:
+    """The uploader's widget key; a new one after each ingest, so the uploader starts empty."""
+    return "kb_files" if upload_round == 0 else f"kb_files_{upload_round}"
+
+
+def ingest_notices(report: IngestReport) -> list[tuple[str, str]]:
+    """``(kind, text)`` notices for an ingest: a warning (not a success) when a file was skipped,
+    and file names only — never the server's folders.
+
+    Example:
+        >>> from knowledge.ingest import SkippedFile
+        >>> report = IngestReport("shop", skipped=[SkippedFile("/srv/data/uploads/shop/a.xyz", "unsupported")])
+        >>> ingest_notices(report)[1]
+        ('warning', 'Skipped a.xyz: unsupported')
+    """
+    kind = "warning" if report.skipped else "success"
+    notices = [(kind, _without_folders(report.summary()))]
+    notices += [("warning", f"Skipped {Path(s.path).name}: {_without_folders(s.reason)}") for s in report.skipped]
+    return notices
+
+
+def _without_folders(text: str) -> str:
+    """``text`` with absolute paths cut to their file names."""
+    return re.sub(r"(?:/[^\s/:'\"]+)+/([^\s/:'\"]+)", r"\1", text)
+
+
 def collection_rows(names: list[str]) -> list[dict[str, Any]]:
     """Documents and chunks per collection."""
     rows = []
@@ -79,7 +115,11 @@ def document_rows(kb: KnowledgeBase) -> list[dict[str, Any]]:
 
 
 def hit_rows(hits: list[SearchHit], snippet_chars: int = 300) -> list[dict[str, Any]]:
-    """Search hits as table rows, best first, with every score the ranking used."""
+    """Search hits as table rows, best first: relevance (what the chat's threshold reads), cosine and BM25.
+
+    The fused score that ordered them is a sum of z-scores (negative for below-average candidates),
+    meaningful only as an order, so the rank stands for it.
+    """
     rows = []
     for rank, hit in enumerate(hits, start=1):
         text = " ".join(hit.text.split())
@@ -87,7 +127,6 @@ def hit_rows(hits: list[SearchHit], snippet_chars: int = 300) -> list[dict[str, 
             {
                 "rank": rank,
                 "relevance": round(hit.score, 3),
-                "fused score": round(hit.rank_score, 4),
                 "cosine": None if hit.dense_score is None else round(hit.dense_score, 3),
                 "BM25": None if hit.lexical_score is None else round(hit.lexical_score, 2),
                 "file": Path(hit.source).name,

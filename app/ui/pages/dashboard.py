@@ -51,14 +51,18 @@ def show_traffic(frame: pd.DataFrame) -> None:
     if saving is None:
         cols[4].metric("Saved by routing", "–", help="No model in the catalog has a price.")
     else:
-        share = f"{saving.saved_share:.0%} less" if saving.saved_share is not None else None
+        # A share only against a model one could have used; against an unavailable one it says nothing.
+        share = (
+            f"-{saving.saved_share:.0%} cost" if saving.saved_share is not None and saving.baseline_available else None
+        )
         cols[4].metric(
             "Saved by routing",
             f"${saving.saved_usd:.4f}",
             share,
+            delta_color="inverse",
             help=f"Actual cost against the same tokens at {saving.baseline_model}'s prices "
             f"(${saving.baseline_usd:.4f}), the most expensive "
-            f"{'available' if saving.baseline_available else 'catalog (not available here)'} model.",
+            f"{'available' if saving.baseline_available else 'catalog model (not available here, so no share)'}.",
         )
 
     series = data.over_time(frame)
@@ -101,8 +105,10 @@ def show_traffic(frame: pd.DataFrame) -> None:
         column_config={
             "error_rate": st.column_config.NumberColumn(format="percent"),
             "cost_usd": st.column_config.NumberColumn(format="$%.6f"),
+            **{ms: st.column_config.NumberColumn(format="%.0f ms") for ms in ("p50_ms", "p95_ms", "ttft_p50_ms")},
         },
     )
+    st.caption(f"Times are local ({time.strftime('%Z')}).")
     errors = data.error_classes(frame)
     if not errors.empty:
         st.subheader("Errors")

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.knowledge_view import collection_rows, document_rows, hit_rows, remove_upload, save_uploads
+from app.ui.knowledge_view import (
+    collection_rows,
+    document_rows,
+    hit_rows,
+    ingest_notices,
+    remove_upload,
+    save_uploads,
+    uploader_key,
+)
 from core.errors import KnowledgeError
 from knowledge import SAMPLE_COLLECTION, SUPPORTED_SUFFIXES, KnowledgeBase, list_collections
 from knowledge.store import validate_collection_name
@@ -16,6 +24,9 @@ st.title("Knowledge")
 for kind, text in st.session_state.pop("knowledge_notices", []):  # from the action before the last rerun
     getattr(st, kind)(text)
 
+if "kb_pick" in st.session_state:  # after an ingest: the collection just written, a fresh name field
+    st.session_state.kb_collection = st.session_state.pop("kb_pick")
+    st.session_state.pop("kb_new_name", None)
 names = list_collections()
 if names:
     st.dataframe(collection_rows(names), hide_index=True, key="collections")
@@ -42,10 +53,11 @@ if picked == NEW:
 upload_tab, documents_tab, search_tab = st.tabs(["Upload", "Documents", "Search"])
 
 with upload_tab:
+    upload_round = st.session_state.get("kb_upload_round", 0)
     files = st.file_uploader(
         "Files to ingest",
         accept_multiple_files=True,
-        key="kb_files",
+        key=uploader_key(upload_round),  # a new key after each ingest empties the uploader
         type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
     )
     if st.button("Ingest", key="kb_ingest", type="primary", disabled=not (files and collection)):
@@ -62,9 +74,9 @@ with upload_tab:
             st.error(str(exc))
         else:
             bar.progress(1.0, text="Done")
-            notices = [("success", report.summary())]
-            notices += [("warning", f"Skipped {skip.path}: {skip.reason}") for skip in report.skipped]
-            st.session_state.knowledge_notices = notices
+            st.session_state.knowledge_notices = ingest_notices(report)
+            st.session_state.kb_upload_round = upload_round + 1
+            st.session_state.kb_pick = collection
             st.rerun()
 
 with documents_tab:

@@ -74,7 +74,8 @@ def test_percentiles_error_rates_and_buckets_per_model():
 
 def test_missing_values_and_an_empty_log_are_handled():
     frame = data.log_frame([{**row("", 10), "model": None, "cost_usd": None, "input_tokens": None, "cache": None}])
-    assert frame.loc[0, "model"] == "-" and frame.loc[0, "cost_usd"] == 0.0 and frame.loc[0, "cache"] == "empty"
+    assert frame.loc[0, "model"] == data.NOT_ROUTED
+    assert frame.loc[0, "cost_usd"] == 0.0 and frame.loc[0, "cache"] == "empty"
     empty = data.log_frame([])
     assert empty.empty and data.by_model(empty).empty and data.over_time(empty).empty
     assert data.error_classes(empty).empty and data.cache_summary(empty).hit_rate is None
@@ -178,3 +179,13 @@ def test_time_buckets_keep_charts_readable():
 
     assert span(30 * 60) == "1min" and span(2 * 3600) == "5min" and span(86_400) == "1h"
     assert span(30 * 86_400) == "1D" and span(3 * 365 * 86_400) == "7D"
+
+
+def test_unrouted_failures_and_local_times():
+    from datetime import datetime
+
+    stamp = 1_764_700_000.0
+    rows = [{column: None for column in COLUMNS} | {"ts": stamp, "model": "auto", "status": 400}]
+    frame = data.log_frame(rows)
+    assert frame.loc[0, "model"] == data.NOT_ROUTED  # not a model called "auto"
+    assert frame.loc[0, "time"].to_pydatetime() == datetime.fromtimestamp(stamp)  # this machine's clock

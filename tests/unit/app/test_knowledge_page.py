@@ -82,3 +82,17 @@ def test_uploads_are_kept_inside_the_collection_folder_and_checked(own_data_dir)
         save_uploads("uitest-notes", [("evil.exe", b"MZ")])
     with pytest.raises(KnowledgeError, match="invalid collection name"):
         save_uploads("../x", [("a.md", b"a")])
+
+
+def test_after_an_ingest_the_uploader_is_empty_and_the_new_collection_is_picked(own_data_dir):
+    app = new_collection(page("knowledge_base"), "uitest-fresh")
+    app.file_uploader(key="kb_files").set_value(
+        [("notes.md", NOTES, "text/markdown"), ("broken.pdf", b"not a pdf", "application/pdf")]
+    ).run()
+    app.button(key="kb_ingest").click().run()
+    assert not app.exception
+    assert app.selectbox(key="kb_collection").value == "uitest-fresh"  # not "new collection" again
+    assert not app.file_uploader(key="kb_files_1").value and app.button(key="kb_ingest").disabled
+    assert not app.success  # a skipped file makes the summary a warning, with file names only
+    assert any(w.value.startswith("uitest-fresh: 1 added") for w in app.warning)
+    assert all(str(own_data_dir) not in w.value for w in app.warning)
