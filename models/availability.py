@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.providers import PROVIDERS
 from models.spec import Deployment, LocalSource, ModelSpec
 
 __all__ = ["Availability", "deployment_availability", "local_weights_path", "model_availability"]
@@ -51,12 +52,9 @@ def deployment_availability(
         return Availability(True)
     if deployment.api_key_env and not env.get(deployment.api_key_env):
         return Availability(False, f"{deployment.api_key_env} is not set")
-    if spec.provider == "huggingface_endpoint":
-        from huggingface_hub import constants
-
-        if constants.HF_HUB_OFFLINE:
-            return Availability(False, "HF_HUB_OFFLINE=1 blocks every huggingface_hub request")
-    return Availability(True)
+    check = PROVIDERS[spec.provider].unavailable
+    reason = check(spec) if check is not None else None
+    return Availability(False, reason) if reason else Availability(True)
 
 
 def model_availability(

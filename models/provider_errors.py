@@ -24,6 +24,7 @@ from core.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
+from models.providers import PROVIDERS
 
 __all__ = ["error_for_status", "http_status_error", "translate"]
 
@@ -51,7 +52,7 @@ def translate(exc: BaseException, *, provider: str, model: str, deployment: str)
         return ProviderConnectionError(f"connection failed: {type(exc).__name__}", **ctx)
     if isinstance(exc, orjson.JSONDecodeError):
         return ProviderResponseError("the answer is not JSON", **ctx)
-    if isinstance(exc, (ValueError, KeyError, TypeError)) and provider == "http_template":
+    if provider in PROVIDERS and isinstance(exc, PROVIDERS[provider].response_errors):
         return ProviderResponseError(str(exc), **ctx)
     return ProviderError(f"{type(exc).__name__}: {exc}", **ctx)
 

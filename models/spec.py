@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from models.providers import PROVIDERS as PROVIDER_REGISTRY
 
 __all__ = [
     "PROVIDERS",
@@ -32,9 +34,20 @@ __all__ = [
     "ParamSpec",
 ]
 
-Provider = Literal["openai", "huggingface_endpoint", "huggingface_local", "llamacpp", "http_template"]
-PROVIDERS: tuple[str, ...] = Provider.__args__  # type: ignore[attr-defined]
-LOCAL_PROVIDERS = ("huggingface_local", "llamacpp")
+PROVIDERS: tuple[str, ...] = tuple(PROVIDER_REGISTRY)
+"""The registered provider names (:mod:`models.providers`)."""
+LOCAL_PROVIDERS = tuple(name for name, info in PROVIDER_REGISTRY.items() if info.local)
+
+
+def _registered(name: str) -> str:
+    if name not in PROVIDER_REGISTRY:
+        known = ", ".join(f"'{known}'" for known in PROVIDERS)
+        raise ValueError(f"Input should be one of the registered providers {known} (got '{name}')")
+    return name
+
+
+Provider = Annotated[str, AfterValidator(_registered)]
+"""A provider name registered in :data:`models.providers.PROVIDERS`."""
 
 
 class _Strict(BaseModel):
@@ -168,14 +181,15 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _provider_needs(self) -> ModelSpec:
-        if self.provider in LOCAL_PROVIDERS and self.source is None:
+        info = PROVIDER_REGISTRY[self.provider]
+        if info.needs == "source" and self.source is None:
             raise ValueError(f"provider '{self.provider}' needs a 'source' (package and file of the weights)")
-        if self.provider == "http_template" and self.http_template is None:
-            raise ValueError("provider 'http_template' needs an 'http_template' section")
+        if info.needs and getattr(self, info.needs) is None:
+            raise ValueError(f"provider '{self.provider}' needs an '{info.needs}' section")
         if not self.deployments:
-            if self.provider in LOCAL_PROVIDERS:
+            if info.local:
                 self.deployments = [Deployment(name="local")]
-            elif self.provider == "http_template" and self.http_template and self.http_template.req_url_template:
+            elif self.http_template and self.http_template.req_url_template:
                 self.deployments = [Deployment(name="default", base_url=self.http_template.req_url_template)]
             else:
                 raise ValueError(f"provider '{self.provider}' needs at least one deployment with a base_url")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import CatalogError
 from core.settings import config_dir
@@ -20,6 +20,7 @@ from routers.health import HealthConfig
 __all__ = ["ArmConfig", "CostConfig", "ExperimentConfig", "FallbackConfig", "RoutingConfig", "load_routing_config"]
 
 POLICY_NAMES = ("explicit", "modality", "context_window", "task", "ab", "cost")
+"""The default policy order (every name must be registered in :data:`routers.policies.POLICIES`)."""
 
 
 class _Strict(BaseModel):
@@ -60,8 +61,20 @@ class CostConfig(_Strict):
 
 
 class RoutingConfig(_Strict):
-    policies: list[Literal["explicit", "modality", "context_window", "task", "ab", "cost"]] = list(POLICY_NAMES)
-    """Policies in the order they run."""
+    policies: list[str] = list(POLICY_NAMES)
+    """Policies in the order they run (names registered in :data:`routers.policies.POLICIES`)."""
+
+    @field_validator("policies")
+    @classmethod
+    def _registered(cls, names: list[str]) -> list[str]:
+        from routers.policies import POLICIES  # here: the policies import this module's settings
+
+        unknown = [name for name in names if name not in POLICIES]
+        if unknown:
+            known = ", ".join(f"'{name}'" for name in POLICIES)
+            raise ValueError(f"Input should be one of the registered policies {known} (got {unknown[0]!r})")
+        return names
+
     default_model: str | None = "smollm2-135m"
     """Preferred when no policy expresses a preference."""
     balance: Strategy = "round_robin"

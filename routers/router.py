@@ -34,13 +34,7 @@ from routers.config import RoutingConfig, load_routing_config
 from routers.dispatch import AttemptEngine, Routed
 from routers.experiments import Experiments
 from routers.health import HealthTracker
-from routers.policies.ab import ABPolicy
-from routers.policies.base import Policy
-from routers.policies.context_window import ContextWindowPolicy
-from routers.policies.cost import CostPolicy
-from routers.policies.explicit import ExplicitPolicy
-from routers.policies.modality import ModalityPolicy
-from routers.policies.task import TaskPolicy
+from routers.policies import POLICIES, Policy
 from routers.record import RouteRecord
 from routers.request import RouteRequest
 
@@ -90,15 +84,7 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         return cls(registry or Registry(), config, classifier)
 
     def _policy(self, name: str) -> Policy:
-        factories = {
-            "explicit": lambda: ExplicitPolicy(self.registry.entries),
-            "modality": ModalityPolicy,
-            "context_window": lambda: ContextWindowPolicy(self.config.cost.expected_output_tokens),
-            "task": lambda: TaskPolicy(self.classifier),
-            "ab": lambda: ABPolicy(self.experiments),
-            "cost": lambda: CostPolicy(self.config.cost, keep=self.config.max_fallback_models + 1),
-        }
-        return factories[name]()
+        return POLICIES[name](self)
 
     # ---- deciding --------------------------------------------------------------------------
     def _available(self) -> list[ModelEntry]:

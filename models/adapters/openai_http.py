@@ -30,14 +30,11 @@ import orjson
 from core.errors import ProviderError, ProviderResponseError
 from models.params import canonical_values, provider_names
 from models.provider_errors import http_status_error, translate
+from models.providers import PROVIDERS
 from models.spec import Deployment, ModelSpec
 from models.target import Target
 
-__all__ = ["PROTOCOL", "OpenAIHTTPTransport"]
-
-PROTOCOL = "openai"
-"""The provider whose deployments speak the OpenAI HTTP API and can be forwarded to."""
-
+__all__ = ["OpenAIHTTPTransport"]
 
 class OpenAIHTTPTransport:
     """Forwards chat completions to OpenAI-protocol deployments over one pooled session."""
@@ -48,8 +45,9 @@ class OpenAIHTTPTransport:
 
     @staticmethod
     def forwards(provider: str) -> bool:
-        """Whether a deployment of ``provider`` can be forwarded to."""
-        return provider == PROTOCOL
+        """Whether a deployment of ``provider`` can be forwarded to (it speaks OpenAI's HTTP API)."""
+        info = PROVIDERS.get(provider)
+        return info is not None and info.openai_http
 
     async def ainvoke(self, target: Target, body: dict[str, Any]) -> dict[str, Any]:
         """The upstream's ``chat.completion`` JSON."""
@@ -137,4 +135,4 @@ class OpenAIHTTPTransport:
 
 
 def _where(target: Target) -> dict[str, str]:
-    return {"provider": PROTOCOL, "model": target.model, "deployment": target.deployment}
+    return {"provider": target.entry.spec.provider, "model": target.model, "deployment": target.deployment}

@@ -251,3 +251,17 @@ def test_bad_routing_config_names_file_line_and_field(tmp_path):
     with pytest.raises(CatalogError, match="'round_robin', 'weighted', 'least_busy' or 'latency'"):
         load_routing_config(path)
     assert load_routing_config().policies[0] == "explicit"  # the shipped file is valid
+
+
+def test_a_policy_name_must_be_registered(tmp_path):
+    from core.errors import CatalogError
+    from routers.config import load_routing_config
+    from routers.policies import POLICIES
+
+    path = tmp_path / "routing.yaml"
+    path.write_text("default_model: m\npolicies: [explicit, fastest]\n")
+    with pytest.raises(CatalogError) as info:
+        load_routing_config(path)
+    assert info.value.line == 2 and info.value.field.startswith("policies")
+    assert "'fastest'" in str(info.value) and "'cost'" in str(info.value)
+    assert set(load_routing_config().policies) <= set(POLICIES)
