@@ -40,7 +40,7 @@ from langchain_core.prompts.string import get_template_variables
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import CatalogError
+from core.errors import CatalogError, RequestError
 from core.settings import config_dir
 from core.yaml_locations import describe, dotted, line_of, parse_yaml
 
@@ -100,8 +100,11 @@ class PromptSpec(_Strict):
         return value
 
 
-class PromptInputError(ValueError):
-    """The caller's variables do not fit the prompt: ``missing`` required ones or ``unknown`` ones."""
+class PromptInputError(RequestError, ValueError):
+    """The caller's variables do not fit the prompt: ``missing`` required ones or ``unknown`` ones.
+
+    ``param`` is the first of them as a request field (``variables.text``).
+    """
 
     def __init__(self, prompt: str, missing: list[str], unknown: list[str], accepted: list[str]):
         self.missing, self.unknown = missing, unknown
@@ -110,7 +113,10 @@ class PromptInputError(ValueError):
             problems.append(f"missing variable{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
         if unknown:
             problems.append(f"unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-        super().__init__(f"prompt '{prompt}': {'; '.join(problems)} (it takes: {', '.join(accepted) or 'none'})")
+        super().__init__(
+            f"prompt '{prompt}': {'; '.join(problems)} (it takes: {', '.join(accepted) or 'none'})",
+            param=f"variables.{(missing or unknown)[0]}",
+        )
 
 
 @dataclass(frozen=True)

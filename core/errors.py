@@ -7,7 +7,8 @@ chooses an HTTP status.
     ModelyardError
     ├── CatalogError          a catalog file or model spec is invalid (file, line, field)
     ├── RegistryError         a runtime registry operation cannot be done
-    ├── ParameterError        a call parameter is unknown or out of range
+    ├── RequestError          the caller's request cannot be served as asked (``param`` names the field)
+    │   └── ParameterError    a call parameter is unknown or out of range
     ├── RoutingError          no model could serve the request (lists every attempt)
     ├── ModerationBlocked     input or output was refused by a moderation policy
     ├── KnowledgeError        a knowledge-base operation failed (bad name, missing collection,
@@ -40,6 +41,7 @@ __all__ = [
     "ProviderServerError",
     "ProviderTimeout",
     "RegistryError",
+    "RequestError",
     "RoutingError",
 ]
 
@@ -68,8 +70,24 @@ class RegistryError(ModelyardError):
     """A runtime registry operation cannot be carried out (e.g. unknown model)."""
 
 
-class ParameterError(ModelyardError):
-    """A call parameter is unknown to the model or outside its allowed range."""
+class RequestError(ModelyardError):
+    """The caller's request cannot be served as asked.
+
+    Attributes:
+        param: the request field at fault (``temperature``, ``variables.text`` …), when known.
+
+    Example:
+        >>> RequestError("no such variable", param="variables.x").param
+        'variables.x'
+    """
+
+    def __init__(self, message: str, *, param: str | None = None):
+        self.param = param
+        super().__init__(message)
+
+
+class ParameterError(RequestError):
+    """A call parameter is unknown to the model or outside its allowed range (``param`` names it)."""
 
 
 class KnowledgeError(ModelyardError):

@@ -32,7 +32,9 @@ def canonical_values(spec: ModelSpec, given: dict[str, Any] | None) -> dict[str,
     unknown = sorted(set(given) - set(spec.params))
     if unknown:
         accepted = ", ".join(sorted(spec.params)) or "none"
-        raise ParameterError(f"model '{spec.name}' does not accept {', '.join(unknown)}; accepted: {accepted}")
+        raise ParameterError(
+            f"model '{spec.name}' does not accept {', '.join(unknown)}; accepted: {accepted}", param=unknown[0]
+        )
     values: dict[str, Any] = {}
     for name, pspec in spec.params.items():
         value = given.get(name, pspec.default)
@@ -62,14 +64,15 @@ def _checked(model: str, name: str, pspec: ParamSpec, value: Any) -> Any:
             raise ValueError
         value = _CASTS[pspec.type](value)
     except (TypeError, ValueError):
-        raise ParameterError(f"{name}={value!r} is not a {pspec.type} (model '{model}')") from None
+        raise ParameterError(f"{name}={value!r} is not a {pspec.type} (model '{model}')", param=name) from None
     if pspec.type in ("int", "float"):
         low = pspec.min if pspec.min is not None else float("-inf")
         high = pspec.max if pspec.max is not None else float("inf")
         if not low <= value <= high:
             raise ParameterError(
                 f"{name}={value} is outside the allowed range "
-                f"[{_fmt(pspec.min)}, {_fmt(pspec.max)}] for model '{model}'"
+                f"[{_fmt(pspec.min)}, {_fmt(pspec.max)}] for model '{model}'",
+                param=name,
             )
     return value
 

@@ -12,7 +12,6 @@ validation errors into 400 (malformed JSON) or 422 (missing field, wrong type) n
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chains.prompt_library import PromptInputError
 from core.errors import (
     CatalogError,
     ModelyardError,
@@ -27,6 +27,7 @@ from core.errors import (
     ParameterError,
     ProviderError,
     RegistryError,
+    RequestError,
     RoutingError,
 )
 
@@ -92,8 +93,27 @@ def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
+_STATUS: tuple[tuple[type[BaseException], int, str | None], ...] = (
+    # the first matching class wins, so subclasses come before their bases; code None = the class name
+    (PromptInputError, 422, "invalid_variables"),
+    (ParameterError, 400, "invalid_parameter"),
+    (RequestError, 400, "invalid_request"),
+    (CatalogError, 422, "invalid_spec"),
+    (RegistryError, 404, "not_found"),
+    (ModerationBlocked, 400, "content_blocked"),
+    (ProviderError, 502, None),
+    (ModelyardError, 400, None),
+)
+"""The one table from Modelyard's error classes to HTTP statuses and error codes."""
+
+
 def status_of(exc: BaseException) -> ApiError:
-    """Translate an exception raised while serving into an :class:`ApiError`."""
+    """Translate an exception raised while serving into an :class:`ApiError`.
+
+    Example:
+        >>> status_of(ParameterError("temperature=5 is outside ...", param="temperature")).param
+        'temperature'
+    """
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RoutingError):
@@ -101,26 +121,13 @@ def status_of(exc: BaseException) -> ApiError:
             attempts = [{"model": a.model, "deployment": a.deployment, "error": a.error} for a in exc.attempts]
             return ApiError(502, str(exc), code="all_attempts_failed", extra={"attempts": attempts})
         return ApiError(400, str(exc), code="no_route")
-    if isinstance(exc, ParameterError):
-        return ApiError(400, str(exc), param=_param_named(str(exc)), code="invalid_parameter")
-    if isinstance(exc, CatalogError):
-        return ApiError(422, str(exc), param=exc.field or None, code="invalid_spec")
-    if isinstance(exc, RegistryError):
-        return ApiError(404, str(exc), code="not_found")
-    if isinstance(exc, ModerationBlocked):
-        return ApiError(400, str(exc), code="content_blocked", extra={"categories": exc.categories})
-    if isinstance(exc, ProviderError):
-        return ApiError(502, str(exc), code=type(exc).__name__)
-    if isinstance(exc, ModelyardError):
-        return ApiError(400, str(exc), code=type(exc).__name__)
+    for kind, status, code in _STATUS:
+        if isinstance(exc, kind):
+            param = getattr(exc, "param", None) or (getattr(exc, "field", None) or None)
+            extra = {"categories": exc.categories} if isinstance(exc, ModerationBlocked) else None
+            return ApiError(status, str(exc), param=param, code=code or type(exc).__name__, extra=extra)
     log.exception("unexpected error while serving", exc_info=exc)
     return ApiError(500, f"internal error ({type(exc).__name__})", code="internal_error")
-
-
-def _param_named(message: str) -> str | None:
-    """The parameter a :class:`ParameterError` message is about (``temperature=5 ...``)."""
-    match = re.search(r"accept ([a-z_]+)|^([a-z_]+)=", message)
-    return (match.group(1) or match.group(2)) if match else None
 
 
 def _validation(exc: RequestValidationError) -> ApiError:

@@ -33,6 +33,7 @@ from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
 from app.server.http.schemas import ChatCompletionRequest
 from app.server.http.sse import render_chunks, usage_of
+from core.errors import RequestError
 from routers.dispatch import Routed
 
 __all__ = [
@@ -80,8 +81,8 @@ def fail(call: Call, exc: BaseException, error_class: str | None = None) -> ApiE
     """Settle ``call`` as failed by ``exc`` (logged as ``error_class``, default its class name);
     the :class:`ApiError` to raise."""
     error = status_of(exc)
-    if error_class is None and isinstance(exc, ApiError) and exc.code:
-        error_class = exc.code
+    if error_class is None and isinstance(exc, (ApiError, RequestError)) and error.code:
+        error_class = error.code  # the caller's mistakes are logged by their code
     if error_class:  # an error code such as model_not_found is logged as ModelNotFound
         error_class = "".join(part.capitalize() for part in error_class.split("_"))
     call.failed(error.status, error_class or exc)

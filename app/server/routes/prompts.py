@@ -73,11 +73,7 @@ async def run_prompt(name: str, body: PromptRunRequest, request: Request, key: C
     try:
         check_model(gw, prompt.spec.model, key)
         inputs = prompt.inputs(body.variables)
-    except PromptInputError as exc:
-        first = (exc.missing or exc.unknown)[0]
-        error = ApiError(422, str(exc), param=f"variables.{first}", code="invalid_variables")
-        raise fail(call, error) from exc
-    except ApiError as exc:
+    except (PromptInputError, ApiError) as exc:
         raise fail(call, exc) from exc
     config = {"configurable": _call_hints(body, key)}
     if body.stream:
