@@ -36,6 +36,7 @@ from models.target import Target
 
 __all__ = ["OpenAIHTTPTransport"]
 
+
 class OpenAIHTTPTransport:
     """Forwards chat completions to OpenAI-protocol deployments over one pooled session."""
 
