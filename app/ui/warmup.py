@@ -40,12 +40,28 @@ class WarmupProgress:
     done: bool = False
     chroma: object = None
     """The first Chroma client, kept so its shared system outlives the warm-up."""
+    chroma_ready: threading.Event = field(default_factory=threading.Event)
+    """Set once that client exists: Chroma creates its shared system without a lock, so the page
+    waits for this before its own first client instead of racing the thread."""
+
+    def wait_for_chroma(self, timeout_s: float = 60.0) -> None:
+        """Block until the thread's Chroma client exists (or it failed, or ``timeout_s`` passed)."""
+        self.chroma_ready.wait(timeout_s)
 
     @property
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
     def run(self, steps: list[tuple[str, Callable[[], object]]]) -> None:
+        try:
+            self.step = "the knowledge store"
+            from knowledge.store import chroma_client
+
+            self.chroma = chroma_client()
+        except Exception as exc:  # the page's own client will report it
+            self.errors.append(f"the knowledge store: {exc}")
+        finally:
+            self.chroma_ready.set()
         for name, load in steps:
             self.step = name
             began = time.monotonic()
@@ -105,11 +121,7 @@ def _steps() -> list[tuple[str, Callable[[], object]]]:
 def _start(data: str, config: str) -> WarmupProgress:
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    from knowledge.store import chroma_client
-
-    # Chroma's shared system is created unlocked: made here first, the page's and the thread's
-    # clients reuse it instead of racing to create it ("An instance of Chroma already exists").
-    progress = WarmupProgress(chroma=chroma_client())
+    progress = WarmupProgress()
     thread = threading.Thread(target=lambda: progress.run(_steps()), name="modelyard-warmup", daemon=True)
     add_script_run_ctx(thread, get_script_run_ctx())  # st.cache_resource in the thread, without warnings
     thread.start()

@@ -1,8 +1,10 @@
 """The whole app in a real browser: Streamlit server on loopback, Debian's Chromium via Playwright.
 
-One walk through the five pages, as a user would: a knowledge-base question on Chat (streamed
-answer, route details, sources, thumbs up), a model registered on Models, a search on Knowledge,
-the charts on Dashboard, the keys on Settings. A screenshot of each page goes to
+One walk through the five pages, as a user would. Chat: the title, input and loading state on
+first paint; grounded English and Chinese answers quoted with ``[n]`` and their sources under
+them; a refusal naming the best match; a routed, streamed answer whose question shows the
+masked-PII badge, with route details and thumbs up. Models: a message under each bad field, then
+a registration. Knowledge: a search. Dashboard: the charts. Settings: the keys. A screenshot of each page goes to
 ``test-artifacts/screenshots/``.
 """
 
@@ -25,6 +27,7 @@ SHOTS = ARTIFACTS / "screenshots"
 ANSWER_MS = 150_000  # the first answer loads the router, MiniLM and llama.cpp in the server
 STEP_MS = 60_000
 MODEL = "e2e-echo"
+QUOTED = "Quoted from the knowledge base · extractive mode"
 
 # Records the distinct texts the newest answer shows while it is written (proof that it streams).
 WATCH_STREAM = """() => {
@@ -32,7 +35,8 @@ WATCH_STREAM = """() => {
   new MutationObserver(() => {
     const answers = document.querySelectorAll('[data-testid="stChatMessage"]');
     if (answers.length < 2) return;
-    const text = answers[answers.length - 1].querySelector('[data-testid="stMarkdownContainer"]');
+    const blocks = answers[answers.length - 1].querySelectorAll('[data-testid="stMarkdownContainer"]');
+    const text = Array.from(blocks).find((block) => !block.closest('button'));  // not the Stop button
     const value = text ? text.innerText.trim() : '';
     const states = window.__answerStates;
     if (value && states[states.length - 1] !== value) states.push(value);
@@ -109,21 +113,52 @@ def test_a_user_walks_through_every_page(app_url, browser, session_data_dir, ups
 def _walk(page, app_url: str, upstream_url: str) -> None:
     from playwright.sync_api import expect
 
-    # Chat: a grounded question, answered in a stream, with route, sources and thumbs.
+    # First paint: title, input and the loading state while the server warms up in the background.
     page.goto(app_url)
     page.get_by_role("heading", name="Modelyard chat").wait_for(timeout=STEP_MS)
+    box = page.locator('[data-testid="stChatInput"] textarea')
+    expect(box).to_be_visible()
+    expect(page.get_by_text("Loading the local model…")).to_be_visible()
+    shot(page, "chat-first-paint")
+
+    # Grounded answers, asked while the model may still be loading: quotes with [n] and sources under them.
     page.get_by_text("Use knowledge base").click()
     expect(page.get_by_role("switch", name="Use knowledge base")).to_be_checked()
+    messages = page.locator('[data-testid="stChatMessage"]')
+    box.fill("How long do I have to return an item?")
+    box.press("Enter")
+    english = messages.nth(1)
+    expect(english.get_by_text(QUOTED).first).to_be_visible(timeout=ANSWER_MS)
+    expect(english.get_by_text(re.compile(r"30 days of delivery.*\[\d\]")).first).to_be_visible()
+    expect(english.get_by_text(re.compile(r"^Sources: ")).first).to_be_visible()  # not only in Details
+    box.fill("我想退货，需要多长时间？")
+    box.press("Enter")
+    chinese = messages.nth(3)
+    expect(chinese.get_by_text(QUOTED).first).to_be_visible(timeout=ANSWER_MS)
+    expect(chinese.get_by_text(re.compile(r"退.*\[\d\]")).first).to_be_visible()
+    expect(chinese.get_by_text(re.compile(r"Sources: [\s\S]*(returns-zh\.md|faq\.jsonl)")).first).to_be_visible()
+    box.fill("What is the capital of France?")
+    box.press("Enter")
+    refusal = messages.nth(5)
+    expect(refusal.get_by_text(re.compile(r"Best match: .*relevance 0\.\d\d")).first).to_be_visible(timeout=ANSWER_MS)
+    shot(page, "chat-grounded")
+
+    # The router on the local model: PII masked (badge on the question), streamed, route in Details.
+    page.get_by_text("Use knowledge base").click()
+    expect(page.get_by_role("switch", name="Use knowledge base")).not_to_be_checked()
+    expect(page.get_by_text("Loading the local model…")).to_have_count(0, timeout=ANSWER_MS)
     tokens = page.get_by_label("Max tokens")
     tokens.fill("64")
     tokens.press("Tab")
     page.evaluate(WATCH_STREAM)
-    box = page.locator('[data-testid="stChatInput"] textarea')
-    box.fill("How long does a refund take?")
+    box.fill("My email is jane.doe@example.com, please confirm my order.")
     box.press("Enter")
-    answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+    question, answer = messages.nth(6), messages.nth(7)
     caption = answer.get_by_text(re.compile(r"smollm2-135m · local · \d+→\d+ tokens"))
     caption.wait_for(timeout=ANSWER_MS)
+    expect(question.get_by_text("PII masked before sending: EMAIL → <EMAIL_1>")).to_be_visible()
+    expect(question.get_by_text("jane.doe@example.com")).to_be_visible()  # the user still sees what they wrote
+    assert "<EMAIL_1>" not in answer.inner_text()
     assert int(re.search(r"→(\d+) tokens", caption.inner_text()).group(1)) <= 64  # the sidebar's max tokens
     states = page.evaluate("window.__answerStates")
     partial = [state for state in states[:-1] if states[-1].startswith(state)]
@@ -131,18 +166,30 @@ def _walk(page, app_url: str, upstream_url: str) -> None:
     expect(answer.get_by_text("AI-generated · smollm2-135m").first).to_be_visible()
     answer.get_by_text("Details").click()
     expect(answer.get_by_text(re.compile("answered by smollm2-135m/local")).first).to_be_visible()
-    expect(answer.get_by_text(re.compile(r"^\[1\] ")).first).to_be_visible()  # the first source and its snippet
     answer.get_by_role("radio", name="Thumbs up").click()
     expect(answer.get_by_text("not part of an A/B experiment")).to_be_visible(timeout=STEP_MS)
     shot(page, "chat")
 
-    # Models: register an OpenAI-compatible endpoint through the form.
+    # Models: every bad number gets its own message under its field; then a valid registration.
     go(page, "Models")
     page.get_by_label("Name", exact=True).fill(MODEL)
     page.get_by_label("Base URL").fill(upstream_url)
+    for label, value in (("Input price (USD / 1K tokens)", "-1"), ("Context window", "0")):
+        field = page.get_by_label(label)
+        field.fill(value)
+        field.press("Tab")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_text("Input price (USD / 1K tokens) must be 0.0 or more")).to_be_visible(timeout=STEP_MS)
+    expect(page.get_by_text("Context window must be 1 or more")).to_be_visible()
+    shot(page, "models-errors")
+    for label, value in (("Input price (USD / 1K tokens)", "0"), ("Context window", "4096")):
+        field = page.get_by_label(label)
+        field.fill(value)
+        field.press("Tab")
     page.get_by_role("button", name="Register").click()
     notice = page.get_by_text(re.compile(f"Model {MODEL} (registered|already registered)"))
     expect(notice).to_be_visible(timeout=STEP_MS)
+    expect(page.get_by_text("Context window must be 1 or more")).to_have_count(0)  # no stale error
     notice.scroll_into_view_if_needed()
     expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
     shot(page, "models")

@@ -90,6 +90,7 @@ with st.sidebar:
             int(limit.default or 256) if limit else 256,
             step=32,
         )
+    warmup().wait_for_chroma()  # its first Chroma client, made by the warm-up thread (no race)
     collections = list_collections()
     use_kb = st.toggle(
         "Use knowledge base",
@@ -329,7 +330,7 @@ if submitted and (submitted.text.strip() or submitted.files):
     history.append(turn)
     badge = show_message(turn)
     with st.chat_message("assistant"):
-        stats = TurnStats(model=choice)
+        stats = TurnStats(model="" if choice == AUTO else choice)  # the router fills it in
         wants_image = make_image or (
             spec is None
             and bool(image_models)
