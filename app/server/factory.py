@@ -17,6 +17,7 @@ from app.server.gateway.settings import GatewaySettings
 from app.server.gateway.state import Gateway
 from app.server.gateway.warmup import Once
 from app.server.http.errors import install_error_handlers
+from app.server.http.fast_chat import FastChatRoute
 from app.server.http.limits import BodySizeLimit
 from app.server.http.timing import ArrivalTime
 from chains.prompt_library import PromptLibrary
@@ -96,6 +97,7 @@ def create_app(
         forwarder=forwarder,
     )
     install_error_handlers(app)
+    app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ArrivalTime)  # outermost: the overhead header counts from here
     for module in routes.MODULES:

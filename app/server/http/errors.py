@@ -31,7 +31,7 @@ from core.errors import (
     RoutingError,
 )
 
-__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_of"]
+__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_of", "validation_error"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ def status_of(exc: BaseException) -> ApiError:
     return ApiError(500, f"internal error ({type(exc).__name__})", code="internal_error")
 
 
-def _validation(exc: RequestValidationError) -> ApiError:
+def validation_error(exc: RequestValidationError) -> ApiError:
+    """400 for a body that is not JSON, 422 naming the field otherwise."""
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     if first.get("type") == "json_invalid":
@@ -167,7 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(_validation(exc))
+        return error_response(validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

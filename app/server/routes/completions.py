@@ -21,7 +21,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi.responses import JSONResponse, StreamingResponse
+import orjson
+from fastapi.responses import Response, StreamingResponse
 from langchain_core.messages import AIMessageChunk, BaseMessage
 
 from app.server.gateway.cache import NOT_CONSULTED, CacheLookup
@@ -98,7 +99,7 @@ def _tokens(message: BaseMessage) -> tuple[int, int]:
 # ---- JSON ---------------------------------------------------------------------------------------
 async def complete(
     gw: Gateway, body: ChatCompletionRequest, call: Call, key: ApiKey | None, cache: CacheLookup = NOT_CONSULTED
-) -> JSONResponse:
+) -> Response:
     """Answer a non-streamed chat completion."""
     try:
         routed = await gw.router.aroute(router_input(body, key))
@@ -114,7 +115,8 @@ async def complete(
     payload.update(id=f"chatcmpl-{route.get('request_id') or record.id}", model=record.model, modelyard_route=route)
     cache.remember(payload, record)
     headers = {ROUTE_HEADER: route_header(record.route_reason), OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
-    return JSONResponse(payload, headers={**headers, **cache.headers})
+    body_bytes = orjson.dumps(payload)
+    return Response(body_bytes, media_type="application/json", headers={**headers, **cache.headers})
 
 
 async def _forward(
