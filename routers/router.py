@@ -119,6 +119,8 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                 )
         for policy in self.policies:
             candidates = policy.apply(request, candidates, record)
+            if not candidates:  # a policy that empties the list says why, not an IndexError later
+                raise RoutingError(_nothing_left(request, policy.name), available=[])
         record.candidates = [e.spec.name for e in candidates[:10]]
         if len(candidates) > 10:
             record.candidates.append(f"+{len(candidates) - 10} more")
@@ -240,3 +242,13 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             total = chunk if total is None else total + chunk
             yield chunk
         yield AIMessageChunk(content="", response_metadata={"route": self._route_dict(routed, total)})
+
+
+def _nothing_left(request: RouteRequest, policy: str) -> str:
+    if policy == "modality" and request.explicit_model and not request.image_generation:
+        return (
+            f"model '{request.explicit_model}' does not answer in text, so it cannot serve a chat completion "
+            "(an image model is called through /v1/images/generations)"
+        )
+    named = f"model '{request.explicit_model}'" if request.explicit_model else "no available model"
+    return f"{named} cannot serve this request: the {policy} policy left no candidate"

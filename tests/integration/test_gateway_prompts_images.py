@@ -279,6 +279,18 @@ def test_image_errors(gw):
     assert failed.value.status_code == 502 and failed.value.body["attempts"][0]["model"] == "painter"
 
 
+def test_naming_an_image_model_on_chat_is_a_clear_400(gw):
+    # it was a 500 IndexError: the modality policy left no candidate and the planner read candidates[0]
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as refused:
+            gw.client().chat.completions.create(
+                model="painter", messages=[{"role": "user", "content": "draw a cat"}], stream=stream
+            )
+        assert refused.value.body["code"] == "no_route"
+        assert "model 'painter' does not answer in text" in refused.value.message
+        assert "/v1/images/generations" in refused.value.message
+
+
 def test_no_image_model_is_a_clear_400(tmp_path):
     with FakeUpstream() as upstream, _gateway(tmp_path, [_chat_spec(upstream.base_url)], upstream) as text_only:
         with pytest.raises(openai.BadRequestError) as refused:
