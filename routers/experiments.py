@@ -5,12 +5,20 @@ that falls in one arm's share, so the same user always lands in the same arm whi
 over many users follows the weights. Without a user the point is random. Per-arm counts,
 latency, tokens, cost, errors and thumbs up/down are stored in SQLite
 (``data/experiments.sqlite``); an experiment can be paused or ended at run time.
+
+Outcome rows are written by one daemon thread, off the request's path: a busy SQLite file never
+stalls the gateway's event loop, and a failed write is logged, never turned into an error for an
+answer that was already produced. Reads (``feedback``, ``summary``, ``latencies``) first wait for
+the rows queued before them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,8 @@ from store.experiments_db import ExperimentsDB
 __all__ = ["Experiments", "assign_arm"]
 
 STATUS_REFRESH_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
 
 
 def assign_arm(experiment: ExperimentConfig, user: str | None, rng: random.Random | None = None) -> ArmConfig:
@@ -48,6 +58,9 @@ class Experiments:
         self.configs = {e.name: e for e in configs}
         self.db = ExperimentsDB(db_path or data_dir() / "experiments.sqlite")
         self._status: dict[str, tuple[str, float]] = {}
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=100_000)
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
 
     def get(self, name: str) -> ExperimentConfig:
         try:
@@ -93,18 +106,48 @@ class Experiments:
         cost: float = 0.0,
         error: str = "",
     ) -> None:
-        self.db.add_event(request_id, experiment, arm, latency, input_tokens, output_tokens, cost, error)
+        """Queue one routed request's outcome (written by the background thread; never blocks)."""
+        self._start_writer()
+        try:
+            self._events.put_nowait((request_id, experiment, arm, latency, input_tokens, output_tokens, cost, error))
+        except queue.Full:  # serving wins over statistics
+            log.warning("A/B outcome of %s dropped: the write queue is full", request_id)
+
+    def flush(self) -> None:
+        """Wait until every queued outcome is written."""
+        if self._writer is not None:
+            self._events.join()
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write, daemon=True, name="ab-outcomes")
+                    self._writer.start()
+
+    def _write(self) -> None:
+        while True:
+            event = self._events.get()
+            try:
+                self.db.add_event(*event)
+            except Exception:  # logged; the answer it describes was already served
+                log.exception("could not write the A/B outcome of %s", event[0])
+            finally:
+                self._events.task_done()
 
     def feedback(self, request_id: str, thumbs_up: bool) -> bool:
         """Record a thumbs up/down for a routed request; ``False`` if it was in no experiment."""
+        self.flush()
         return self.db.add_feedback(request_id, 1 if thumbs_up else -1)
 
     def summary(self, name: str) -> list[dict[str, Any]]:
         """Per-arm requests, errors, mean latency, tokens, cost, thumbs up/down."""
         self.get(name)
+        self.flush()
         return self.db.summary(name)
 
     def latencies(self, name: str) -> dict[str, list[float]]:
         """Per-arm latencies (seconds) of the successful requests, e.g. for Welch's t-test."""
         self.get(name)
+        self.flush()
         return self.db.latencies(name)
