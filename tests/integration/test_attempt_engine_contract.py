@@ -201,3 +201,13 @@ def test_a_model_that_cannot_be_built_is_a_provider_failure_with_fallback(tmp_pa
     assert (first.model, first.ok) == ("broken", False)
     assert first.error.startswith("Provider") and "broken.gguf" in first.error, first.error
     assert router.health.snapshot()[("broken", "local")].total_failures == 1
+
+
+@pytest.mark.parametrize("driver_class", [LangChainDriver, ForwardDriver], ids=["langchain", "forward"])
+def test_a_stream_longer_than_the_deployment_timeout_is_not_cut(tmp_path, driver_class):
+    # the deployment timeout (0.5 s) bounds the silence between pieces, not the whole answer (1.2 s here)
+    with FakeUpstream(reply="one two three four five six") as main, FakeUpstream() as backup:
+        main.set_latency(0.0, chunk_delay=0.2)
+        router = build_router(tmp_path, main, backup, Clock())
+        got, error, streamed = asyncio.run(driver_class(router).stream("main"))
+    assert (got, error, streamed) == (6, None, [("main", "d0", True, "")])
