@@ -17,6 +17,7 @@ run: prepare
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	bash scripts/install_browser.sh
 	$(PY) -m pytest -q
 

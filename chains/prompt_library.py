@@ -207,11 +207,11 @@ def load_prompt(path: Path) -> Prompt:
     return Prompt(spec.name or path.stem, spec, path, template, variables)
 
 
-def _variables(spec: PromptSpec, root: yaml.Node, source: str) -> dict[str, PromptVariable]:
+def _variables(spec: PromptSpec, root: yaml.Node | None, source: str) -> dict[str, PromptVariable]:
     """The declared variables, checked against the ones the messages use."""
     used: dict[str, int] = {}  # variable → first message using it
     for index, message in enumerate(spec.messages):
-        loc = ("messages", index, "content")
+        loc: tuple[str | int, ...] = ("messages", index, "content")
         try:
             names = get_template_variables(message.content, "f-string")
         except ValueError as exc:

@@ -65,7 +65,9 @@ def parse_catalog(text: str, source: str = "<catalog>") -> list[ModelSpec]:
     return specs
 
 
-def _catalog_error(exc: ValidationError, root: yaml.Node, location: tuple[Any, ...], source: str) -> CatalogError:
+def _catalog_error(
+    exc: ValidationError, root: yaml.Node | None, location: tuple[Any, ...], source: str
+) -> CatalogError:
     message, loc = describe(exc, "check its spelling against the catalog fields", " in this entry")
     loc = location + loc
     return CatalogError(message, source=source, line=line_of(root, loc), field=dotted(loc))

@@ -8,7 +8,7 @@ model, deployment, status and (for 429) ``retry_after``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 import httpx
@@ -29,9 +29,17 @@ from models.providers import PROVIDERS
 __all__ = ["error_for_status", "http_status_error", "translate"]
 
 
+class _Where(TypedDict):
+    """Which call failed: the keyword arguments every ProviderError takes."""
+
+    provider: str
+    model: str
+    deployment: str
+
+
 def translate(exc: BaseException, *, provider: str, model: str, deployment: str) -> ProviderError:
     """Map ``exc`` to the matching :class:`ProviderError` subclass (never raises)."""
-    ctx = {"provider": provider, "model": model, "deployment": deployment}
+    ctx = _Where(provider=provider, model=model, deployment=deployment)
     if isinstance(exc, ProviderError):
         if exc.provider:
             return exc
@@ -61,12 +69,12 @@ def error_for_status(
     status: int, message: str, headers: Any, *, provider: str, model: str, deployment: str
 ) -> ProviderError:
     """The ProviderError for an HTTP status (429 → rate limited with Retry-After, 5xx, 4xx)."""
-    ctx = {"provider": provider, "model": model, "deployment": deployment, "status": status}
+    ctx = _Where(provider=provider, model=model, deployment=deployment)
     if status == 429:
-        return ProviderRateLimited(message or "rate limited", retry_after=_retry_after(headers), **ctx)
+        return ProviderRateLimited(message or "rate limited", status=status, retry_after=_retry_after(headers), **ctx)
     if status >= 500:
-        return ProviderServerError(message or "server error", **ctx)
-    return ProviderRequestError(message or "request rejected", **ctx)
+        return ProviderServerError(message or "server error", status=status, **ctx)
+    return ProviderRequestError(message or "request rejected", status=status, **ctx)
 
 
 def http_status_error(

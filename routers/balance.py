@@ -25,7 +25,7 @@ class Balancer:
     def __init__(self, health: HealthTracker, strategy: Strategy = "round_robin", seed: int | None = None):
         self.health = health
         self.strategy = strategy
-        self._counters: dict[str, itertools.count] = {}
+        self._counters: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 

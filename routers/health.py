@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -44,7 +45,7 @@ class DeploymentHealth:
 class HealthTracker:
     """Thread-safe health of every deployment the router has called."""
 
-    def __init__(self, config: HealthConfig | None = None, clock=time.monotonic):
+    def __init__(self, config: HealthConfig | None = None, clock: Callable[[], float] = time.monotonic):
         self.config = config or HealthConfig()
         self._clock = clock
         self._lock = threading.Lock()

@@ -149,7 +149,7 @@ class TaskHead:
 
     def threshold(self, task: str) -> float:
         """The calibrated minimum probability for ``task``."""
-        return self._thresholds[task]
+        return float(self._thresholds[task])
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each task for each (normalised, focused) text, shape ``(len(texts), len(tasks))``.
@@ -164,4 +164,5 @@ class TaskHead:
         logits = vectors @ self._w_embedding.T + lexical @ self._w_lexical.T + self._bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities

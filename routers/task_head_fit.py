@@ -84,7 +84,7 @@ def embed_cached(embeddings: Embeddings, texts: Sequence[str], cache_dir: Path |
     key = hashlib.sha256("\x1f".join([model, *texts]).encode()).hexdigest()[:24]
     path = cache_dir / f"task-fit-{key}.npy" if cache_dir else None
     if path is not None and path.exists():
-        return np.load(path)
+        return np.asarray(np.load(path), dtype=np.float32)
     vectors = np.asarray(embeddings.embed_documents(list(texts)), dtype=np.float32)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def _thresholds(features: np.ndarray, y: np.ndarray, n_tasks: int, c: float) -> 
     return thresholds
 
 
-def head_from_arrays(arrays: dict[str, np.ndarray], embeddings: Embeddings | None = None) -> TaskHead:
+def head_from_arrays(arrays: dict[str, np.ndarray], embeddings: Embeddings) -> TaskHead:
     """A :class:`TaskHead` from :func:`fit_arrays` output, without a file."""
     vocabulary = TfidfVocabulary({str(t): i for i, t in enumerate(arrays["vocabulary"])}, arrays["idf"])
     return TaskHead(
@@ -169,10 +169,11 @@ def head_from_arrays(arrays: dict[str, np.ndarray], embeddings: Embeddings | Non
         arrays["bias"],
         arrays["thresholds"],
         embeddings,
-    )  # type: ignore[arg-type]
+    )
 
 
 def save_head(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write a head file (compressed ``.npz``, no pickled objects)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    # numpy's stub types **kwds and the keyword allow_pickle together, so a dict[str, ndarray] is refused.
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]

@@ -143,7 +143,7 @@ def _embed_examples(embeddings: Embeddings, texts: list[str], cache_dir: Path | 
     key = hashlib.sha256("\x1f".join([type(embeddings).__name__, str(model), *texts]).encode()).hexdigest()
     path = cache_dir / f"task-examples-{key[:24]}.npy"
     if path.exists():
-        return np.load(path)
+        return np.asarray(np.load(path), dtype=np.float32)
     vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = path.parent / f"{path.stem}.{os.getpid()}.tmp.npy"

@@ -133,7 +133,7 @@ def count_active_keys(path: Path) -> int:
         return 0
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL").fetchone()[0]
+        return int(conn.execute("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL").fetchone()[0])
     except sqlite3.OperationalError:  # a file without the table holds no keys
         return 0
     finally:

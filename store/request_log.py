@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from store.request_log_db import RequestLogDB
@@ -144,6 +145,7 @@ class RequestLog:
         waiting: list[threading.Event] = []
         while True:
             idle = None if self.retention_days is None else max(0.0, self._next_prune - time.monotonic())
+            item: CallRecord | threading.Event | None | EllipsisType  # ... = the wait timed out
             try:
                 item = self._queue.get(timeout=self.flush_seconds if batch else idle)
             except queue.Empty:
@@ -162,12 +164,12 @@ class RequestLog:
             if item is None:
                 return
             if self.retention_days is not None and time.monotonic() >= self._next_prune:
-                self._prune()
+                self._prune(self.retention_days)
 
-    def _prune(self) -> None:
+    def _prune(self, retention_days: float) -> None:
         self._next_prune = time.monotonic() + self.prune_every_seconds
         try:
-            self.pruned += self.db.prune(time.time() - self.retention_days * 86_400)
+            self.pruned += self.db.prune(time.time() - retention_days * 86_400)
         except Exception:
             log.exception("request log: pruning old rows failed")
 

@@ -63,7 +63,8 @@ class PiiPolicy(_Strict):
     """Mask even for models marked ``trusted: true`` in the catalog."""
 
     def detected_types(self) -> list[str]:
-        return list(self.types) + (["PERSON"] if self.names and "PERSON" not in self.types else [])
+        detected: list[str] = list(self.types)
+        return detected + (["PERSON"] if self.names and "PERSON" not in self.types else [])
 
 
 class ClassifierPolicy(_Strict):

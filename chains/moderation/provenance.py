@@ -34,7 +34,8 @@ def catalog_identity(runnable: Runnable | None) -> dict[str, Any]:
 def provenance(message: Any, model_runnable: Runnable | None) -> dict[str, Any]:
     """The provenance record of a model's answer."""
     response = getattr(message, "response_metadata", None) or {}
-    route = response.get("route") if isinstance(response.get("route"), dict) else {}
+    found = response.get("route")
+    route: dict[str, Any] = found if isinstance(found, dict) else {}
     identity = catalog_identity(model_runnable)
     model = (
         route.get("model")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -94,10 +94,11 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
 
     # ---- Runnable interface -----------------------------------------------------------------
     def invoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        return self._call_with_config(self._invoke, input, config, run_type="chain")
+        # langchain-core types ``func`` without the (input, config) form it accepts at run time.
+        return self._call_with_config(self._invoke, input, config, run_type="chain")  # type: ignore[arg-type]
 
     async def ainvoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
-        return await self._acall_with_config(self._ainvoke, input, config, run_type="chain")
+        return await self._acall_with_config(self._ainvoke, input, config, run_type="chain")  # type: ignore[arg-type]
 
     def stream(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
         yield from self.transform(iter([input]), config, **kwargs)
@@ -105,7 +106,9 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
     def transform(
         self, input: Iterator[ChatInput], config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
-        yield from self._transform_stream_with_config(input, self._transform, config, run_type="chain")
+        # The transformer yields AIMessageChunks; langchain-core types the result as the runnable's Output.
+        chunks = self._transform_stream_with_config(input, self._transform, config, run_type="chain")  # type: ignore[arg-type]
+        yield from cast(Iterator[AIMessageChunk], chunks)
 
     async def astream(
         self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any
@@ -119,31 +122,32 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
     async def atransform(
         self, input: AsyncIterator[ChatInput], config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[AIMessageChunk]:
-        async for chunk in self._atransform_stream_with_config(input, self._atransform, config, run_type="chain"):
+        chunks = self._atransform_stream_with_config(input, self._atransform, config, run_type="chain")  # type: ignore[arg-type]
+        async for chunk in cast(AsyncIterator[AIMessageChunk], chunks):
             yield chunk
 
     # ---- the three stages, sync ------------------------------------------------------------------
     def _invoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
         turn = self._begin(value, config)
-        if self._wants_judge(turn, "input"):
-            self._judge_input(turn, self.judge.judge(last_user_text(turn.screening.messages), "user", config))
+        if judge := self._judge_for(turn, "input"):
+            self._judge_input(turn, judge.judge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             return self._refuse(turn)
         answer = self.model.invoke(turn.model_input, config)
         reviewer = self._reviewer(turn, hold_all=False)
         shown = reviewer.feed(message_text(answer)) + reviewer.finish()
-        if self._wants_judge(turn, "output") and not reviewer.blocked:
-            self._judge_output(turn, reviewer, self.judge.judge(reviewer.text, "assistant", config))
+        if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
+            self._judge_output(turn, reviewer, judge.judge(reviewer.text, "assistant", config))
         return self._answer(turn, answer, reviewer, shown)
 
     def _transform(self, inputs: Iterator[ChatInput], config: RunnableConfig) -> Iterator[AIMessageChunk]:
         turn = self._begin(_last(inputs), config)
-        if self._wants_judge(turn, "input"):
-            self._judge_input(turn, self.judge.judge(last_user_text(turn.screening.messages), "user", config))
+        if judge := self._judge_for(turn, "input"):
+            self._judge_input(turn, judge.judge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             yield _as_last_chunk(self._refuse(turn))
             return
-        reviewer = self._reviewer(turn, hold_all=self._wants_judge(turn, "output"))
+        reviewer = self._reviewer(turn, hold_all=self._judge_for(turn, "output") is not None)
         metadata: dict[str, Any] = {}
         stream = self.model.stream(turn.model_input, config)
         try:
@@ -155,22 +159,22 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
                 yield to_chunk(piece, shown)
         finally:
             getattr(stream, "close", lambda: None)()
-        if self._wants_judge(turn, "output") and not reviewer.blocked:
-            self._judge_output(turn, reviewer, self.judge.judge(reviewer.text, "assistant", config))
+        if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
+            self._judge_output(turn, reviewer, judge.judge(reviewer.text, "assistant", config))
         yield self._last_chunk(turn, reviewer, metadata)
 
     # ---- the three stages, async -----------------------------------------------------------------
     async def _ainvoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
         turn = self._begin(value, config)
-        if self._wants_judge(turn, "input"):
-            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user", config))
+        if judge := self._judge_for(turn, "input"):
+            self._judge_input(turn, await judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             return self._refuse(turn)
         answer = await self.model.ainvoke(turn.model_input, config)
         reviewer = self._reviewer(turn, hold_all=False)
         shown = reviewer.feed(message_text(answer)) + reviewer.finish()
-        if self._wants_judge(turn, "output") and not reviewer.blocked:
-            self._judge_output(turn, reviewer, await self.judge.ajudge(reviewer.text, "assistant", config))
+        if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
+            self._judge_output(turn, reviewer, await judge.ajudge(reviewer.text, "assistant", config))
         return self._answer(turn, answer, reviewer, shown)
 
     async def _atransform(
@@ -180,12 +184,12 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         async for value in inputs:  # noqa: B007 - the last input is the one to use
             pass
         turn = self._begin(value, config)
-        if self._wants_judge(turn, "input"):
-            self._judge_input(turn, await self.judge.ajudge(last_user_text(turn.screening.messages), "user", config))
+        if judge := self._judge_for(turn, "input"):
+            self._judge_input(turn, await judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
             yield _as_last_chunk(self._refuse(turn))
             return
-        reviewer = self._reviewer(turn, hold_all=self._wants_judge(turn, "output"))
+        reviewer = self._reviewer(turn, hold_all=self._judge_for(turn, "output") is not None)
         metadata: dict[str, Any] = {}
         stream = self.model.astream(turn.model_input, config)
         try:
@@ -196,9 +200,11 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
                     break
                 yield to_chunk(piece, shown)
         finally:
-            await stream.aclose()
-        if self._wants_judge(turn, "output") and not reviewer.blocked:
-            self._judge_output(turn, reviewer, await self.judge.ajudge(reviewer.text, "assistant", config))
+            aclose = getattr(stream, "aclose", None)  # an async generator; a plain AsyncIterator has none
+            if aclose is not None:
+                await aclose()
+        if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
+            self._judge_output(turn, reviewer, await judge.ajudge(reviewer.text, "assistant", config))
         yield self._last_chunk(turn, reviewer, metadata)
 
     # ---- shared steps ---------------------------------------------------------------------------
@@ -213,8 +219,11 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         screening = screen_messages(self.moderator, policy, messages, vault, mask)
         return _Turn(policy, vault, self.trusted, mask, screening, rebuild_input(screening.messages, original))
 
-    def _wants_judge(self, turn: _Turn, stage: str) -> bool:
-        return self.judge is not None and getattr(self.moderator.policy(turn.policy).judge, stage)
+    def _judge_for(self, turn: _Turn, stage: str) -> ModelJudge | None:
+        """The judge, when the turn's policy asks it at ``stage`` (``input`` or ``output``)."""
+        if self.judge is not None and getattr(self.moderator.policy(turn.policy).judge, stage):
+            return self.judge
+        return None
 
     def _judge_input(self, turn: _Turn, verdict: Any) -> None:
         turn.judge.append(verdict.record("input"))
@@ -245,7 +254,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         )
 
     def _answer(self, turn: _Turn, answer: Any, reviewer: AnswerReviewer, shown: str) -> BaseMessage:
-        content = reviewer.refusal() if reviewer.blocked else shown
+        content: str | list[Any] = reviewer.refusal() if reviewer.blocked else shown
         if isinstance(answer, BaseMessage) and not reviewer.blocked:
             content = with_text(answer.content, shown)  # keeps an answer's images
         extra = {

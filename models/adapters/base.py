@@ -43,7 +43,8 @@ class CatalogChatMixin:
 
     @property
     def catalog_identity(self) -> dict[str, Any]:
-        return (self.metadata or {}).get("modelyard", {})
+        ident: dict[str, Any] = (self.metadata or {}).get("modelyard", {})
+        return ident
 
     def _provider_error(self, exc: BaseException) -> ProviderError:
         ident = self.catalog_identity
@@ -69,7 +70,7 @@ class CatalogChatMixin:
 
     def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
-            result = super()._generate(*args, **kwargs)  # type: ignore[misc]
+            result: ChatResult = super()._generate(*args, **kwargs)  # type: ignore[misc]
         except Exception as exc:
             raise self._provider_error(exc) from exc
         for generation in result.generations:
@@ -78,7 +79,7 @@ class CatalogChatMixin:
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
         try:
-            result = await super()._agenerate(*args, **kwargs)  # type: ignore[misc]
+            result: ChatResult = await super()._agenerate(*args, **kwargs)  # type: ignore[misc]
         except Exception as exc:
             raise self._provider_error(exc) from exc
         for generation in result.generations:

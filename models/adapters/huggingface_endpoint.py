@@ -7,6 +7,7 @@ calls the endpoint's OpenAI-style chat route (``/v1/chat/completions``) through
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -34,7 +35,7 @@ def build_huggingface_endpoint(
         huggingfacehub_api_token=token or None,
         max_new_tokens=int(params.get("max_tokens") or 256),
         temperature=params.get("temperature"),
-        timeout=deployment.timeout,
+        timeout=math.ceil(deployment.timeout),  # whole seconds
         server_kwargs={},
     )
     return CatalogChatHuggingFaceEndpoint(

@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables.config import run_in_executor
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
@@ -61,17 +63,23 @@ class _UsageCountingChatHuggingFace(ChatHuggingFace):
     def _count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _usage(self, messages: list[BaseMessage], output: str) -> dict[str, int]:
+    def _usage(self, messages: list[BaseMessage], output: str) -> UsageMetadata:
         prompt = self._count(self._to_chat_prompt(messages))
         completion = self._count(output)
         return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        stream: bool | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
-        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, stream=stream, **kwargs)
         for generation in result.generations:
-            generation.message.usage_metadata = self._usage(messages, generation.message.text)  # type: ignore[attr-defined]
+            if isinstance(generation.message, AIMessage):
+                generation.message.usage_metadata = self._usage(messages, generation.message.text)
         return result
 
     def _stream(
@@ -83,13 +91,18 @@ class _UsageCountingChatHuggingFace(ChatHuggingFace):
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
-        usage = AIMessageChunk(content="", usage_metadata=self._usage(messages, text))  # type: ignore[arg-type]
+        usage = AIMessageChunk(content="", usage_metadata=self._usage(messages, text))
         yield ChatGenerationChunk(message=usage)
 
     async def _agenerate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        stream: bool | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
-        return await run_in_executor(None, self._generate, messages, stop, None, **kwargs)
+        return await run_in_executor(None, self._generate, messages, stop, None, stream, **kwargs)
 
     async def _astream(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any

@@ -17,6 +17,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from core.errors import ProviderResponseError
 from models.adapters.base import CatalogChatMixin, identity
 from models.spec import Deployment, ModelSpec
 from models.tokens import count_tokens
@@ -45,22 +46,7 @@ class CatalogOpenAIImages(CatalogChatMixin, BaseChatModel):
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
-        users = [m for m in messages if m.type == "human"]
-        prompt = (users[-1] if users else messages[-1]).text
-        try:
-            result = self._client().images.generate(model=self.model_name, prompt=prompt, size=self.size, n=1)
-        except Exception as exc:
-            raise self._provider_error(exc) from exc
-        image = result.data[0]
-        block = (
-            {"type": "image", "base64": image.b64_json, "mime_type": "image/png"}
-            if image.b64_json
-            else {"type": "image", "url": image.url}
-        )
-        tokens = count_tokens(prompt)
-        message = AIMessage(
-            content=[block], usage_metadata={"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}
-        )
+        message = self._image_message(messages)
         self._price(message)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -68,13 +54,35 @@ class CatalogOpenAIImages(CatalogChatMixin, BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
         """The images API does not stream: one chunk carrying the whole image."""
-        message = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
+        message = self._image_message(messages)
+        self._price(message)
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content=message.content,
                 usage_metadata=message.usage_metadata,
                 response_metadata=message.response_metadata,
             )
+        )
+
+    def _image_message(self, messages: list[BaseMessage]) -> AIMessage:
+        """One images API call for the last user message, as an AIMessage with one image block."""
+        users = [m for m in messages if m.type == "human"]
+        prompt = (users[-1] if users else messages[-1]).text
+        try:
+            result = self._client().images.generate(model=self.model_name, prompt=prompt, size=self.size, n=1)
+        except Exception as exc:
+            raise self._provider_error(exc) from exc
+        if not result.data:
+            raise self._provider_error(ProviderResponseError("the images API returned no image"))
+        image = result.data[0]
+        block = (
+            {"type": "image", "base64": image.b64_json, "mime_type": "image/png"}
+            if image.b64_json
+            else {"type": "image", "url": image.url}
+        )
+        tokens = count_tokens(prompt)
+        return AIMessage(
+            content=[block], usage_metadata={"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}
         )
 
 

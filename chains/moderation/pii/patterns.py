@@ -211,7 +211,8 @@ def find_addresses(text: str) -> list[PiiSpan]:
         if not gate.search(text):
             continue
         for match in pattern.finditer(text):
-            start = match.start() + len(_CN_LEAD.match(match.group()).group())
+            lead = _CN_LEAD.match(match.group())  # every part is optional: it always matches
+            start = match.start() + (lead.end() if lead else 0)
             if match.end() - start >= 6:
                 spans.append(PiiSpan("ADDRESS", start, match.end(), text[start : match.end()]))
     return spans
