@@ -122,9 +122,12 @@ class OpenAIHTTPTransport:
     ) -> tuple[str, dict[str, str], bytes, aiohttp.ClientTimeout]:
         spec = target.entry.spec
         url, headers, dep = self._target(spec, target.deployment)
-        # a parameter this model refuses is the caller's ParameterError (400), as on the LangChain path
-        params = provider_names(spec, canonical_values(spec, target.params))
-        upstream = {**body, **params, "model": dep.model_id or spec.name}
+        # a field the model's schema declares is a parameter: checked (a bad value is the caller's
+        # ParameterError, 400) and renamed; every other field of the body is forwarded as given
+        declared = {name: body[name] for name in spec.params if name in body}
+        params = provider_names(spec, canonical_values(spec, {**declared, **target.params}))
+        upstream = {name: value for name, value in body.items() if name not in declared}
+        upstream.update(params, model=dep.model_id or spec.name)
         seconds = min(dep.timeout or target.remaining(), target.remaining())
         if stream:
             upstream["stream"] = True

@@ -1,7 +1,17 @@
 """Request bodies of the OpenAI-compatible endpoints (what the ``openai`` client sends).
 
-Unknown fields are ignored, as OpenAI-compatible servers do; Modelyard's own hints
-(``max_cost``, ``task``) travel as extra fields (``extra_body`` in the ``openai`` client).
+Every field of a chat completion is honoured or refused, never dropped:
+
+* ``temperature``, ``top_p``, ``max_tokens`` / ``max_completion_tokens`` are *canonical*
+  parameters, checked against each model's parameter schema and renamed for its provider;
+* every other field — OpenAI's (:data:`OPENAI_FIELDS`: tools, tool_choice, response_format,
+  stop, seed, n, penalties, logprobs, …) and any field this gateway does not know — is forwarded
+  as given to an OpenAI-protocol deployment, passed to another model that declares it in its
+  parameter schema, and otherwise refused with a 400 naming the field and the model
+  (:meth:`ChatCompletionRequest.forwarded_fields`; see ``app/server/routes/completions.py``).
+
+Modelyard's own hints (``max_cost``, ``task``, ``modelyard_cache``) travel as extra fields
+(``extra_body`` in the ``openai`` client) and are never forwarded.
 """
 
 from __future__ import annotations
@@ -11,7 +21,38 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-__all__ = ["ChatCompletionRequest", "ChatMessage", "EmbeddingRequest", "StreamOptions"]
+__all__ = ["OPENAI_FIELDS", "ChatCompletionRequest", "ChatMessage", "EmbeddingRequest", "StreamOptions"]
+
+OPENAI_FIELDS = (
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "stop",
+    "seed",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "metadata",
+    "service_tier",
+    "modalities",
+    "prediction",
+    "store",
+    "audio",
+    "web_search_options",
+    "verbosity",
+)
+"""OpenAI Chat Completions fields the gateway carries to the model (besides the canonical ones)."""
+
+_OWN = frozenset(
+    {"model", "messages", "stream", "stream_options", "user", "temperature", "top_p", "max_tokens"}
+    | {"max_completion_tokens", "max_cost", "task", "modelyard_cache"}
+)
+"""Fields the gateway itself consumes (never in :meth:`ChatCompletionRequest.forwarded_fields`)."""
 
 
 class ChatMessage(BaseModel):
@@ -29,9 +70,9 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """``POST /v1/chat/completions``."""
+    """``POST /v1/chat/completions`` (unknown fields are kept and forwarded or refused, never dropped)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
     """A catalog name, or ``auto`` to let the router choose."""
@@ -48,6 +89,25 @@ class ChatCompletionRequest(BaseModel):
     """Modelyard: USD budget for this request (the cost policy picks the cheapest model under it)."""
     task: str | None = None
     """Modelyard: the task, instead of the classifier's guess."""
+    tools: list[dict[str, Any]] | None = None
+    """Function tools the model may call (forwarded to OpenAI-protocol deployments)."""
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    """``{"type": "json_schema", "json_schema": {...}}``, ``{"type": "json_object"}`` or text."""
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int | None = Field(None, ge=1, le=128)
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    reasoning_effort: str | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    modalities: list[str] | None = None
+    prediction: dict[str, Any] | None = None
     modelyard_cache: bool | Literal["exact", "semantic"] | None = None
     """Modelyard: ``false`` skips the response cache, ``"semantic"`` also matches similar questions,
     ``true``/``"exact"`` asks for the exact cache where it is not on by default (see app/server/gateway/cache.py)."""
@@ -78,12 +138,28 @@ class ChatCompletionRequest(BaseModel):
         }
         return {name: value for name, value in values.items() if value is not None}
 
+    def forwarded_fields(self) -> dict[str, Any]:
+        """Every field given that the gateway does not consume itself: OpenAI's and unknown ones.
+
+        Example:
+            >>> body = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+            ...                              seed=7, temperature=0, x_vendor_flag=True)
+            >>> body.forwarded_fields()
+            {'seed': 7, 'x_vendor_flag': True}
+        """
+        given = {name: getattr(self, name) for name in OPENAI_FIELDS if getattr(self, name, None) is not None}
+        for name, value in (self.model_extra or {}).items():
+            if name not in _OWN and value is not None:
+                given[name] = value
+        return given
+
     def upstream_body(self) -> dict[str, Any]:
         """The request as forwarded to an OpenAI-compatible deployment, before the model's own name
-        and validated parameters are filled in (see :mod:`app.server.gateway.passthrough`)."""
+        and validated canonical parameters are filled in (:mod:`models.adapters.openai_http`)."""
         return {
             "messages": [m.model_dump(exclude_none=True) for m in self.messages],
             **({"user": self.user} if self.user is not None else {}),
+            **self.forwarded_fields(),
         }
 
     def router_input(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
 from app.server.http.schemas import ChatCompletionRequest
 from app.server.http.sse import render_chunks, usage_of
-from core.errors import RequestError
+from core.errors import ParameterError, RequestError
 from routers.dispatch import Routed
 
 __all__ = [
@@ -91,6 +91,41 @@ def fail(call: Call, exc: BaseException, error_class: str | None = None) -> ApiE
     return error
 
 
+def honour_fields(gw: Gateway, body: ChatCompletionRequest, routed: Routed) -> None:
+    """Keep only the planned attempts that can honour every forwarded field, or refuse by name.
+
+    An OpenAI-protocol deployment receives every field as given; another model must declare each
+    field in its parameter schema (it is then passed as a checked parameter). A model that can do
+    neither is left out of the plan (the route says so); when none is left, the request is refused
+    with a 400 naming the field and the model.
+    """
+    fields = body.forwarded_fields()
+    if not fields:
+        return
+
+    def missing(entry: Any) -> str | None:
+        if gw.forwarder.forwards(entry.spec.provider):
+            return None
+        return next((name for name in fields if name not in entry.spec.params), None)
+
+    kept = [(entry, deployment) for entry, deployment in routed.attempts if missing(entry) is None]
+    if not kept:
+        entry = routed.attempts[0][0]
+        name = missing(entry)
+        raise ParameterError(
+            f"model '{entry.spec.name}' ({entry.spec.provider}) cannot honour '{name}': only "
+            "OpenAI-protocol deployments receive fields outside a model's parameter schema; name one, "
+            "or leave the field out",
+            param=name,
+        )
+    if len(kept) < len(routed.attempts):
+        names = list(dict.fromkeys(entry.spec.name for entry, _ in kept))
+        routed.record.note("fields", f"needs {', '.join(fields)} → models that take them ({', '.join(names)})")
+    routed.attempts[:] = kept
+    if not gw.forwardable(kept):
+        routed.request.params.update(fields)  # every kept model declares them
+
+
 def _tokens(message: BaseMessage) -> tuple[int, int]:
     usage = getattr(message, "usage_metadata", None) or {}
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
@@ -103,6 +138,7 @@ async def complete(
     """Answer a non-streamed chat completion."""
     try:
         routed = await gw.router.aroute(router_input(body, key))
+        honour_fields(gw, body, routed)
         if gw.forwardable(routed.attempts):
             payload, route = await _forward(gw, routed, body, call)
         else:
@@ -171,6 +207,7 @@ async def stream(
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
         routed = await gw.router.aroute(router_input(body, key))
+        honour_fields(gw, body, routed)
         if gw.forwardable(routed.attempts):
             chunks = _forwarded_chunks(gw, routed, body)
             finish = _forwarded_finish(gw, routed)
