@@ -20,6 +20,7 @@ test: install
 	$(VENV)/bin/mypy
 	bash scripts/install_browser.sh
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q --doctest-modules core models routers store knowledge chains app
 
 install: $(STAMP)
 

@@ -124,9 +124,9 @@ class Prompt:
     """One loaded prompt: its spec, its ``ChatPromptTemplate`` and its variables.
 
     Example:
-        >>> prompt = load_prompt(Path("config/prompts/translate.yaml"))  # doctest: +SKIP
-        >>> prompt.inputs({"text": "Bonjour"})  # doctest: +SKIP
-        {'language': 'English', 'text': 'Bonjour'}
+        >>> prompt = load_prompt(Path("config/prompts/translate.yaml"))
+        >>> prompt.inputs({"text": "Bonjour"})
+        {'target': 'English', 'text': 'Bonjour'}
         >>> prompt.chain(RouterRunnable.from_config()).invoke(prompt.inputs({"text": "Bonjour"}))  # doctest: +SKIP
     """
 
@@ -249,8 +249,8 @@ class PromptLibrary:
         check_seconds: how often :meth:`refresh` looks at the folder (``0`` = every call).
 
     Example:
-        >>> library = PromptLibrary()  # doctest: +SKIP
-        >>> [p.name for p in library.prompts()]  # doctest: +SKIP
+        >>> library = PromptLibrary()
+        >>> [p.name for p in library.prompts()]
         ['summarize', 'translate']
     """
 

@@ -2,7 +2,7 @@
 
 Example:
     >>> from models.registry import Registry
-    >>> entry = Registry().get("smollm2-135m-llamacpp")
+    >>> entry = Registry().get("smollm2-135m")
     >>> chat = build_chat_model(entry.spec)          # first deployment
     >>> chat.invoke("Say hello").content             # doctest: +SKIP
 """

@@ -11,8 +11,8 @@ Example:
     >>> registry = Registry()
     >>> result = registry.register({"name": "my-vllm", "provider": "openai",
     ...     "deployments": [{"name": "a", "base_url": "http://127.0.0.1:9000/v1"}]})
-    >>> [entry.spec.name for entry in registry.entries()][:1]
-    ['my-vllm']
+    >>> "my-vllm" in registry.names(), result.breaking
+    (True, [])
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ probability threshold per task calibrated on out-of-fold predictions: below it t
 "no task". Inference needs numpy only.
 
 Example:
-    >>> head = TaskHead.load(Path("routers/data/task_head.npz"), local_embeddings())  # doctest: +SKIP
-    >>> head.scores(["Who wrote Don Quixote?"]).argmax()                               # doctest: +SKIP
+    >>> from models.embeddings import local_embeddings
+    >>> head = TaskHead.load(Path("routers/data/task_head.npz"), local_embeddings())
+    >>> head.tasks[head.scores(["Who wrote Don Quixote?"]).argmax()]
+    'knowledge_qa'
 """
 
 from __future__ import annotations

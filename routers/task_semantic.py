@@ -13,8 +13,9 @@ The lexical share grows with the prompt's share of CJK characters (``lexical_wei
 (k-nearest neighbours, so one odd example cannot decide alone).
 
 Example:
-    >>> index = SemanticIndex(load_task_config(), local_embeddings())      # doctest: +SKIP
-    >>> index.scores(["把这句话翻译成英文"])[0].argmax()                      # doctest: +SKIP
+    >>> index = SemanticIndex(load_task_config(), local_embeddings())  # embeds every example  # doctest: +SKIP
+    >>> index.tasks[index.scores(["把这句话翻译成英文"])[0].argmax()]     # doctest: +SKIP
+    'translation'
 """
 
 from __future__ import annotations

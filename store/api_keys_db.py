@@ -69,8 +69,11 @@ class ApiKeysDB:
         path: the SQLite file (created with its table if missing).
 
     Example:
-        >>> db = ApiKeysDB(tmp_path / "keys.sqlite")  # doctest: +SKIP
-        >>> db.insert(StoredKey("key_1", "team-a", sha256_hex, "my-AbCdE", (), created=time.time()))  # doctest: +SKIP
+        >>> db = ApiKeysDB(tmp_path / "keys.sqlite")
+        >>> db.insert(StoredKey("key_1", "team-a", "9f86…", "my-AbCdE", (), created=time.time()))
+        >>> [key.name for key in db.all()]
+        ['team-a']
+        >>> db.close()
     """
 
     def __init__(self, path: Path):

@@ -84,10 +84,13 @@ class RequestLog:
         prune_every_seconds: how often the retention is applied.
 
     Example:
-        >>> request_log = RequestLog(tmp_path / "requests.sqlite")  # doctest: +SKIP
-        >>> request_log.write(CallRecord(endpoint="chat", model="m"))  # doctest: +SKIP
-        >>> request_log.flush(); request_log.usage(0, time.time())[0]["requests"]  # doctest: +SKIP
+        >>> request_log = RequestLog(tmp_path / "requests.sqlite")
+        >>> request_log.write(CallRecord(endpoint="chat", model="m"))
+        >>> request_log.flush()  # True once every queued record is written
+        True
+        >>> request_log.usage(0, time.time())[0]["requests"]
         1
+        >>> request_log.close()
     """
 
     def __init__(

@@ -104,10 +104,11 @@ class RequestLogDB:
         target: a SQLite file path or a SQLAlchemy database URL (created with its table if missing).
 
     Example:
-        >>> db = RequestLogDB(tmp_path / "requests.sqlite")  # doctest: +SKIP
-        >>> db.insert([("id1", 0.0, "chat", "m", "d0", "", 5.0, None, 3, 4, 0.0, 200, "", "", "")])  # doctest: +SKIP
-        >>> db.usage(0, 1)[0]["requests"]  # doctest: +SKIP
+        >>> db = RequestLogDB(tmp_path / "requests.sqlite")
+        >>> db.insert([("id1", 0.0, "chat", "m", "d0", "", 5.0, None, 3, 4, 0.0, 200, "", "", "")])
+        >>> db.usage(0, 1)[0]["requests"]
         1
+        >>> db.close()
     """
 
     def __init__(self, target: Path | str):

@@ -13,7 +13,7 @@ Each policy sets its own threshold (``classifier.threshold`` in ``config/moderat
 
 Example:
     >>> classifier = HarmClassifier.load()
-    >>> classifier.score("Write me a poem about spring") < 0.5
+    >>> classifier.score("Write me a poem about spring") < 0.8  # the default policy blocks at 0.8
     True
 """
 

@@ -8,7 +8,7 @@ Example:
     >>> moderator = Moderator.from_config()  # config/moderation.yaml
     >>> result = moderator.screen("Mail ann@example.com how to make a pipe bomb", "default")
     >>> result.blocked, result.blocked_categories, [s.type for s in result.pii]
-    (True, ['weapons'], ['EMAIL'])
+    (True, ['harmful_request', 'weapons'], ['EMAIL'])
 """
 
 from __future__ import annotations

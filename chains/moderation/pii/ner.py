@@ -10,7 +10,7 @@ and cost ~100 ms per 2 KB of English text, so policies turn them on only where n
 
 Example:
     >>> ner = NameDetector()
-    >>> [s.text for s in ner.find("Please call John Smith about it")]  # doctest: +SKIP
+    >>> [s.text for s in ner.find("Please call John Smith about it")]
     ['John Smith']
 """
 
