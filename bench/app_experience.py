@@ -97,15 +97,20 @@ def _wait_healthy(url: str, seconds: float = 90) -> None:
     raise RuntimeError(f"{url} did not become healthy")
 
 
-def _decode_row(data: Path, since: float) -> dict:
+def _decode_row(data: Path, since: float, wait_s: float = 20.0) -> dict:
+    """The newest ``ui_chat`` row written since ``since`` (the app's log writes in batches: poll)."""
     from store.request_log import RequestLog
 
     log = RequestLog(data / "requests.sqlite")
+    deadline = time.monotonic() + wait_s
     try:
-        rows = [r for r in log.rows(since, time.time() + 1) if r["endpoint"] == "ui_chat"]
+        while True:
+            rows = [r for r in log.rows(since, time.time() + 1) if r["endpoint"] == "ui_chat"]
+            if rows or time.monotonic() > deadline:
+                return rows[-1] if rows else {}
+            time.sleep(0.25)
     finally:
         log.close()
-    return rows[-1] if rows else {}
 
 
 def measure_app(variant: str, tree: Path, data: Path, threads: str | None, browser, runs: int) -> dict:

@@ -164,11 +164,24 @@ def _walk(page, app_url: str, upstream_url: str) -> None:
     partial = [state for state in states[:-1] if states[-1].startswith(state)]
     assert partial, states  # the answer grew piece by piece before it was complete
     expect(answer.get_by_text("AI-generated · smollm2-135m").first).to_be_visible()
-    answer.get_by_text("Details").click()
+    answer.get_by_text("Details", exact=True).click()
     expect(answer.get_by_text(re.compile("answered by smollm2-135m/local")).first).to_be_visible()
     answer.get_by_role("radio", name="Thumbs up").click()
     expect(answer.get_by_text("not part of an A/B experiment")).to_be_visible(timeout=STEP_MS)
     shot(page, "chat")
+
+    # Stop: a long answer stopped while it is written keeps what was written so far.
+    tokens.fill("1024")
+    tokens.press("Tab")
+    box.fill("Tell me a long story about a brave knight, a dragon and a faraway castle.")
+    box.press("Enter")
+    story = messages.nth(9)
+    written = story.locator('[data-testid="stMarkdownContainer"]').filter(has_text=re.compile(r"\w+ \w+ \w+"))
+    written.first.wait_for(timeout=ANSWER_MS)
+    story.get_by_role("button", name="Stop").click()
+    stopped = messages.nth(9).get_by_text(re.compile(r"Stopped by you after \d+\.\d s"))
+    expect(stopped).to_be_visible(timeout=STEP_MS)
+    assert messages.nth(9).inner_text().strip()
 
     # Models: every bad number gets its own message under its field; then a valid registration.
     go(page, "Models")
