@@ -83,9 +83,9 @@ class ChatModelTransport:
 
     def stream(self, target: Target, payload: ChatPayload) -> Iterator[AIMessageChunk]:
         messages, config = payload
-        yield from self.model(target).stream(messages, config)  # type: ignore[misc]
+        yield from self.model(target).stream(messages, config)
 
     async def astream(self, target: Target, payload: ChatPayload) -> AsyncIterator[AIMessageChunk]:
         messages, config = payload
         async for chunk in (await self.amodel(target)).astream(messages, config):
-            yield chunk  # type: ignore[misc]
+            yield chunk

@@ -193,7 +193,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             return False
         return not self.classifier.rules_only and self.classifier.by_rules(request.text) is None
 
-    def _route_dict(self, routed: Routed, message: BaseMessage) -> dict[str, Any]:
+    def _route_dict(self, routed: Routed, message: BaseMessage | None) -> dict[str, Any]:
+        if message is None:
+            return self.finish(routed.record, routed.started, {}, 0.0)
         usage = getattr(message, "usage_metadata", None) or {}
         return self.finish(routed.record, routed.started, usage, message.response_metadata.get("cost_usd", 0.0))
 

@@ -138,5 +138,5 @@ class OpenAIHTTPTransport:
         return url, headers, orjson.dumps(upstream), timeout
 
 
-def _where(target: Target) -> dict[str, str]:
+def _where(target: Target) -> dict[str, Any]:
     return {"provider": target.entry.spec.provider, "model": target.model, "deployment": target.deployment}

@@ -68,4 +68,5 @@ class Gateway:
 
 def gateway(request: Any) -> Gateway:
     """The :class:`Gateway` of the app serving ``request``."""
-    return request.app.state.gateway  # type: ignore[no-any-return]
+    found: Gateway = request.app.state.gateway
+    return found

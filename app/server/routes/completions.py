@@ -273,7 +273,7 @@ def _langchain_chunks(gw: Gateway, routed: Routed) -> tuple[AsyncIterator[dict[s
                 done["route"] = piece.response_metadata.get("route", done["route"])
                 piece = await anext(pieces, None)
         finally:
-            await pieces.aclose()
+            await pieces.aclose()  # type: ignore[attr-defined]
         yield chunk({}, "stop")
         yield {**chunk({}), "choices": [], "usage": usage_of(tokens_in, tokens_out)}
 

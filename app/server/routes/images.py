@@ -125,6 +125,8 @@ async def _image(message: BaseMessage, response_format: str) -> dict[str, str]:
         return {"url": url or f"data:{mime};base64,{encoded}"}
     if encoded:
         return {"b64_json": encoded}
+    if not url:
+        raise ApiError(502, "the image model answered without an image", code="no_image")
     return {"b64_json": await _download(url)}
 
 

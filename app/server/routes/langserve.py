@@ -59,7 +59,7 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
         # the chains' inferred schemas are loose; name the types so LangServe validates both ways
         add_routes(
             app,
-            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
+            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),  # type: ignore[arg-type]
             path=path,
             dependencies=[Depends(require_chain_key), Depends(knowledge_ready)],  # the same API keys as /v1
         )

@@ -63,7 +63,7 @@ async def list_models(request: Request, key: ConsumerKey) -> dict[str, Any]:
     ]
     data.append({"id": EMBEDDING_MODEL, "object": "model", "created": 0, "owned_by": "modelyard-local"})
     if key is not None and key.allowed_models:  # a consumer key sees the models it may call
-        data = [model for model in data if model["id"] == "auto" or key.allows(model["id"])]
+        data = [model for model in data if model["id"] == "auto" or key.allows(str(model["id"]))]
     return {"object": "list", "data": data}
 
 

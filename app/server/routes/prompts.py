@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
 from app.server.gateway.keys import ApiKey
@@ -75,7 +76,7 @@ async def run_prompt(name: str, body: PromptRunRequest, request: Request, key: C
         inputs = prompt.inputs(body.variables)
     except (PromptInputError, ApiError) as exc:
         raise fail(call, exc) from exc
-    config = {"configurable": _call_hints(body, key)}
+    config: RunnableConfig = {"configurable": _call_hints(body, key)}
     if body.stream:
         return await _stream(gw, prompt, inputs, config, call)
     return await _complete(gw, prompt, inputs, config, call)
@@ -112,7 +113,7 @@ def _add(call: Call, piece: BaseMessage) -> None:
 
 
 async def _complete(
-    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any], call: Call
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call
 ) -> JSONResponse:
     try:
         message = await prompt.chain(gw.router).ainvoke(inputs, config)
@@ -134,7 +135,7 @@ async def _complete(
 
 
 async def _stream(
-    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: dict[str, Any], call: Call
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call
 ) -> StreamingResponse:
     chunks = prompt.chain(gw.router).astream(inputs, config)
     try:
