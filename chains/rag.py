@@ -18,7 +18,8 @@ Output of ``invoke`` — a dict:
 
 ``stream`` yields the same keys as partial dicts, in order: first ``{"question": …,
 "sources": [...]}`` (before the model starts, so a UI can show the sources at once), then many
-``{"answer": "<next piece>"}``, then ``{"reply": {...}}`` and ``{"citations": [...]}``. Adding the chunks up
+``{"answer": "<next piece>"}``, then ``{"reply": {...}}``, ``{"unsupported": [...]}`` and
+``{"citations": [...]}``. Adding the chunks up
 (``a + b``) gives the ``invoke`` result.
 
 When no chunk reaches the retriever's relevance threshold, ``sources`` is empty, the model is
@@ -286,11 +287,13 @@ def build_rag_chain(
         refusal=RunnableLambda(lambda state: _refusal(retriever, state["question"])),
     ).with_config(run_name="dont_know")
     answer = RunnableBranch((lambda state: not state["sources"], dont_know), generate)
-    cite = RunnablePassthrough.assign(
-        citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"]))),
+    check = RunnablePassthrough.assign(
         unsupported=RunnableLambda(
             lambda state: unsupported_sentences(state["answer"], state["sources"]) if state["sources"] else []
-        ),
+        )
+    )
+    cite = check | RunnablePassthrough.assign(
+        citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"])))
     )
     chain = RunnableLambda(_as_input) | retrieve | answer | cite
     return chain.with_config(run_name="rag")
