@@ -171,11 +171,7 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
 
     def route(self, value: Any, config: RunnableConfig | None = None) -> Routed:
         """Decide and plan ``value`` without calling a model (the ``*_routed`` methods dispatch it)."""
-        request = RouteRequest.parse(value, ensure_config(config).get("configurable"))
-        candidates, record = self.decide(request)
-        attempts = self.plan(request, candidates, record)
-        deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
-        return Routed(request, record, attempts, deadline)
+        return self._route(RouteRequest.parse(value, ensure_config(config).get("configurable")))
 
     async def aroute(self, value: Any, config: RunnableConfig | None = None) -> Routed:
         """:meth:`route`, with a semantic task classification (an embedding) run off the event loop.
@@ -183,10 +179,16 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         Rules-only decisions, named models and ``task`` hints are decided inline (microseconds);
         only a prompt that needs the embedding model is sent to a worker thread.
         """
-        configurable = ensure_config(config).get("configurable")
-        if self._needs_embedding(RouteRequest.parse(value, configurable)):
-            return await asyncio.to_thread(self.route, value, config)
-        return self.route(value, config)
+        request = RouteRequest.parse(value, ensure_config(config).get("configurable"))
+        if self._needs_embedding(request):
+            return await asyncio.to_thread(self._route, request)
+        return self._route(request)
+
+    def _route(self, request: RouteRequest) -> Routed:
+        candidates, record = self.decide(request)
+        attempts = self.plan(request, candidates, record)
+        deadline = time.monotonic() + (request.timeout or self.config.timeout_seconds)
+        return Routed(request, record, attempts, deadline)
 
     def _needs_embedding(self, request: RouteRequest) -> bool:
         if self.classifier is None or request.task or request.explicit_model:
