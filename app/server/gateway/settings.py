@@ -27,6 +27,15 @@ class GatewaySettings(BaseModel):
     master_key: str | None = Field(default_factory=lambda: os.environ.get("MODELYARD_MASTER_KEY") or None)
     """Admin key (``MODELYARD_MASTER_KEY``): admin endpoints, and ``/v1`` without limits. ``None``: admin
     endpoints answer only callers on this machine, and ``/v1`` is open until the first API key exists."""
+    allowed_key_envs: list[str] = Field(
+        default_factory=lambda: [n.strip() for n in os.environ.get("MODELYARD_KEY_ENVS", "").split(",") if n.strip()]
+    )
+    """Environment variables a model registered at run time may name as ``api_key_env`` besides those
+    the catalog file declares (``MODELYARD_KEY_ENVS``, comma-separated). Any other name is refused:
+    the gateway would send that variable's value as a bearer token to the registered URL."""
+    admin_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    """``Host`` header names the admin surface answers to while no master key is set (a page on
+    another domain that resolves to this machine — DNS rebinding — is refused)."""
     knowledge: bool = True
     """Serve the LangServe routes ``/support`` and ``/rag`` (ingests the sample KB at startup)."""
     warm: bool = False

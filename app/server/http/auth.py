@@ -138,6 +138,15 @@ async def require_admin(request: Request) -> None:
         raise _unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'")
     if token is not None and gw.keys.authenticate(token) is not None:
         raise ApiError(403, "a consumer API key cannot use admin endpoints", code="admin_only")
+    host = (request.url.hostname or "").strip("[]").lower()
+    if host not in {h.strip("[]").lower() for h in gw.settings.admin_hosts}:
+        raise ApiError(
+            403,
+            f"admin endpoints answer only Host {', '.join(gw.settings.admin_hosts)} while MODELYARD_MASTER_KEY is "
+            "unset (got another Host: a proxy or a page on another domain); set the master key to administer "
+            "through it",
+            code="admin_host_refused",
+        )
     if not _from_this_machine(request):
         raise _unauthorized(
             "admin endpoints are served only to this machine while MODELYARD_MASTER_KEY is unset: "

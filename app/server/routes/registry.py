@@ -21,8 +21,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.server.gateway.state import gateway
+from app.server.gateway.state import Gateway, gateway
 from app.server.http.auth import require_admin
+from app.server.http.errors import ApiError
 from models.registry import ModelEntry
 
 __all__ = ["OfflineRequest", "RegisterRequest", "router"]
@@ -53,6 +54,29 @@ class OfflineRequest(BaseModel):
     req_url_template: str | None = None
 
 
+def _check_key_envs(gw: Gateway, spec: dict[str, Any]) -> None:
+    """422 when a deployment names a key variable the operator did not allow (see
+    ``GatewaySettings.allowed_key_envs``): its value would be sent to the registered URL."""
+    allowed = set(gw.settings.allowed_key_envs)
+    allowed |= {
+        d.api_key_env
+        for e in gw.registry.entries()
+        if e.origin == "catalog"
+        for d in e.spec.deployments
+        if d.api_key_env
+    }
+    for index, deployment in enumerate(spec.get("deployments") or []):
+        name = deployment.get("api_key_env") if isinstance(deployment, dict) else None
+        if name and name not in allowed:
+            raise ApiError(
+                422,
+                f"deployments[{index}].api_key_env: '{name}' is not a key variable this gateway may send; "
+                f"allowed: {', '.join(sorted(allowed)) or 'none'} (the catalog's, plus MODELYARD_KEY_ENVS)",
+                param=f"deployments.{index}.api_key_env",
+                code="key_env_not_allowed",
+            )
+
+
 def _entry_json(entry: ModelEntry) -> dict[str, Any]:
     return {
         "spec": entry.spec.model_dump(mode="json"),
@@ -74,7 +98,9 @@ def register_worker(body: RegisterRequest, request: Request) -> dict[str, Any]:
         "headers": body.header or {},
     }
     spec = {"name": body.model_name, "provider": "http_template", "http_template": template}
-    result = gateway(request).registry.register(spec, owner=body.owner)
+    gw = gateway(request)
+    _check_key_envs(gw, spec)
+    result = gw.registry.register(spec, owner=body.owner)
     verb = "updated" if result.previous_fingerprint else "registered"
     return {
         "success": True,
@@ -135,7 +161,9 @@ def list_specs(request: Request) -> list[dict[str, Any]]:
 def register_spec(spec: dict[str, Any], request: Request) -> dict[str, Any]:
     """Register a full spec; a re-registration merges deployments and reports the diff."""
     owner = str(spec.get("owner", ""))
-    result = gateway(request).registry.register(spec, owner=owner)
+    gw = gateway(request)
+    _check_key_envs(gw, spec)
+    result = gw.registry.register(spec, owner=owner)
     return {
         "name": result.name,
         "fingerprint": result.fingerprint,
