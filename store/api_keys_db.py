@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,54 +81,61 @@ class ApiKeysDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = connect(path)
         self.conn.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        """One connection, several threads (requests, the spend writer): one statement or transaction at a time."""
 
     def insert(self, key: StoredKey) -> None:
         """Add a new key (its id and hash must be new)."""
-        self.conn.execute(
-            """INSERT INTO api_keys (id, name, secret_sha256, prefix, allowed_models, rpm, tpm, budget_usd,
-                                     spent_usd, created, revoked_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                key.id,
-                key.name,
-                key.secret_sha256,
-                key.prefix,
-                json.dumps(list(key.allowed_models)),
-                key.rpm,
-                key.tpm,
-                key.budget_usd,
-                key.spent_usd,
-                key.created,
-                key.revoked_at,
-            ),
-        )
+        with self._lock:
+            self.conn.execute(
+                """INSERT INTO api_keys (id, name, secret_sha256, prefix, allowed_models, rpm, tpm, budget_usd,
+                                         spent_usd, created, revoked_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    key.id,
+                    key.name,
+                    key.secret_sha256,
+                    key.prefix,
+                    json.dumps(list(key.allowed_models)),
+                    key.rpm,
+                    key.tpm,
+                    key.budget_usd,
+                    key.spent_usd,
+                    key.created,
+                    key.revoked_at,
+                ),
+            )
 
     def all(self) -> list[StoredKey]:
         """Every key, revoked ones included, oldest first."""
-        return [StoredKey.from_row(row) for row in self.conn.execute("SELECT * FROM api_keys ORDER BY created")]
+        with self._lock:
+            return [StoredKey.from_row(row) for row in self.conn.execute("SELECT * FROM api_keys ORDER BY created")]
 
     def revoke(self, key_id: str, at: float | None = None) -> float | None:
         """Mark ``key_id`` revoked; the revocation time (the first one if already revoked), ``None`` if unknown."""
-        with write_transaction(self.conn):
-            self.conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (time.time() if at is None else at, key_id),
-            )
-            row = self.conn.execute("SELECT revoked_at FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-        return None if row is None else row["revoked_at"]
+        with self._lock:
+            with write_transaction(self.conn):
+                self.conn.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    (time.time() if at is None else at, key_id),
+                )
+                row = self.conn.execute("SELECT revoked_at FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+            return None if row is None else row["revoked_at"]
 
     def add_spend(self, spend: Mapping[str, float]) -> None:
         """Add each key's USD increment to its ``spent_usd``, in one transaction."""
-        if not spend:
-            return
-        with write_transaction(self.conn):
-            self.conn.executemany(
-                "UPDATE api_keys SET spent_usd = spent_usd + ? WHERE id = ?",
-                [(usd, key_id) for key_id, usd in spend.items()],
-            )
+        with self._lock:
+            if not spend:
+                return
+            with write_transaction(self.conn):
+                self.conn.executemany(
+                    "UPDATE api_keys SET spent_usd = spent_usd + ? WHERE id = ?",
+                    [(usd, key_id) for key_id, usd in spend.items()],
+                )
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            self.conn.close()
 
 
 def count_active_keys(path: Path) -> int:

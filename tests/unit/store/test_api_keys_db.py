@@ -81,3 +81,38 @@ def test_count_active_keys_never_creates_the_file(tmp_path):
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE unrelated (x)").connection.commit()
     assert count_active_keys(other) == 0
+
+
+def test_one_connection_shared_by_threads_serialises_its_transactions(tmp_path):
+    # a revoke or an insert during the spend writer's flush used to fail with "cannot start a
+    # transaction within a transaction", and an insert inside a flush that rolled back was lost
+    db = ApiKeysDB(tmp_path / "keys.sqlite")
+    for i in range(20):
+        db.insert(_key(f"key_{i}"))
+    errors: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            for _ in range(200):
+                db.add_spend({f"key_{i}": 0.01 for i in range(20)})
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    def administer() -> None:
+        try:
+            for i in range(20):
+                db.revoke(f"key_{i}")
+                db.insert(_key(f"new_{i}", secret_sha256=f"hash-new-{i}"))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=flush), threading.Thread(target=administer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reopened = {k.id: k for k in ApiKeysDB(tmp_path / "keys.sqlite").all()}
+    assert all(f"new_{i}" in reopened for i in range(20))  # no insert was lost
+    assert all(not reopened[f"key_{i}"].active for i in range(20))
+    assert reopened["key_0"].spent_usd == pytest.approx(2.0)
