@@ -94,11 +94,12 @@ def data_url(data: bytes, mime_type: str) -> str:
     return f"data:{mime_type or 'application/octet-stream'};base64,{base64.b64encode(data).decode()}"
 
 
-def user_content(text: str, image_urls: list[str]) -> str | list[dict[str, Any]]:
+def user_content(text: str, image_urls: list[str]) -> str | list[str | dict[str, Any]]:
     """A user message's content: plain text, or a text block plus one ``image_url`` block per image."""
     if not image_urls:
         return text
-    return [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+    blocks: list[str | dict[str, Any]] = [{"type": "text", "text": text}]
+    return blocks + [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
 
 
 def as_messages(history: list[dict[str, Any]]) -> list[BaseMessage]:
@@ -179,7 +180,7 @@ def stream_reply(
 
 
 def _read_metadata(total: AIMessageChunk, stats: TurnStats) -> None:
-    usage = total.usage_metadata or {}
+    usage: dict[str, Any] = dict(total.usage_metadata or {})
     stats.input_tokens = usage.get("input_tokens", 0)
     stats.output_tokens = usage.get("output_tokens", 0)
     meta = total.response_metadata

@@ -254,7 +254,7 @@ def quick_test(spec: ModelSpec, prompt: str, deployment: str | None = None, max_
     started = time.perf_counter()
     reply = model.invoke(prompt)
     latency = time.perf_counter() - started
-    usage = reply.usage_metadata or {}
+    usage: dict[str, Any] = dict(reply.usage_metadata or {})
     answer = reply.text or ("(an image)" if isinstance(reply.content, list) and reply.content else "")
     return QuickTest(
         answer,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import streamlit as st
 
@@ -37,6 +38,8 @@ if not warmup().done:
     loading_state()
 
 # Everything below needs the heavy imports; they come after the first paint on purpose.
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+
 from app.ui import chat_rules  # noqa: E402
 from app.ui.chat_session import Stage, TurnStats, as_messages, data_url, stream_reply  # noqa: E402
 from app.ui.state import assistant, experiments, registry, request_log, router  # noqa: E402
@@ -321,7 +324,7 @@ if submitted and (submitted.text.strip() or submitted.files):
     prompt = submitted.text.strip() or "Describe this image."
     budget = chat_rules.history_budget(spec, int(params.get("max_tokens") or 256))
     earlier = chat_rules.trim_history(as_messages([h for h in history if h["role"] != "system"]), budget)
-    turn = {
+    turn: dict[str, Any] = {
         "role": "user",
         "content": prompt,
         "images": [data for data, _ in uploads],
@@ -346,7 +349,8 @@ if submitted and (submitted.text.strip() or submitted.files):
             "image_generation": wants_image or None,
             "experiment": None if experiment == NO_EXPERIMENT else experiment,
         }  # read by the router
-        config = {"configurable": {"conversation_id": conversation_id, **(hints if spec is None else {})}}
+        configurable = {"conversation_id": conversation_id, **(hints if spec is None else {})}
+        config: RunnableConfig = {"configurable": configurable}
         messages = [*earlier, *as_messages([turn])]
         payload = {"question": prompt, "history": earlier} if grounded else messages
         st.button("Stop", key="stop_turn", icon=":material/stop:", help="Stop this answer (keeps what was written)")

@@ -162,7 +162,8 @@ window = st.radio("Range", list(RANGES), index=3, horizontal=True, key="range")
 now = time.time()
 log = request_log()
 log.flush()
-rows = log.rows(now - RANGES[window] if RANGES[window] else 0.0, now)
+span = RANGES[window]
+rows = log.rows(now - span if span else 0.0, now)
 frame = data.log_frame(rows)
 endpoints = sorted(frame["endpoint"].unique())
 if endpoints:

@@ -3,6 +3,8 @@ documents, and search a collection to see the retrieved chunks and their scores.
 
 from __future__ import annotations
 
+from typing import cast
+
 import streamlit as st
 
 from app.ui.knowledge_view import (
@@ -16,6 +18,7 @@ from app.ui.knowledge_view import (
 )
 from core.errors import KnowledgeError
 from knowledge import SAMPLE_COLLECTION, SUPPORTED_SUFFIXES, KnowledgeBase, list_collections
+from knowledge.search import SearchMode
 from knowledge.store import validate_collection_name
 
 NEW = "➕ new collection"
@@ -107,7 +110,7 @@ with search_tab:
     if collection and collection in names:
         left, middle, right = st.columns([4, 1, 1])
         query = left.text_input("Query", key="kb_query", placeholder="How long does a refund take?")
-        mode = middle.selectbox("Mode", ["hybrid", "dense", "lexical"], key="kb_mode")
+        mode = cast(SearchMode, middle.selectbox("Mode", ["hybrid", "dense", "lexical"], key="kb_mode"))
         k = right.number_input("Results", 1, 20, 5, key="kb_k")
         if query.strip():
             hits = KnowledgeBase(collection, create=False).search(query, k=int(k), mode=mode)

@@ -147,7 +147,7 @@ with register_tab:
     if submitted:
         spec, errors = form.validate()
         st.session_state.reg_errors = errors_by_field(errors)  # replaces the last submit's (stale) errors
-        if errors:
+        if errors or spec is None:
             st.rerun()  # shown under each field
         else:
             try:
