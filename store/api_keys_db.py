@@ -133,6 +133,11 @@ class ApiKeysDB:
                     [(usd, key_id) for key_id, usd in spend.items()],
                 )
 
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: it changes when *another* connection (process) commits."""
+        with self._lock:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self.conn.close()

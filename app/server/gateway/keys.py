@@ -207,15 +207,21 @@ class KeyRing:
         True
     """
 
-    def __init__(self, path: Path, flush_seconds: float = 0.5):
+    def __init__(self, path: Path, flush_seconds: float = 0.5, refresh_seconds: float = 0.5):
         self.db = ApiKeysDB(path)
         self.flush_seconds = flush_seconds
+        self.refresh_seconds = refresh_seconds
+        """How often the file is checked for keys another process created, revoked or charged."""
         self._lock = threading.Lock()
         self._by_id: dict[str, ApiKey] = {}
         self._by_hash: dict[str, ApiKey] = {}
         for stored in self.db.all():
             self._add(ApiKey(stored))
         self._pending: dict[str, float] = {}
+        self._flushing: dict[str, float] = {}
+        self._flushes = 0
+        self._version = self.db.data_version()
+        self._checked = time.monotonic()
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="modelyard-key-spend", daemon=True)
         self._thread.start()
@@ -232,8 +238,36 @@ class KeyRing:
         return bool(self._by_id)
 
     def authenticate(self, secret: str) -> ApiKey | None:
-        """The active key with this secret, or ``None``."""
+        """The active key with this secret, or ``None`` (keys changed by another process are seen
+        within ``refresh_seconds``)."""
+        if time.monotonic() - self._checked > self.refresh_seconds:
+            self.refresh()
         return self._by_hash.get(hash_secret(secret))
+
+    def refresh(self) -> None:
+        """Re-read the keys if another process changed the file: new keys, revocations, limits and
+        the spend it flushed (this process's unflushed spend is kept on top)."""
+        self._checked = time.monotonic()
+        version = self.db.data_version()
+        if version == self._version:
+            return
+        with self._lock:
+            flushes = self._flushes
+        stored_rows = self.db.all()
+        with self._lock:
+            # our own flush raced the read: the rows may or may not hold it, so spend waits a round
+            settled = not self._flushing and self._flushes == flushes
+            self._version = version if settled else -1
+            for stored in stored_rows:
+                key = self._by_id.get(stored.id)
+                if key is None:
+                    self._add(ApiKey(stored))
+                    continue
+                spent = key.spent_usd
+                key.stored = stored
+                key.spent_usd = stored.spent_usd + self._pending.get(stored.id, 0.0) if settled else spent
+                if not stored.active:
+                    self._by_hash.pop(stored.secret_sha256, None)
 
     def admit(self, key: ApiKey, now: float | None = None) -> Denial | None:
         """Check budget, requests and tokens per minute; count the request when it is admitted."""
@@ -349,13 +383,18 @@ class KeyRing:
         """Write the spend charged so far."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._flushing = pending
         try:
             self.db.add_spend(pending)
         except Exception:  # keep it for the next try rather than lose it
             with self._lock:
                 for key_id, amount in pending.items():
                     self._pending[key_id] = self._pending.get(key_id, 0.0) + amount
+                self._flushing = {}
             raise
+        with self._lock:
+            self._flushing = {}
+            self._flushes += 1
 
     def close(self) -> None:
         """Stop the writer thread and write what is pending."""
