@@ -41,10 +41,8 @@ def ensure_converted(source: LocalSource) -> Path:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        # the weights are dequantised now; save them as plain tensors. torch types Module.__setattr__'s
-        # value as Tensor | Module, though any attribute may be set.
-        model.hf_quantizer = None  # type: ignore[assignment]
-        model.is_quantized = False  # type: ignore[assignment]
+        model.hf_quantizer = None  # the weights are dequantised now; save them as plain tensors
+        model.is_quantized = False
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config  # else bitsandbytes refuses "a GGUF-quantized model"
         model.save_pretrained(scratch)
