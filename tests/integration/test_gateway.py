@@ -211,6 +211,37 @@ def test_remote_runnable_support_bot_invoke_and_stream(server):
     assert plain["sources"] and plain["answer"].startswith("echo:")
 
 
+def test_chain_calls_are_charged_to_the_key_and_logged(server):
+    created = httpx.post(f"{server.url}/api/keys", headers=server.admin, json={"name": "chains"}).json()
+    consumer = {"Authorization": f"Bearer {created['secret']}"}
+    bot = RemoteRunnable(f"{server.url}/support", headers=consumer)
+    bot.invoke({"question": "How long do I have to return an item? (charged)"})
+    list(RemoteRunnable(f"{server.url}/rag", headers=consumer).stream({"question": "Which items can I return?"}))
+    gw = server.app.state.gateway
+    deadline = time.monotonic() + 5
+    while True:
+        gw.log.flush()
+        rows = [r for r in gw.log.rows(0, time.time() + 5) if r["key_id"] == created["id"]]
+        if len(rows) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sorted(r["endpoint"] for r in rows) == ["rag_stream", "support_invoke"]
+    for row in rows:
+        assert row["status"] == 200 and row["model"] == "fake-chat" and row["output_tokens"] > 0
+        assert row["cost_usd"] > 0
+    listed = next(
+        k for k in httpx.get(f"{server.url}/api/keys", headers=server.admin).json()["data"] if k["id"] == created["id"]
+    )
+    assert listed["spent_usd"] == pytest.approx(sum(r["cost_usd"] for r in rows))
+
+
+def test_chain_endpoints_that_bypass_review_or_limits_are_off(server):
+    body = {"input": {"question": "hi"}}
+    for path in ("/support/stream_log", "/support/stream_events", "/support/batch", "/rag/stream_events"):
+        answer = httpx.post(f"{server.url}{path}", json=body, headers=server.admin)
+        assert answer.status_code == 404, (path, answer.status_code)
+
+
 # ---- plain HTTP: malformed input, limits, admin endpoints, metrics, usage ------------------------
 def test_malformed_requests_get_actionable_4xx(server):
     url = f"{server.url}/v1/chat/completions"

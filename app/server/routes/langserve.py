@@ -1,27 +1,41 @@
-"""LangServe routes: the customer-service bot at ``/support`` and plain RAG at ``/rag``.
+"""LangServe routes: the customer-service bot at ``/support`` and RAG at ``/rag``.
 
 Both answer from one knowledge-base collection (``shop`` by default) with the router as the
-model; ``/support`` adds moderation (policy ``support``) around it. Each gets LangServe's
-``invoke``, ``batch``, ``stream`` and ``playground`` endpoints.
+model, moderated (policy ``support`` and ``default``). Each gets LangServe's ``invoke``,
+``stream`` and ``playground`` endpoints — not ``batch`` (any number of runs for one admitted
+request) nor ``stream_log`` / ``stream_events`` (they show the inner model's tokens before output
+review). Every request is charged to its key and logged (:mod:`app.server.gateway.chain_accounting`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from langserve import add_routes
 from pydantic import BaseModel, Field
 
+from app.server.gateway.chain_accounting import ChainAccounting
+from app.server.gateway.state import gateway
 from app.server.gateway.warmup import Once
-from app.server.http.auth import require_chain_key
+from app.server.http.auth import bearer, require_chain_key
 from app.server.http.errors import ApiError
+from app.server.http.timing import arrived
 from chains.assistant import build_assistant
-from chains.rag import build_rag_chain
-from chains.retrieval import DEFAULT_MIN_RELEVANCE, HybridRetriever
 from routers.router import RouterRunnable
 
-__all__ = ["QuestionInput", "add_chain_routes"]
+__all__ = ["SERVED_ENDPOINTS", "QuestionInput", "add_chain_routes"]
+
+Endpoint = Literal["invoke", "stream", "playground", "input_schema", "output_schema", "config_schema"]
+SERVED_ENDPOINTS: tuple[Endpoint, ...] = (
+    "invoke",
+    "stream",
+    "playground",
+    "input_schema",
+    "output_schema",
+    "config_schema",
+)
+"""LangServe endpoints the chains get (``batch``, ``stream_log`` and ``stream_events`` are off)."""
 
 
 class QuestionInput(BaseModel):
@@ -50,16 +64,29 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
                 code="knowledge_unavailable",
             )
 
-    from knowledge import KnowledgeBase
-
     support = build_assistant(router, policy="support", collection=collection)
-    retriever = HybridRetriever(knowledge_base=KnowledgeBase(collection), min_relevance=DEFAULT_MIN_RELEVANCE)
-    rag = build_rag_chain(retriever, router)
+    rag = build_assistant(router, policy="default", collection=collection)  # moderated like every surface
+
+    def accounting(path: str) -> Any:
+        async def modify(config: dict[str, Any], request: Request) -> dict[str, Any]:
+            gw = gateway(request)
+            token = bearer(request)
+            key = gw.keys.authenticate(token) if token else None
+            endpoint = f"{path.strip('/')}_{request.url.path.rsplit('/', 1)[-1]}"  # support_invoke, rag_stream
+            call = gw.open_call(endpoint, "auto", key, started=arrived(request))
+            return {**config, "callbacks": [*(config.get("callbacks") or []), ChainAccounting(call)]}
+
+        return modify
+
     for chain, path in ((support, "/support"), (rag, "/rag")):
         # the chains' inferred schemas are loose; name the types so LangServe validates both ways
         add_routes(
             app,
-            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),  # type: ignore[arg-type]
+            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
             path=path,
+            # only endpoints whose output passed output review, one input per admitted request:
+            # stream_log / stream_events would show the inner model's raw tokens, batch any number of runs
+            enabled_endpoints=SERVED_ENDPOINTS,
+            per_req_config_modifier=accounting(path),
             dependencies=[Depends(require_chain_key), Depends(knowledge_ready)],  # the same API keys as /v1
         )
