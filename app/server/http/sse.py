@@ -23,7 +23,7 @@ import orjson
 from app.server.gateway.lifecycle import Call
 from app.server.http.errors import error_body, status_of
 
-__all__ = ["Finish", "render_chunks", "sse", "usage_of"]
+__all__ = ["Finish", "render_chunks", "settled_stream", "sse", "usage_of"]
 
 Finish = Callable[[int, int], tuple[dict[str, Any], float]]
 """``(input_tokens, output_tokens) -> (route record, cost in USD)``, called once at the end."""
@@ -44,7 +44,30 @@ def _event(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-async def render_chunks(
+async def settled_stream(call: Call, events: AsyncIterator[bytes], source: Any) -> AsyncIterator[bytes]:
+    """The one lifecycle of a streamed answer, around the renderer's ``events``.
+
+    The call counts as a client disconnect (499) until ``events`` ends, when it is a 200; an error
+    after the first event can only travel inside the stream, as an ``{"error": ...}`` event; the call
+    is settled exactly once, and ``source`` (the upstream stream) is closed, also when the client
+    went away — which closes the upstream connection.
+    """
+    call.failed(499, "ClientDisconnected")
+    try:
+        async for event in events:
+            yield event
+        call.failed(200, "")
+    except Exception as exc:
+        error = status_of(exc)
+        call.failed(error.status, exc)
+        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
+    finally:
+        call.settle()
+        with contextlib.suppress(Exception):
+            await source.aclose()
+
+
+def render_chunks(
     call: Call,
     first: dict[str, Any],
     rest: AsyncIterator[dict[str, Any]],
@@ -52,49 +75,48 @@ async def render_chunks(
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     """The SSE body of a chat stream whose first chunk ``first`` already arrived."""
+    return settled_stream(call, _chat_events(call, first, rest, finish, include_usage), rest)
+
+
+async def _chat_events(
+    call: Call,
+    first: dict[str, Any],
+    rest: AsyncIterator[dict[str, Any]],
+    finish: Finish,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     chunk_id = f"chatcmpl-{call.record.id}"
     held: dict[str, Any] | None = None
     input_tokens = output_tokens = 0
-    call.failed(499, "ClientDisconnected")  # until the stream ends one way or another
-    try:
-        chunk: dict[str, Any] | None = first
-        while chunk is not None:
-            chunk["id"] = chunk_id
-            choices = chunk.get("choices")
-            usage = chunk.get("usage")
-            if usage:
-                input_tokens = int(usage.get("prompt_tokens") or 0)
-                output_tokens = int(usage.get("completion_tokens") or 0)
-            if choices:
-                delta = choices[0].get("delta") or {}
-                if delta.get("content") or delta.get("tool_calls"):
-                    call.first_token()
-                if choices[0].get("finish_reason") and not include_usage:
-                    held = chunk
-                else:
-                    chunk.setdefault("model", call.record.model)
-                    yield _event(chunk)
-            elif usage is not None and include_usage:
+    chunk: dict[str, Any] | None = first
+    while chunk is not None:
+        chunk["id"] = chunk_id
+        choices = chunk.get("choices")
+        usage = chunk.get("usage")
+        if usage:
+            input_tokens = int(usage.get("prompt_tokens") or 0)
+            output_tokens = int(usage.get("completion_tokens") or 0)
+        if choices:
+            delta = choices[0].get("delta") or {}
+            if delta.get("content") or delta.get("tool_calls"):
+                call.first_token()
+            if choices[0].get("finish_reason") and not include_usage:
                 held = chunk
-            chunk = await anext(rest, None)
-        route, cost = finish(input_tokens, output_tokens)
-        call.answered(route)
-        call.usage(input_tokens, output_tokens, cost)
-        call.failed(200, "")
-        last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()), "choices": []}
-        last["model"] = call.record.model
-        if last.get("usage") is not None:
-            last["usage"] = usage_of(input_tokens, output_tokens)
-        last["modelyard_route"] = route
-        yield _event(last) + b"data: [DONE]\n\n"
-    except Exception as exc:  # after the first chunk an error can only travel inside the stream
-        error = status_of(exc)
-        call.failed(error.status, exc)
-        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
-    finally:  # also on client disconnect: closing the source closes the upstream connection
-        call.settle()
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
+            else:
+                chunk.setdefault("model", call.record.model)
+                yield _event(chunk)
+        elif usage is not None and include_usage:
+            held = chunk
+        chunk = await anext(rest, None)
+    route, cost = finish(input_tokens, output_tokens)
+    call.answered(route)
+    call.usage(input_tokens, output_tokens, cost)
+    last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()), "choices": []}
+    last["model"] = call.record.model
+    if last.get("usage") is not None:
+        last["usage"] = usage_of(input_tokens, output_tokens)
+    last["modelyard_route"] = route
+    yield _event(last) + b"data: [DONE]\n\n"
 
 
 def usage_of(input_tokens: int, output_tokens: int) -> dict[str, int]:

@@ -13,7 +13,6 @@ prompt is an API without a restart.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,9 +26,9 @@ from app.server.gateway.keys import ApiKey
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.state import Gateway, gateway
 from app.server.http.auth import ConsumerKey, require_key
-from app.server.http.errors import ApiError, error_body, status_of
+from app.server.http.errors import ApiError
 from app.server.http.headers import ROUTE_HEADER, route_header
-from app.server.http.sse import sse, usage_of
+from app.server.http.sse import settled_stream, sse, usage_of
 from app.server.http.timing import arrived
 from app.server.routes.completions import check_model, fail
 from chains.prompt_library import Prompt, PromptInputError
@@ -149,31 +148,24 @@ async def _stream(
     )
 
 
-async def _events(
+def _events(prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage]) -> AsyncIterator[bytes]:
+    return settled_stream(call, _prompt_events(prompt, call, first, rest), rest)
+
+
+async def _prompt_events(
     prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage]
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     route: dict[str, Any] = {}
-    call.failed(499, "ClientDisconnected")  # until the stream ends one way or another
-    try:
-        piece: BaseMessage | None = first
-        while piece is not None:
-            if piece.text:
-                call.first_token()
-                yield sse({"output": piece.text})
-            _add(call, piece)
-            route = piece.response_metadata.get("route", route)
-            piece = await anext(rest, None)
-        call.failed(200, "")
-        call.answered(route)
-        record = call.record
-        usage = usage_of(record.input_tokens, record.output_tokens)
-        yield sse({"model": record.model, "prompt": prompt.name, "usage": usage, "modelyard_route": route})
-        yield sse("[DONE]")
-    except Exception as exc:  # after the first chunk an error can only travel inside the stream
-        error = status_of(exc)
-        call.failed(error.status, exc)
-        yield sse(error_body(error.status, error.message, error.param, error.code))
-    finally:
-        call.settle()
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
+    piece: BaseMessage | None = first
+    while piece is not None:
+        if piece.text:
+            call.first_token()
+            yield sse({"output": piece.text}).encode()
+        _add(call, piece)
+        route = piece.response_metadata.get("route", route)
+        piece = await anext(rest, None)
+    call.answered(route)
+    record = call.record
+    usage = usage_of(record.input_tokens, record.output_tokens)
+    yield sse({"model": record.model, "prompt": prompt.name, "usage": usage, "modelyard_route": route}).encode()
+    yield sse("[DONE]").encode()
