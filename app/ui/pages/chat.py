@@ -36,6 +36,10 @@ def loading_state() -> None:
 
 if not warmup().done:
     loading_state()
+echo = st.empty()  # the question just sent, shown at once; replaced by the conversation below
+if submitted and submitted.text.strip():
+    with echo.container(), st.chat_message("user"):
+        st.markdown(submitted.text)
 
 # Everything below needs the heavy imports; they come after the first paint on purpose.
 from langchain_core.runnables import RunnableConfig  # noqa: E402
@@ -314,6 +318,7 @@ if (pending := st.session_state.pop("pending", None)) is not None:
     history.append(answer_item(stats, pending["text"] + " …", stopped=True))
 st.session_state.busy = False
 
+echo.empty()
 for item in history:
     show_message(item)
 
