@@ -1,4 +1,15 @@
-"""Retrieval quality and speed of the knowledge base, on a public FAQ data set.
+"""Retrieval quality and speed of the knowledge base, on public FAQ data sets.
+
+**FAQ-style corpora** (:mod:`bench.faq_eval`, first): chapter files with one section per
+question — the Python FAQ and zaragoza-construction-faq regrouped by category
+(:mod:`bench.faq_corpora`) — queried with each section's question and with hand-written
+paraphrases (``bench/data/faq_paraphrases.jsonl``). Beside the current pipeline it prints the
+plain dense baseline (MiniLM over heading-aware 800-character chunks) and the previous method
+(the ``knowledge`` package of ``bench.faq_eval.PREVIOUS_COMMIT``), the diagnosis rows (body-only
+vectors, MMR, the RAG threshold) and a leave-one-source-out check. No weight was fitted to
+these corpora: the defaults are the ones below, chosen before them.
+
+**Answer-as-document** (the original set-up, below):
 
 Data: ``zaragoza-construction-faq`` (PyPI, CC-BY-4.0, by Zaragoza AB): 503 question → answer
 pairs about Swedish construction, in English and Swedish. We index the English **answers
@@ -17,8 +28,10 @@ Printed, with dense retrieval and the earlier hybrid fusion as baselines measure
   2,000-chunk collection (English and Swedish answers, and question + answer rows);
 * query latency p50 / p99 for k=5 on that 2,000-chunk collection, after a warm-up, per method.
 
-Targets from the issue: hybrid recall@5 ≥ 0.95; query p50 ≤ 20 ms. They are reported, not
-asserted. Run: ``python bench/retrieval_eval.py`` (about four minutes on 2 shared cores).
+Targets from the issues: FAQ-style recall@5 ≥ 0.98 and paraphrased recall@1 ≥ 0.90; zaragoza
+(answer-as-document) hybrid recall@5 ≥ 0.82; query p50 ≤ 20 ms. They are reported, not
+asserted. Run: ``python bench/retrieval_eval.py`` (about fifteen minutes on 2 shared cores;
+``--skip-faq`` for the answer-as-document part only).
 """
 
 from __future__ import annotations
@@ -119,9 +132,35 @@ def time_queries(search: Callable[[str], object], questions: list[str], warmup: 
     return timings
 
 
+def faq_section(workdir: Path, client) -> dict:  # type: ignore[no-untyped-def]
+    """The FAQ-style corpora: every method, the diagnosis rows, leave-one-source-out."""
+    from bench.faq_corpora import build_python_faq, build_zaragoza_chapters, load_paraphrases
+    from bench.faq_eval import PREVIOUS_COMMIT, evaluate_corpus, leave_one_source_out
+    from models.embeddings import local_embeddings
+
+    print(
+        f"FAQ-style corpora: chapter files, one section per question; previous = knowledge/ at {PREVIOUS_COMMIT}, "
+        "baseline = plain dense (MiniLM, heading-aware 800-character chunks)"
+    )
+    paraphrases = load_paraphrases()
+    corpora = [build_python_faq(workdir / "faq" / "python-faq"), build_zaragoza_chapters(workdir / "faq" / "zaragoza")]
+    results = {c.name: evaluate_corpus(c, paraphrases, client, local_embeddings(), workdir) for c in corpora}
+    leave_one_source_out(results)
+    for name, figures in results.items():
+        hybrid = figures["hybrid"]
+        print(
+            f"Targets on {name}: recall@5 >= 0.98: {'met' if hybrid['recall@5'] >= 0.98 else 'NOT met'} "
+            f"({hybrid['recall@5']:.3f}); paraphrased recall@1 >= 0.90: "
+            f"{'met' if hybrid['para recall@1'] >= 0.90 else 'NOT met'} ({hybrid['para recall@1']:.3f})"
+        )
+    print()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="keep the collections here (default: a temp folder)")
+    parser.add_argument("--skip-faq", action="store_true", help="only the answer-as-document part")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retrieval-eval-"))
     (workdir / "eval").mkdir(parents=True, exist_ok=True)
@@ -150,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         report = kb.ingest(files)
         return kb, KnowledgeBase(name, client=client, create=False, search_options=old), report
 
+    if not args.skip_faq:
+        faq_section(workdir, client)
     english_kb, english_rrf, _ = collection("zaragoza-eval", [answers_file])
     print(
         f"Retrieval on zaragoza-construction-faq (CC-BY-4.0), torch threads: {torch.get_num_threads()}; "
@@ -179,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     recall = scores["hybrid"]["recall@5"]
     print(
-        f"\nTargets: hybrid recall@5 >= 0.95: {'met' if recall >= 0.95 else 'NOT met'} ({recall:.3f}); "
+        f"\nTargets: zaragoza hybrid recall@5 >= 0.82: {'met' if recall >= 0.82 else 'NOT met'} ({recall:.3f}); "
         f"query p50 <= 20 ms: {'met' if p50['hybrid'] <= 20 else 'NOT met'} ({p50['hybrid']:.1f} ms)"
     )
     return 0

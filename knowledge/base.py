@@ -132,7 +132,7 @@ class KnowledgeBase:
         """The ingested source files, sorted by path."""
         manifest = read_manifest(self.collection)
         return [
-            DocumentInfo(source, len(record.chunk_ids), next(iter(record.versions), ""))
+            DocumentInfo(source, len(record.chunk_ids), next((v.file_hash for v in record.versions.values()), ""))
             for source, record in sorted(manifest.items())
         ]
 

@@ -4,8 +4,9 @@ One run:
 
 1. **Discover** the files under the given paths (hidden files and unsupported types in folders
    are ignored; a named file of an unsupported type is reported as skipped).
-2. **Compare** each file's SHA-256 with the collection's manifest (:mod:`knowledge.manifest`):
-   unchanged files cost one hash and nothing else.
+2. **Compare** each file's version — its SHA-256 together with the splitting rules and sizes —
+   with the collection's manifest (:mod:`knowledge.manifest`): unchanged files cost one hash
+   and nothing else; after a change of the splitting rules every file is re-split once.
 3. **Read and split** new and changed files. A file that cannot be read is skipped with a
    warning naming it and the reason; the rest go on. Empty files, and files with no text,
    leave no chunks (and remove the chunks of their previous version).
@@ -35,7 +36,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from knowledge.loaders import SUPPORTED_SUFFIXES, UnreadableDocument, load_file
-from knowledge.manifest import DocumentRecord, chunk_id, read_manifest
+from knowledge.manifest import DocumentRecord, chunk_id, read_manifest, version_key
 from knowledge.splitting import SplitOptions, embedding_text, split_documents
 from knowledge.store import stamp_revision
 
@@ -109,7 +110,7 @@ class _PendingFile:
     """A new or changed file, read and split, waiting to be written."""
 
     source: str
-    file_hash: str
+    version: str
     chunks: list[Document]
     previous: DocumentRecord | None
 
@@ -268,12 +269,13 @@ def _read_one(path: Path, previous: DocumentRecord | None, options: IngestOption
     except OSError as error:
         raise UnreadableDocument(path, f"cannot read ({error.strerror or error})") from error
     file_hash = hashlib.sha256(data).hexdigest()
-    if previous is not None and previous.is_current(file_hash):
+    version = version_key(file_hash, options.split.signature())
+    if previous is not None and previous.is_current(version):
         return None
     chunks = split_documents(load_file(path, data), options.split) if data.strip() else []
     for chunk in chunks:
-        chunk.metadata.update(source=str(path), file=path.name, file_hash=file_hash)
-    return _PendingFile(str(path), file_hash, chunks, previous)
+        chunk.metadata.update(source=str(path), file=path.name, file_hash=file_hash, version=version)
+    return _PendingFile(str(path), version, chunks, previous)
 
 
 def _write_chunks(
@@ -291,7 +293,7 @@ def _write_chunks(
         batch = queue[start : start + batch_size]
         vectors = embeddings.embed_documents([embedding_text(chunk) for _, chunk in batch])
         collection.upsert(
-            ids=[chunk_id(item.source, item.file_hash, chunk.metadata["chunk_index"]) for item, chunk in batch],
+            ids=[chunk_id(item.source, item.version, chunk.metadata["chunk_index"]) for item, chunk in batch],
             embeddings=vectors,  # type: ignore[arg-type]
             documents=[chunk.page_content for _, chunk in batch],
             metadatas=[_clean_metadata(chunk.metadata) for _, chunk in batch],
@@ -306,8 +308,8 @@ def _write_chunks(
 def _finish_file(collection: Collection, item: _PendingFile, report: IngestReport) -> None:
     """All chunks of ``item`` are written: delete its other versions and record the outcome."""
     previous = item.previous
-    _delete(collection, previous.stale_ids(item.file_hash) if previous else [], report)
-    had_version = previous is not None and any(h != item.file_hash for h in previous.versions)
+    _delete(collection, previous.stale_ids(item.version) if previous else [], report)
+    had_version = previous is not None and any(key != item.version for key in previous.versions)
     (report.updated if had_version else report.added).append(item.source)
 
 

@@ -92,13 +92,15 @@ def load_markdown(path: Path, data: bytes) -> list[Document]:
 
 
 def load_html(path: Path, data: bytes) -> list[Document]:
-    """An HTML page: visible text, with ``<h1>``–``<h6>`` turned into Markdown headings."""
+    """An HTML page: visible text, ``<h1>``–``<h6>`` turned into Markdown headings, ``<pre>`` into fenced code."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(decode_text(data, path), "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["head", "title", "script", "style", "noscript", "template", "svg"]):
         tag.decompose()
+    for block in soup.find_all("pre"):  # code stays code: its "# comment" lines are no headings
+        block.replace_with(f"\n\n```\n{block.get_text().strip(chr(10))}\n```\n\n")
     for level in range(1, 7):
         for heading in soup.find_all(f"h{level}"):
             heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")

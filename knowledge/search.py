@@ -2,11 +2,15 @@
 
 For a query the searcher
 
-1. embeds it once and asks Chroma for the ``fetch_k`` nearest chunks (cosine);
+1. embeds it once and asks Chroma for the ``fetch_k`` nearest chunks (cosine), and compares it
+   with the **section headings** too: the first chunk of every section has a second vector, its
+   heading alone (the question, in an FAQ), so a query that restates a question meets it
+   directly instead of through the question-plus-answer text. A chunk's dense score is the
+   larger of its body and heading cosines;
 2. scores the collection's chunks with BM25 (an in-memory mirror of the collection's texts,
    rebuilt whenever the collection's revision token changes — also after writes made by
    another process, such as the CLI) and takes the ``fetch_k`` best;
-3. scores every candidate of either list on *both* signals (cosine for BM25-only candidates from
+3. scores every candidate of any list on *both* signals (cosine for BM25-only candidates from
    their stored vectors, BM25 for dense-only ones) and fuses them as a convex combination of
    z-scores (:func:`knowledge.fusion.score_fusion`) — dense leads for alphabetic queries,
    lexical for Chinese ones, which MiniLM reads poorly;
@@ -85,6 +89,9 @@ class SearchOptions:
     """Share of Chinese characters above which the lexical retriever leads."""
     mmr_lambda: float = 0.7
     """MMR trade-off when ``mmr=True``: 1 = relevance only, 0 = diversity only."""
+    heading_vectors: bool = True
+    """Also match the query against section headings on their own (the first chunk of each headed
+    section scores the larger of its body and heading cosines); ``False`` ranks by bodies only."""
 
     def __post_init__(self) -> None:
         if self.fetch_k < 1:
@@ -109,7 +116,9 @@ class SearchHit:
         score: relevance in [0, 1] (max of cosine similarity and query-term coverage).
         rank_score: the score that ordered the results: the fused score in hybrid mode (a
             weighted sum of z-scores, or the RRF score), the cosine or BM25 score in a single mode.
-        dense_score: cosine similarity to the query, when computed.
+        dense_score: cosine similarity of the chunk's text to the query, when computed.
+        heading_score: cosine similarity of its section heading to the query (first chunks of
+            headed sections only); ranking uses the larger of the two, relevance the first.
         lexical_score: BM25 score, when lexical search ran and the chunk matched a query term.
     """
 
@@ -119,6 +128,7 @@ class SearchHit:
     score: float = 0.0
     rank_score: float = 0.0
     dense_score: float | None = None
+    heading_score: float | None = None
     lexical_score: float | None = None
 
     @property
@@ -165,6 +175,10 @@ class _Mirror:
     index: LexicalIndex
     positions: dict[str, int]
     vectors: dict[str, np.ndarray]
+    headed: list[str] = field(default_factory=list)
+    """Ids of the first chunks of sections with a heading, in the rows of ``heading_matrix``."""
+    heading_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    """One row per ``headed`` chunk: the embedding of its section's own heading."""
 
 
 class HybridSearcher:
@@ -178,6 +192,7 @@ class HybridSearcher:
         self._embeddings = embeddings
         self.options = options or SearchOptions()
         self._mirror: _Mirror | None = None
+        self._heading_vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def search(
@@ -209,12 +224,15 @@ class HybridSearcher:
         vector = None if mode == "lexical" else np.asarray(self._embeddings.embed_query(query))
         terms = tokenize(query)
         fetch = max(self.options.fetch_k, k)
-        dense = self._dense(vector, fetch, mirror) if vector is not None else {}
+        similarity = self._dense(vector, fetch, mirror) if vector is not None else {}
+        headings = self._heading_scores(vector, mirror) if vector is not None and self.options.heading_vectors else {}
         bm25 = mirror.index.scores(terms) if mode != "dense" else np.zeros(len(mirror.ids))
         lexical = {mirror.ids[position]: score for position, score in LexicalIndex.top(bm25, fetch)}
-        similarity = dict(dense)
+        top_headings = sorted(headings, key=lambda c: -headings[c])[:fetch]
+        self._add_similarity([c for c in top_headings if c not in similarity], similarity, vector, mirror)
+        dense = self._dense_ranking(similarity, headings, top_headings)
         if mode == "hybrid":
-            fused = dict(self._fuse(chinese, dense, lexical, bm25, similarity, vector, mirror))
+            fused = dict(self._fuse(chinese, dense, lexical, bm25, similarity, headings, vector, mirror))
         else:
             fused = dense if mode == "dense" else lexical
         ranked = list(fused)[: fetch if mmr else k]
@@ -222,10 +240,37 @@ class HybridSearcher:
         if vector is not None:
             vectors = self._vectors(ranked if mmr else [c for c in ranked if c not in similarity], mirror)
             similarity.update({chunk: float(vector @ v) for chunk, v in vectors.items()})
-        hits = [self._hit(c, similarity.get(c), terms, mirror, fused[c], bm25, chinese) for c in ranked]
+        hits = [
+            self._hit(c, similarity.get(c), headings.get(c), terms, mirror, fused[c], bm25, chinese) for c in ranked
+        ]
         if mmr and vectors:
             hits = self._diversify(hits, vectors, k=k, relevance=self._mmr_relevance(hits, terms, mirror, chinese))
         return [hit for hit in hits[:k] if hit.score >= min_relevance]
+
+    def _add_similarity(
+        self, ids: list[str], similarity: dict[str, float], vector: np.ndarray | None, mirror: _Mirror
+    ) -> None:
+        """Add the body cosines of ``ids`` (from their stored vectors) to ``similarity``."""
+        if vector is not None and ids:
+            similarity.update({chunk: float(vector @ v) for chunk, v in self._vectors(ids, mirror).items()})
+
+    @staticmethod
+    def _heading_scores(vector: np.ndarray, mirror: _Mirror) -> dict[str, float]:
+        """Chunk id → cosine between the query and the chunk's section heading (headed first chunks)."""
+        if not mirror.headed:
+            return {}
+        scores = mirror.heading_matrix @ vector.astype(np.float32)
+        return dict(zip(mirror.headed, scores.tolist(), strict=True))
+
+    @staticmethod
+    def _dense_ranking(
+        similarity: dict[str, float], headings: dict[str, float], top_headings: list[str]
+    ) -> dict[str, float]:
+        """The dense candidates (nearest bodies and nearest headings), best first, each scored by
+        the larger of its body and heading cosines."""
+        pool = list(dict.fromkeys([*similarity, *top_headings]))
+        scored = {c: max(similarity.get(c, -1.0), headings.get(c, -1.0)) for c in pool}
+        return dict(sorted(scored.items(), key=lambda pair: -pair[1]))
 
     def _diversify(
         self, hits: list[SearchHit], vectors: dict[str, np.ndarray], *, k: int, relevance: list[float]
@@ -256,6 +301,7 @@ class HybridSearcher:
         lexical: dict[str, float],
         bm25: np.ndarray,
         similarity: dict[str, float],
+        headings: dict[str, float],
         vector: np.ndarray | None,
         mirror: _Mirror,
     ) -> list[tuple[str, float]]:
@@ -266,12 +312,11 @@ class HybridSearcher:
             weights = (low, high) if chinese else (high, low)
             return reciprocal_rank_fusion([list(dense), list(lexical)], k=options.rrf_k, weights=weights)
         pool = list(dict.fromkeys([*dense, *lexical]))
-        if vector is not None:
-            vectors = self._vectors([c for c in pool if c not in similarity], mirror)
-            similarity.update({chunk: float(vector @ v) for chunk, v in vectors.items()})
+        self._add_similarity([c for c in pool if c not in similarity], similarity, vector, mirror)
         share = options.primary_share
+        dense_scores = {c: max(similarity[c], headings.get(c, -1.0)) for c in pool if c in similarity}
         return score_fusion(
-            [{c: similarity[c] for c in pool if c in similarity}, {c: float(bm25[mirror.positions[c]]) for c in pool}],
+            [dense_scores, {c: float(bm25[mirror.positions[c]]) for c in pool}],
             weights=(1 - share, share) if chinese else (share, 1 - share),
         )
 
@@ -294,6 +339,7 @@ class HybridSearcher:
     def _hit(
         chunk: str,
         dense_score: float | None,
+        heading_score: float | None,
         terms: list[str],
         mirror: _Mirror,
         rank_score: float,
@@ -311,6 +357,7 @@ class HybridSearcher:
             score=relevance,
             rank_score=rank_score,
             dense_score=dense_score,
+            heading_score=heading_score,
             lexical_score=lexical_score if lexical_score > 0 else None,
         )
 
@@ -329,6 +376,7 @@ class HybridSearcher:
             texts.append(text or "")
             metadatas.append(metadata)
         indexed = [embedding_text(Document(page_content=t, metadata=m)) for t, m in zip(texts, metadatas, strict=True)]
+        headed = section_starts(ids, metadatas) if self.options.heading_vectors else {}
         return _Mirror(
             revision,
             ids,
@@ -337,4 +385,50 @@ class HybridSearcher:
             LexicalIndex(indexed),
             {chunk: position for position, chunk in enumerate(ids)},
             self._stored_vectors(ids),
+            list(headed),
+            self._embed_headings(list(headed.values())),
         )
+
+    def _embed_headings(self, headings: list[str]) -> np.ndarray:
+        """One row per heading; each distinct heading is embedded once per searcher (kept across rebuilds)."""
+        new = [text for text in dict.fromkeys(headings) if text not in self._heading_vectors]
+        if new:
+            vectors = self._embeddings.embed_documents(new)
+            self._heading_vectors.update(
+                (text, np.asarray(v, dtype=np.float32)) for text, v in zip(new, vectors, strict=True)
+            )
+        if not headings:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._heading_vectors[text] for text in headings])
+
+
+def section_starts(ids: list[str], metadatas: list[dict[str, Any]]) -> dict[str, str]:
+    """Chunk id → own heading (the last part of the path) for the first chunk of every headed section.
+
+    A section's first chunk is the lowest-numbered chunk of its file version with that heading
+    path after a chunk with another one (or none). Chunks without a heading (plain text, PDF
+    pages, answer-only FAQ rows) have none.
+
+    Example:
+        >>> meta = [{"source": "a", "chunk_index": i, "heading": h} for i, h in enumerate(["A", "A > B", "A > B"])]
+        >>> section_starts(["c0", "c1", "c2"], meta)
+        {'c0': 'A', 'c1': 'B'}
+    """
+    order = sorted(
+        range(len(ids)),
+        key=lambda p: (
+            str(metadatas[p].get("source", "")),
+            str(metadatas[p].get("version") or metadatas[p].get("file_hash", "")),
+            int(metadatas[p].get("chunk_index", 0)),
+        ),
+    )
+    starts: dict[str, str] = {}
+    previous: tuple[str, str, str] | None = None
+    for position in order:
+        metadata = metadatas[position]
+        version = (str(metadata.get("source", "")), str(metadata.get("version") or metadata.get("file_hash", "")))
+        heading = str(metadata.get("heading") or "")
+        if heading and previous != (*version, heading):
+            starts[ids[position]] = heading.split(" > ")[-1]
+        previous = (*version, heading)
+    return starts

@@ -139,3 +139,36 @@ def test_keyword_decoys_do_not_push_the_paraphrased_answer_out(make_kb, tmp_path
     assert hybrid[0].lexical_score is None and hybrid[1].lexical_score is not None
     rrf = KnowledgeBase("docs", search_options=SearchOptions(fusion="rrf")).search(question, k=1)
     assert Path(rrf[0].source).name == "decoy.txt"  # the earlier fusion, kept for comparison, does not
+
+
+GARDEN_FAQ = """# Garden care
+
+## When should I prune roses?
+
+Late winter, just before the buds swell. {long}
+
+## How often do I water a new lawn?
+
+Every morning for the first two weeks, then twice a week.
+
+## Can compost go on vegetables?
+
+Yes, dig well-rotted compost into the beds in autumn.
+"""
+
+
+def test_section_headings_are_matched_on_their_own_vector(make_kb, tmp_path):
+    chapter = tmp_path / "garden.md"
+    long = " ".join(f"Cut stem number {i} above an outward-facing bud." for i in range(40))
+    chapter.write_text(GARDEN_FAQ.format(long=long), encoding="utf-8")
+    kb = make_kb()
+    kb.ingest([chapter])
+    top = kb.search("How often do I water a new lawn?", k=1, mode="dense")[0]
+    assert top.heading == "Garden care > How often do I water a new lawn?"
+    assert top.heading_score == pytest.approx(1.0, abs=1e-3) and top.dense_score < top.heading_score
+    roses = [hit for hit in kb.search("pruning roses", k=10) if "prune roses" in hit.heading]
+    assert len(roses) > 1 and sum(hit.heading_score is not None for hit in roses) == 1  # first chunk only
+    body_only = KnowledgeBase(kb.name, create=False, search_options=SearchOptions(heading_vectors=False))
+    plain = body_only.search("How often do I water a new lawn?", k=3, mode="dense")
+    assert all(hit.heading_score is None for hit in plain)
+    assert plain[0].id == top.id and plain[0].dense_score == pytest.approx(top.dense_score)

@@ -12,7 +12,8 @@ import pytest
 from core.errors import KnowledgeError
 from knowledge import IngestOptions, KnowledgeBase, delete_collection, list_collections
 from knowledge.loaders import load_file
-from knowledge.splitting import split_documents
+from knowledge.manifest import chunk_id
+from knowledge.splitting import SplitOptions, split_documents
 
 RETURNS = """# Returns policy
 
@@ -87,6 +88,32 @@ def test_a_changed_file_replaces_its_old_chunks(make_kb, corpus):
     assert len(texts) == expected_chunks(returns)
     assert any("60 days" in t for t in texts) and not any("30 days" in t for t in texts)
     assert "2 business days" in kb.search("How fast is my refund?", k=1)[0].text
+
+
+def test_new_splitting_rules_or_sizes_re_split_unchanged_files_once(make_kb, corpus):
+    make_kb().ingest([corpus])
+    small = IngestOptions(split=SplitOptions(chunk_size=60, chunk_overlap=0))
+    kb = make_kb(ingest_options=small)
+    report = kb.ingest([corpus])
+    assert len(report.updated) == 3 and not report.unchanged and report.chunks_removed > 0
+    returns = corpus / "policies" / "returns.md"
+    assert len(chunk_texts(kb, returns)) == len(split_documents(load_file(returns), small.split)) > 2
+    assert kb.stats().chunks == len(all_ids(kb)) == report.chunks_written
+    again = kb.ingest([corpus])
+    assert len(again.unchanged) == 3 and again.chunks_written == again.chunks_removed == 0
+
+
+def test_chunks_written_before_versions_existed_are_replaced_cleanly(make_kb, corpus):
+    kb = make_kb()
+    kb.ingest([corpus])
+    stored = kb.collection.get(include=["embeddings", "documents", "metadatas"])
+    legacy = [{k: v for k, v in m.items() if k != "version"} for m in stored["metadatas"]]
+    legacy_ids = [chunk_id(m["source"], m["file_hash"], m["chunk_index"]) for m in legacy]
+    kb.collection.delete(ids=stored["ids"])
+    kb.collection.add(ids=legacy_ids, embeddings=stored["embeddings"], documents=stored["documents"], metadatas=legacy)
+    report = kb.ingest([corpus])
+    assert len(report.updated) == 3 and report.chunks_removed == len(legacy_ids)
+    assert all_ids(kb) == set(stored["ids"]) and not all_ids(kb) & set(legacy_ids)
 
 
 def test_prune_removes_documents_whose_files_disappeared(make_kb, corpus):

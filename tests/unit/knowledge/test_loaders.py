@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.loaders import UnreadableDocument, decode_text, load_file
+from knowledge.splitting import split_documents
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
@@ -82,6 +83,16 @@ def test_html_keeps_visible_text_and_turns_headings_into_markdown(tmp_path):
     assert "# Shipping" in doc.page_content and "## Fees" in doc.page_content
     assert "Express: 12.95" in doc.page_content
     assert "tracking" not in doc.page_content and "color" not in doc.page_content
+
+
+def test_html_code_blocks_become_fenced_so_their_comments_are_no_headings(tmp_path):
+    html = """<html><body><h2>How do I install it?</h2><p>As root:</p>
+    <pre><span># apt install hello</span>\n# hello</pre><p>Done.</p><h2>Next question?</h2><p>Yes.</p></body></html>"""
+    doc = load_file(write(tmp_path, "faq.html", html))[0]
+    assert "```\n# apt install hello\n# hello\n```" in doc.page_content
+    chunks = split_documents([doc])
+    assert [c.metadata["heading"] for c in chunks] == ["How do I install it?", "Next question?"]
+    assert "Done." in chunks[0].page_content
 
 
 def test_pdf_gives_one_document_per_page_with_page_numbers(tmp_path):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from knowledge.splitting import SplitOptions, content_hash, embedding_text, split_documents
+from knowledge.splitting import (
+    SPLITTER_VERSION,
+    SplitOptions,
+    content_hash,
+    embedding_text,
+    markdown_sections,
+    split_documents,
+)
 
 
 def markdown(text: str) -> Document:
@@ -59,3 +66,48 @@ def test_embedding_text_puts_a_lost_heading_back_in_front():
 
 def test_whitespace_only_documents_give_no_chunks():
     assert split_documents([Document(page_content="  \n\n ", metadata={"doc_type": "text"})]) == []
+
+
+FAQ_CHAPTER = """# Installing
+
+## How do I install a package?
+
+Run this as root:
+
+    # apt install hello
+    # hello --version
+
+That is all.
+
+## How do I remove it?
+
+```
+# apt remove hello
+```
+
+Then check:
+"""
+
+
+def test_comment_and_root_prompt_lines_in_code_are_not_headings():
+    chunks = split_documents([markdown(FAQ_CHAPTER)])
+    assert [c.metadata["heading"] for c in chunks] == [
+        "Installing > How do I install a package?",
+        "Installing > How do I remove it?",
+    ]
+    assert (
+        "    # apt install hello\n    # hello --version\n\nThat is all." in chunks[0].page_content
+    )  # indentation kept
+    assert chunks[1].page_content.startswith("```\n# apt remove hello\n```")
+
+
+def test_setext_headings_start_sections_but_list_items_and_code_do_not():
+    text = "Chapter\n=======\n\nIntro.\n\nWhat is it?\n-----------\n\nA thing.\n\n- item\n---\n\n    code\n    ---\n"
+    sections = markdown_sections(text)
+    assert [path for path, _ in sections] == [["Chapter"], ["Chapter", "What is it?"]]
+    assert "- item" in sections[1][1] and "    code" in sections[1][1]
+
+
+def test_the_split_signature_names_the_rules_and_sizes():
+    assert SplitOptions().signature() == f"splitter={SPLITTER_VERSION};size=800;overlap=120"
+    assert SplitOptions(chunk_size=300).signature() != SplitOptions().signature()
