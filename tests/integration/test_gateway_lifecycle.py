@@ -47,6 +47,7 @@ def _spec(name: str, url: str, price: float) -> ModelSpec:
         provider="openai",
         tasks=["chit_chat"],
         cost={"input_per_1k": price, "output_per_1k": price},
+        params={"max_tokens": {"type": "int", "min": 1, "max": 1000}},
         deployments=[{"name": "d0", "base_url": url, "timeout": 5}],
     )
 
@@ -171,9 +172,12 @@ def test_a_client_that_goes_away_mid_stream_is_one_row(served):
         headers = {"Authorization": f"Bearer {served.secret}"}
         with httpx.stream("POST", f"{served.url}/v1/chat/completions", json=body, headers=headers) as response:
             assert response.status_code == 200
-            next(response.iter_lines())  # the first event, then hang up
+            for line in response.iter_lines():  # up to the first piece of the answer, then hang up
+                if '"content":"echo' in line.replace(" ", ""):
+                    break
         row = _settled_once(served, before)
         assert (row["status"], row["error_class"]) == (499, "ClientDisconnected")
+        assert row["output_tokens"] >= 1 and row["cost_usd"] > 0  # charged what was generated
     finally:
         served.upstream.set_latency(0.0, chunk_delay=0.0)
 
@@ -185,3 +189,37 @@ def test_a_named_model_is_not_classified_and_auto_is(served):
     assert CountingClassifier.calls == 0
     served.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi again"}])
     assert CountingClassifier.calls == 1
+
+
+def test_concurrent_calls_overshoot_a_budget_by_one_estimate_at_most(served):
+    import asyncio
+
+    key = httpx.post(
+        f"{served.url}/api/keys",
+        headers=ADMIN,
+        json={"name": "small budget", "allowed_models": ["paid"], "budget_usd": 0.0005},
+    ).json()
+    served.upstream.set_latency(0.3)  # every call is still under way when the others are admitted
+
+    async def one(client: httpx.AsyncClient, i: int) -> int:
+        body = {"model": "paid", "messages": hi(f"budget {i}"), "max_tokens": 8}
+        answer = await client.post(
+            "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key['secret']}"}
+        )
+        return answer.status_code
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+            return await asyncio.gather(*(one(client, i) for i in range(50)))
+
+    try:
+        statuses = asyncio.run(burst())
+    finally:
+        served.upstream.set_latency(0.0)
+    gw = served.app.state.gateway  # type: ignore[attr-defined]
+    gw.log.flush()
+    rows = [r for r in gw.log.rows(0, time.time() + 60) if r["key_id"] == key["id"] and r["status"] == 200]
+    spent = sum(r["cost_usd"] for r in rows)
+    one_estimate = (12 + 8) / 1000 * 0.01  # a generous bound on one call's estimate: prompt + max_tokens at $0.01/1k
+    assert statuses.count(200) == len(rows) and 402 in statuses
+    assert spent <= 0.0005 + one_estimate, (spent, statuses.count(200))

@@ -28,7 +28,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,10 @@ from store.api_keys_db import ApiKeysDB, StoredKey
 __all__ = [
     "ApiKey",
     "CreatedKey",
+    "Reservation",
     "Denial",
     "KeyRing",
     "RollingWindow",
-    "current_key",
     "hash_secret",
     "seconds",
     "usd",
@@ -51,13 +50,6 @@ log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "my-"
 WINDOW_SECONDS = 60.0
-
-current_key: ContextVar[ApiKey | None] = ContextVar("modelyard_api_key", default=None)
-"""The consumer key of the request being served (``None``: master key or an open server).
-
-Set by :func:`app.server.http.auth.require_key`; each request runs in its own context, so the value
-never leaks into another request.
-"""
 
 
 def hash_secret(secret: str) -> str:
@@ -145,11 +137,14 @@ class ApiKey:
         (True, False)
     """
 
-    __slots__ = ("requests", "spent_usd", "stored", "tokens")
+    __slots__ = ("requests", "reserved_tokens", "reserved_usd", "spent_usd", "stored", "tokens")
 
     def __init__(self, stored: StoredKey):
         self.stored = stored
         self.spent_usd = stored.spent_usd
+        self.reserved_usd = 0.0
+        """Estimated cost of the calls admitted and not yet settled."""
+        self.reserved_tokens = 0
         self.requests = RollingWindow(stored.rpm) if stored.rpm else None
         self.tokens = RollingWindow(stored.tpm) if stored.tpm else None
 
@@ -182,6 +177,15 @@ class ApiKey:
             "requests_last_minute": self.requests.used(now) if self.requests else None,
             "tokens_last_minute": self.tokens.used(now) if self.tokens else None,
         }
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What an admitted call may cost at most, held against the key until the call settles."""
+
+    key: ApiKey
+    tokens: int
+    usd: float
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,43 @@ class KeyRing:
             if key.requests is not None:
                 key.requests.add(now, 1)
         return None
+
+    def reserve(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> Reservation | Denial:
+        """Hold a call's estimated tokens and cost against the key's TPM and budget, or refuse it.
+
+        A call is admitted while what was spent plus what is reserved is still under the limit, so
+        concurrent calls overshoot a budget by at most one call's estimate (and its error).
+        """
+        s = key.stored
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if s.budget_usd is not None and key.spent_usd + key.reserved_usd >= s.budget_usd:
+                return Denial(
+                    "budget_exceeded",
+                    f"key {s.id} has spent {usd(key.spent_usd)} of its {usd(s.budget_usd)} budget, with "
+                    f"{usd(key.reserved_usd)} held for calls under way; ask the admin to raise budget_usd",
+                )
+            if key.tokens is not None and key.tokens.used(now) + key.reserved_tokens >= key.tokens.limit:
+                wait = key.tokens.retry_after(now) or 1.0
+                return Denial(
+                    "rate_limit_exceeded",
+                    f"key {s.id} is over its limit of {s.tpm} tokens per minute (used {key.tokens.used(now)}, "
+                    f"{key.reserved_tokens} held for calls under way); retry in {seconds(wait)} s",
+                    wait,
+                )
+            key.reserved_usd += cost_usd
+            key.reserved_tokens += tokens
+        return Reservation(key, tokens, cost_usd)
+
+    def settle(
+        self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None
+    ) -> None:
+        """Release ``reservation`` (if any) and charge what the call really used."""
+        if reservation is not None:
+            with self._lock:
+                key.reserved_usd = max(0.0, key.reserved_usd - reservation.usd)
+                key.reserved_tokens = max(0, key.reserved_tokens - reservation.tokens)
+        self.charge(key, tokens, cost_usd, now)
 
     def charge(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> None:
         """Account a finished call: its tokens against the TPM window, its cost against the budget."""

@@ -53,6 +53,8 @@ class Call:
         self.started = time.perf_counter() if started is None else started
         self.upstream_s = 0.0
         """Seconds spent waiting for upstreams (what ``x-modelyard-overhead-ms`` leaves out)."""
+        self.reservation: Any = None
+        """What was held against the consumer key at admission; released when the call settles."""
         self._settle = settle
         self._settled = False
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.server.gateway.cache import ResponseCache
-from app.server.gateway.keys import ApiKey, KeyRing
+from app.server.gateway.keys import ApiKey, KeyRing, Reservation
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.metrics import GatewayMetrics
 from app.server.gateway.settings import GatewaySettings
@@ -46,15 +46,16 @@ class Gateway:
         """A :class:`Call` whose settlement charges ``key`` and writes metrics and the request log."""
 
         def settle(record: CallRecord) -> None:
-            self.account(record, key)
+            self.account(record, key, call.reservation)
 
-        return Call(settle, endpoint, model, key.id if key is not None else "", cache, started)
+        call = Call(settle, endpoint, model, key.id if key is not None else "", cache, started)
+        return call
 
-    def account(self, record: CallRecord, key: ApiKey | None = None) -> None:
-        """Charge ``key`` for ``record``, observe it and queue its log row; never raises."""
+    def account(self, record: CallRecord, key: ApiKey | None = None, reservation: Reservation | None = None) -> None:
+        """Release ``reservation``, charge ``key`` for ``record``, observe it and queue its log row; never raises."""
         try:
             if key is not None:
-                self.keys.charge(key, record.input_tokens + record.output_tokens, record.cost_usd)
+                self.keys.settle(reservation, key, record.input_tokens + record.output_tokens, record.cost_usd)
             self.metrics.observe(record)
         except Exception:  # accounting must not fail a request
             log.exception("accounting failed for %s", record.endpoint)

@@ -29,6 +29,7 @@ from store.request_log import CallRecord
 
 __all__ = [
     "ConsumerKey",
+    "refusal",
     "bearer",
     "check_model_allowed",
     "require_admin",
@@ -58,7 +59,8 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _refused(denial: Denial) -> ApiError:
+def refusal(denial: Denial) -> ApiError:
+    """The 402 or 429 (with ``Retry-After``) for a key's ``denial``."""
     headers = {} if denial.retry_after is None else {"Retry-After": str(seconds(denial.retry_after))}
     return ApiError(_REFUSAL_STATUS[denial.code], denial.message, code=denial.code, headers=headers)
 
@@ -79,7 +81,7 @@ async def require_key(request: Request) -> ApiKey | None:
         raise _unauthorized("invalid API key: it is unknown or has been revoked")
     denial = gw.keys.admit(key)
     if denial is not None:
-        error = _refused(denial)
+        error = refusal(denial)
         _account_refusal(gw, request, key.id, error)
         raise error
     return key

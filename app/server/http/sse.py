@@ -44,13 +44,16 @@ def _event(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-async def settled_stream(call: Call, events: AsyncIterator[bytes], source: Any) -> AsyncIterator[bytes]:
+async def settled_stream(
+    call: Call, events: AsyncIterator[bytes], source: Any, on_cut: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
     """The one lifecycle of a streamed answer, around the renderer's ``events``.
 
     The call counts as a client disconnect (499) until ``events`` ends, when it is a 200; an error
     after the first event can only travel inside the stream, as an ``{"error": ...}`` event; the call
     is settled exactly once, and ``source`` (the upstream stream) is closed, also when the client
-    went away — which closes the upstream connection.
+    went away — which closes the upstream connection. ``on_cut`` runs when the client went away
+    first: it charges what was generated until then.
     """
     call.failed(499, "ClientDisconnected")
     try:
@@ -62,6 +65,9 @@ async def settled_stream(call: Call, events: AsyncIterator[bytes], source: Any) 
         call.failed(error.status, exc)
         yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
     finally:
+        if on_cut is not None and call.record.status == 499:
+            with contextlib.suppress(Exception):  # an estimate must not hide the disconnect
+                on_cut()
         call.settle()
         with contextlib.suppress(Exception):
             await source.aclose()
@@ -73,9 +79,25 @@ def render_chunks(
     rest: AsyncIterator[dict[str, Any]],
     finish: Finish,
     include_usage: bool,
+    prompt_tokens: int = 0,
 ) -> AsyncIterator[bytes]:
-    """The SSE body of a chat stream whose first chunk ``first`` already arrived."""
-    return settled_stream(call, _chat_events(call, first, rest, finish, include_usage), rest)
+    """The SSE body of a chat stream whose first chunk ``first`` already arrived.
+
+    A client that goes away early is charged what was generated: ``prompt_tokens`` (the router's
+    estimate) in and the streamed text's tokens out.
+    """
+    streamed: list[str] = []
+
+    def charge_what_was_sent() -> None:
+        from models.tokens import count_tokens
+
+        tokens_out = count_tokens("".join(streamed))
+        route, cost = finish(prompt_tokens, tokens_out)
+        call.answered(route)
+        call.usage(prompt_tokens, tokens_out, cost)
+
+    events = _chat_events(call, first, rest, finish, include_usage, streamed)
+    return settled_stream(call, events, rest, on_cut=charge_what_was_sent)
 
 
 async def _chat_events(
@@ -84,6 +106,7 @@ async def _chat_events(
     rest: AsyncIterator[dict[str, Any]],
     finish: Finish,
     include_usage: bool,
+    streamed: list[str],
 ) -> AsyncIterator[bytes]:
     chunk_id = f"chatcmpl-{call.record.id}"
     held: dict[str, Any] | None = None
@@ -100,6 +123,7 @@ async def _chat_events(
             delta = choices[0].get("delta") or {}
             if delta.get("content") or delta.get("tool_calls"):
                 call.first_token()
+                streamed.append(delta.get("content") or "")
             if choices[0].get("finish_reason") and not include_usage:
                 held = chunk
             else:

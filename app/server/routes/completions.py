@@ -26,10 +26,10 @@ from fastapi.responses import Response, StreamingResponse
 from langchain_core.messages import AIMessageChunk, BaseMessage
 
 from app.server.gateway.cache import NOT_CONSULTED, CacheLookup
-from app.server.gateway.keys import ApiKey
+from app.server.gateway.keys import ApiKey, Denial
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.state import Gateway
-from app.server.http.auth import check_model_allowed
+from app.server.http.auth import check_model_allowed, refusal
 from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
 from app.server.http.schemas import ChatCompletionRequest
@@ -126,6 +126,20 @@ def honour_fields(gw: Gateway, body: ChatCompletionRequest, routed: Routed) -> N
         routed.request.params.update(fields)  # every kept model declares them
 
 
+def reserve(gw: Gateway, call: Call, key: ApiKey | None, body: ChatCompletionRequest, routed: Routed) -> None:
+    """Hold the call's estimated tokens and cost (the dearest planned model) against ``key``, or refuse
+    with 402 / 429: concurrent calls can overshoot a budget or TPM by one call's estimate at most."""
+    if key is None or (key.stored.budget_usd is None and key.tokens is None):
+        return
+    tokens_in = routed.request.prompt_tokens()
+    tokens_out = body.max_tokens or body.max_completion_tokens or gw.router.config.cost.expected_output_tokens
+    cost = max(entry.spec.cost.of(tokens_in, tokens_out) for entry, _ in routed.attempts)
+    held = gw.keys.reserve(key, tokens_in + tokens_out, cost)
+    if isinstance(held, Denial):
+        raise refusal(held)
+    call.reservation = held
+
+
 def _tokens(message: BaseMessage) -> tuple[int, int]:
     usage = getattr(message, "usage_metadata", None) or {}
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
@@ -139,6 +153,7 @@ async def complete(
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
+        reserve(gw, call, key, body, routed)
         if gw.forwardable(routed.attempts):
             payload, route = await _forward(gw, routed, body, call)
         else:
@@ -208,6 +223,7 @@ async def stream(
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
+        reserve(gw, call, key, body, routed)
         if gw.forwardable(routed.attempts):
             chunks = _forwarded_chunks(gw, routed, body)
             finish = _forwarded_finish(gw, routed)
@@ -222,7 +238,7 @@ async def stream(
         raise fail(call, exc) from exc
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no", OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
     return StreamingResponse(
-        render_chunks(call, first, chunks, finish, include_usage),
+        render_chunks(call, first, chunks, finish, include_usage, routed.request.prompt_tokens()),
         media_type="text/event-stream",
         headers={**headers, **cache.headers},
     )
