@@ -66,6 +66,7 @@ def _painter_spec(url: str) -> ModelSpec:
         tasks=["image_generation"],
         modalities={"input": ["text"], "output": ["image"]},
         params={"size": {"type": "str", "default": "1024x1024"}},
+        resources={"usd_per_image": 0.04},
         deployments=[{"name": "d0", "base_url": url, "timeout": 5}],
     )
 
@@ -239,6 +240,7 @@ def test_openai_client_generates_a_png(gw):
     assert result.model_extra["modelyard_route"]["model"] == "painter"
     (row,) = gw.log_rows(since, "images")
     assert row["model"] == "painter" and row["deployment"] == "d0" and row["status"] == 200
+    assert row["cost_usd"] == pytest.approx(0.04)  # resources.usd_per_image, once per image
 
 
 def test_auto_routes_to_the_image_model_n_times_with_the_size(gw):

@@ -74,11 +74,18 @@ async def images_generations(body: ImageGenerationRequest, request: Request, key
     call.answered(route)
     tokens = sum(int((getattr(m, "usage_metadata", None) or {}).get("input_tokens", 0)) for m in messages)
     cost = sum(float(m.response_metadata.get("cost_usd", 0.0) or 0.0) for m in messages)
+    cost += len(data) * _price_per_image(gw, call.record.model)
     call.usage(tokens, 0, cost)
     call.settle()
     payload = {"created": int(time.time()), "data": data, "modelyard_route": route}
     headers = {ROUTE_HEADER: route_header(call.record.route_reason), OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
     return JSONResponse(payload, headers=headers)
+
+
+def _price_per_image(gw: Gateway, name: str) -> float:
+    """The catalog's ``resources.usd_per_image`` of model ``name`` (0 when it sets none)."""
+    entry = next((e for e in gw.registry.entries() if e.spec.name == name), None)
+    return float(entry.spec.resources.get("usd_per_image", 0.0)) if entry is not None else 0.0
 
 
 def _check_generates_images(gw: Gateway, name: str) -> None:
