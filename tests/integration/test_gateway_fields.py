@@ -92,7 +92,13 @@ def served(tmp_path_factory) -> Iterator[Served]:
             {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "hosted"}
         )
         router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
-        app = create_app(registry, router, knowledge=False, request_log_path=folder / "requests.sqlite")
+        app = create_app(
+            registry,
+            router,
+            knowledge=False,
+            keys_path=folder / "keys.sqlite",
+            request_log_path=folder / "requests.sqlite",
+        )
         with serving(app) as url:
             yield Served(url, upstream)
 
