@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
+from langchain_core.runnables import Runnable, RunnableLambda
 from langserve import add_routes
 from pydantic import BaseModel, Field
 
@@ -64,8 +65,19 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
                 code="knowledge_unavailable",
             )
 
-    support = build_assistant(router, policy="support", collection=collection)
-    rag = build_assistant(router, policy="default", collection=collection)  # moderated like every surface
+    # built on first use (after the knowledge base opened): a broken Chroma folder cannot stop the gateway
+    built: dict[str, Runnable[Any, Any]] = {}
+
+    def lazy(policy: str) -> Runnable[Any, Any]:
+        def build(value: Any) -> Runnable[Any, Any]:
+            if policy not in built:
+                built[policy] = build_assistant(router, policy=policy, collection=collection)
+            return built[policy]
+
+        return RunnableLambda(build, name=f"{policy}_assistant")
+
+    support = lazy("support")
+    rag = lazy("default")  # moderated like every surface
 
     def accounting(path: str) -> Any:
         async def modify(config: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -78,11 +90,11 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
 
         return modify
 
-    for chain, path in ((support, "/support"), (rag, "/rag")):
+    for runnable, path in ((support, "/support"), (rag, "/rag")):
         # the chains' inferred schemas are loose; name the types so LangServe validates both ways
         add_routes(
             app,
-            chain.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
+            runnable.with_types(input_type=QuestionInput, output_type=dict[str, Any]),
             path=path,
             # only endpoints whose output passed output review, one input per admitted request:
             # stream_log / stream_events would show the inner model's raw tokens, batch any number of runs
