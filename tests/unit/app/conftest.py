@@ -48,3 +48,15 @@ def own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("MODELYARD_DATA_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _no_warmup_left_running() -> Iterator[None]:
+    """Let a page's background warm-up finish before the next test parses a page: CPython 3.11.7's
+    parser is not safe when two threads compile at once ("AST constructor recursion depth mismatch")."""
+    import threading
+
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "modelyard-warmup":
+            thread.join(timeout=120)
