@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="load the knowledge base and the embedding model at start (default: on first use)",
     )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=int(os.environ.get("MODELYARD_TORCH_THREADS", "1")),
+        help="CPU threads for the embedding model (default 1: the event loop keeps the other core)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     keys_path = data_dir() / "keys.sqlite"
@@ -56,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{keys_path}: the models would be open to the network (set MODELYARD_MASTER_KEY, or serve on "
             "127.0.0.1 and create a key with POST /api/keys, or bind 127.0.0.1)"
         )
+    # before torch is first imported (it loads lazily, on the first prompt that needs an embedding)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.torch_threads))
     app = create_app(knowledge=not args.no_knowledge, max_body_bytes=args.max_body_bytes, warm=args.warm)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
