@@ -17,10 +17,11 @@ import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.server.http.auth import require_key
 from app.server.http.errors import error_response, status_of, validation_error
+from app.server.http.limits import replay_body
 from app.server.http.schemas import ChatCompletionRequest
 
 __all__ = ["FastChatRoute"]
@@ -43,7 +44,7 @@ class FastChatRoute:
         raw = await _body(receive)
         if raw is None:  # the client went away before sending its body
             return
-        request = Request(scope, _replay(raw, receive))
+        request = Request(scope, replay_body(raw, receive))
         try:
             key = await require_key(request)
             body = _parse(raw)
@@ -80,19 +81,6 @@ async def _body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(raw: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return replay
 
 
 def _parse(raw: bytes) -> ChatCompletionRequest:

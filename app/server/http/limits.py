@@ -8,7 +8,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.server.http.errors import error_body
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["BodySizeLimit", "replay_body"]
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands ``body`` (already read) to the app once, then defers to ``receive``."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 class BodySizeLimit:
@@ -47,16 +61,7 @@ class BodySizeLimit:
             if len(body) > self.max_bytes:
                 await self._refuse(send)
                 return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(bytes(body), receive), send)
 
     async def _refuse(self, send: Send) -> None:
         payload = json.dumps(
