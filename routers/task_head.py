@@ -133,6 +133,11 @@ class TaskHead:
                 f"v{FEATURES_VERSION}: refit with bench/fit_task_head.py",
                 source=str(path),
             )
+        return cls.from_arrays(arrays, embeddings)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], embeddings: Embeddings) -> TaskHead:
+        """A head from its fitted arrays (the contents of the ``.npz`` file)."""
         vocabulary = TfidfVocabulary({str(t): i for i, t in enumerate(arrays["vocabulary"])}, arrays["idf"])
         return cls(
             [str(t) for t in arrays["tasks"]],

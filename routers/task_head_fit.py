@@ -160,16 +160,7 @@ def _thresholds(features: np.ndarray, y: np.ndarray, n_tasks: int, c: float) -> 
 
 def head_from_arrays(arrays: dict[str, np.ndarray], embeddings: Embeddings) -> TaskHead:
     """A :class:`TaskHead` from :func:`fit_arrays` output, without a file."""
-    vocabulary = TfidfVocabulary({str(t): i for i, t in enumerate(arrays["vocabulary"])}, arrays["idf"])
-    return TaskHead(
-        [str(t) for t in arrays["tasks"]],
-        vocabulary,
-        arrays["w_embedding"],
-        arrays["w_lexical"],
-        arrays["bias"],
-        arrays["thresholds"],
-        embeddings,
-    )
+    return TaskHead.from_arrays(arrays, embeddings)
 
 
 def save_head(path: Path, arrays: dict[str, np.ndarray]) -> None:

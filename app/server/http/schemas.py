@@ -113,6 +113,7 @@ class ChatCompletionRequest(BaseModel):
     ``true``/``"exact"`` asks for the exact cache where it is not on by default (see app/server/gateway/cache.py)."""
 
     _converted: list[BaseMessage] = PrivateAttr(default_factory=list)
+    _forwarded: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _messages_convert(self) -> ChatCompletionRequest:
@@ -147,11 +148,13 @@ class ChatCompletionRequest(BaseModel):
             >>> body.forwarded_fields()
             {'seed': 7, 'x_vendor_flag': True}
         """
-        given = {name: getattr(self, name) for name in OPENAI_FIELDS if getattr(self, name, None) is not None}
-        for name, value in (self.model_extra or {}).items():
-            if name not in _OWN and value is not None:
-                given[name] = value
-        return given
+        if self._forwarded is None:  # computed once: the plan check and the forwarded body both read it
+            given = {name: getattr(self, name) for name in OPENAI_FIELDS if getattr(self, name, None) is not None}
+            for name, value in (self.model_extra or {}).items():
+                if name not in _OWN and value is not None:
+                    given[name] = value
+            self._forwarded = given
+        return dict(self._forwarded)
 
     def upstream_body(self) -> dict[str, Any]:
         """The request as forwarded to an OpenAI-compatible deployment, before the model's own name
