@@ -115,10 +115,14 @@ def test_every_field_reaches_an_openai_protocol_upstream(served, model, stream):
     reply = served.client().chat.completions.create(
         model=model, messages=prompt, stream=stream, extra_body=extra, **FIELDS
     )
-    if stream:
-        assert "".join(c.choices[0].delta.content or "" for c in reply if c.choices)
+    if stream:  # the upstream saw the tools and called one: the call arrives as deltas
+        chunks = [c for c in reply if c.choices]
+        names = [t.function.name for c in chunks for t in c.choices[0].delta.tool_calls or [] if t.function.name]
+        assert names == ["order_status"]
+        assert chunks[-1].choices[0].finish_reason == "tool_calls"
     else:
-        assert reply.choices[0].message.content
+        assert reply.choices[0].message.tool_calls[0].function.name == "order_status"
+        assert reply.choices[0].finish_reason == "tool_calls"
         if model == "auto":  # the http_template candidate cannot take tools: left out of the plan, and said so
             route = reply.model_extra["modelyard_route"]
             assert "needs tools" in route["reason"], route["reason"]

@@ -1,5 +1,8 @@
 """An honest OpenAI-compatible HTTP server for tests, on loopback, with injectable faults.
 
+It answers from the request (:mod:`tests.support.answers`): a tool call to a declared tool with
+arguments that fit its schema, JSON that fits a ``response_format``, text cut at ``stop``, ``n``
+choices and ``logprobs`` when asked — so a field dropped on the way fails the test that sent it.
 It speaks the parts of the OpenAI API that Modelyard uses — ``/v1/chat/completions`` (JSON and
 SSE streaming, with a usage chunk when ``stream_options.include_usage`` is set), ``/v1/models``,
 ``/v1/images/generations`` (a real PNG) — plus ``/template/...``, a non-OpenAI JSON API for the
@@ -28,6 +31,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.support import answers
 
 __all__ = ["FakeUpstream", "RecordedRequest", "free_port"]
 
@@ -191,31 +196,44 @@ class FakeUpstream:
             body = await record(request)
             if (failure := await fault_response()) is not None:
                 return failure
-            text = self._answer(body)
-            prompt_tokens = sum(len(_text_of(m).split()) + 3 for m in body.get("messages", []))
-            words = text.split(" ")
+            tool_call = answers.tool_call_for(body)
+            text, _ = answers.cut_at_stop(self._answer(body), body.get("stop"))
+            prompt_tokens = sum(len(answers.text_of(m).split()) + 3 for m in body.get("messages", []))
+            words = [] if tool_call else text.split(" ")
             limit = body.get("max_tokens") or body.get("max_completion_tokens")
             if limit:
                 words = words[: int(limit)]
+            completion_tokens = len(words) + (len(tool_call["function"]["arguments"].split()) if tool_call else 0)
             usage = {
                 "prompt_tokens": prompt_tokens,
-                "completion_tokens": len(words),
-                "total_tokens": prompt_tokens + len(words),
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             }
             model = body.get("model", "fake-gpt")
+            finish = "tool_calls" if tool_call else "length" if limit and len(words) < len(text.split(" ")) else "stop"
             if not body.get("stream"):
-                message = {"role": "assistant", "content": " ".join(words)}
+                message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else " ".join(words)}
+                if tool_call:
+                    message["tool_calls"] = [tool_call]
+                choices = []
+                for index in range(int(body.get("n") or 1)):
+                    choice: dict[str, Any] = {"index": index, "message": message, "finish_reason": finish}
+                    if body.get("logprobs"):
+                        choice["logprobs"] = {"content": _logprobs(words, int(body.get("top_logprobs") or 0))}
+                    choices.append(choice)
                 return {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": model,
                     "usage": usage,
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                    "choices": choices,
+                    **({"system_fingerprint": f"seed-{body['seed']}"} if "seed" in body else {}),
                 }
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             cut = self._faults.disconnect_after_chunks if self._take("disconnect") else None
-            return StreamingResponse(self._sse(model, words, usage, include_usage, cut), media_type="text/event-stream")
+            events = self._sse(model, words, usage, include_usage, cut, tool_call, finish)
+            return StreamingResponse(events, media_type="text/event-stream")
 
         @app.post("/v1/images/generations")
         async def images(request: Request) -> Any:
@@ -239,12 +257,24 @@ class FakeUpstream:
         return app
 
     def _answer(self, body: dict[str, Any]) -> str:
+        """The text answer: tool results quoted, JSON for a response_format, else reply or echo."""
+        decided = answers.tool_result_answer(body) or answers.json_answer(body)
+        if decided is not None:
+            return decided
         if self.reply is not None:
             return self.reply
-        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-        return "echo: " + (_text_of(users[-1]) if users else "")
+        return "echo: " + answers.last_user_text(body)
 
-    async def _sse(self, model: str, words: list[str], usage: dict[str, int], include_usage: bool, cut: int | None):
+    async def _sse(
+        self,
+        model: str,
+        words: list[str],
+        usage: dict[str, int],
+        include_usage: bool,
+        cut: int | None,
+        tool_call: dict[str, Any] | None = None,
+        finish: str = "stop",
+    ):
         def event(choices: list[dict[str, Any]], **extra: Any) -> str:
             payload = {
                 "id": "chatcmpl-fake",
@@ -266,7 +296,12 @@ class FakeUpstream:
                     await asyncio.sleep(self._faults.chunk_delay)
                 piece = word if i == 0 else " " + word
                 yield event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-            yield event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+            if tool_call:  # the name first, then the arguments in two pieces, as OpenAI streams them
+                arguments = tool_call["function"]["arguments"]
+                head = {**tool_call, "index": 0, "function": {"name": tool_call["function"]["name"], "arguments": ""}}
+                for part in ({"tool_calls": [head]}, *_argument_deltas(arguments)):
+                    yield event([{"index": 0, "delta": part, "finish_reason": None}])
+            yield event([{"index": 0, "delta": {}, "finish_reason": finish}])
             if include_usage:
                 yield event([], usage=usage)
             yield "data: [DONE]\n\n"
@@ -274,11 +309,17 @@ class FakeUpstream:
             self.open_streams -= 1
 
 
-def _text_of(message: dict[str, Any]) -> str:
-    content = message.get("content") or ""
-    if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return str(content)
+def _argument_deltas(arguments: str) -> list[dict[str, Any]]:
+    half = len(arguments) // 2
+    parts = (arguments[:half], arguments[half:])
+    return [{"tool_calls": [{"index": 0, "function": {"arguments": part}}]} for part in parts]
+
+
+def _logprobs(words: list[str], top: int) -> list[dict[str, Any]]:
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+    return [{**entry(w, -0.1), "top_logprobs": [entry(w, -0.1 - k) for k in range(top)]} for w in words]
 
 
 def _png_base64() -> str:

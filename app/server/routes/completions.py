@@ -22,24 +22,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from langchain_core.messages import AIMessageChunk, BaseMessage
 
 from app.server.gateway.cache import NOT_CONSULTED, CacheLookup
 from app.server.gateway.keys import ApiKey, Denial
 from app.server.gateway.lifecycle import Call
-from app.server.gateway.state import Gateway
+from app.server.gateway.state import Gateway, gateway
+from app.server.http import cache_replay
 from app.server.http.auth import check_model_allowed, refusal
 from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
 from app.server.http.schemas import ChatCompletionRequest
 from app.server.http.sse import render_chunks, usage_of
+from app.server.http.timing import arrived
 from core.errors import ParameterError, RequestError
 from routers.dispatch import Routed
 
 __all__ = [
     "OVERHEAD_HEADER",
     "ROUTE_HEADER",
+    "chat",
     "check_model",
     "complete",
     "fail",
@@ -48,6 +52,26 @@ __all__ = [
     "stream",
     "usage_of",
 ]
+
+
+async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None) -> Response:
+    """The one request lifecycle of a chat: open the call, check the model, consult the response
+    cache, then answer as JSON or SSE. The other API dialects (``/v1/responses``, ``/v1/messages``)
+    translate their request into a :class:`ChatCompletionRequest` and their answer from this one."""
+    gw = gateway(request)
+    call = gw.open_call("chat_stream" if body.stream else "chat", body.model, key, started=arrived(request))
+    try:
+        check_model(gw, body.model, key)
+    except ApiError as exc:
+        raise fail(call, exc) from None
+    scope = list(key.allowed_models) if key is not None and key.allowed_models else None
+    lookup = await gw.cache.lookup(body, request.headers, scope)
+    call.record.cache = lookup.result
+    if lookup.answer is not None:  # served without the router
+        return cache_replay.replay(body, lookup, call)
+    if body.stream:
+        return await stream(gw, body, call, key, lookup)
+    return await complete(gw, body, call, key, lookup)
 
 
 def check_model(gw: Gateway, name: str, key: ApiKey | None) -> None:

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.server.gateway.state import gateway
-from app.server.http import cache_replay
 from app.server.http.auth import ConsumerKey, check_model_allowed, require_key
 from app.server.http.errors import ApiError
 from app.server.http.schemas import ChatCompletionRequest, EmbeddingRequest
@@ -28,20 +27,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_
 @router.post("/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request, key: ConsumerKey) -> Response:
     """Chat through the router: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
-    gw = gateway(request)
-    call = gw.open_call("chat_stream" if body.stream else "chat", body.model, key, started=arrived(request))
-    try:
-        completions.check_model(gw, body.model, key)
-    except ApiError as exc:
-        raise completions.fail(call, exc) from None
-    scope = list(key.allowed_models) if key is not None and key.allowed_models else None
-    lookup = await gw.cache.lookup(body, request.headers, scope)
-    call.record.cache = lookup.result
-    if lookup.answer is not None:  # served without the router
-        return cache_replay.replay(body, lookup, call)
-    if body.stream:
-        return await completions.stream(gw, body, call, key, lookup)
-    return await completions.complete(gw, body, call, key, lookup)
+    return await completions.chat(request, body, key)
 
 
 @router.get("/models")
