@@ -4,8 +4,9 @@ Three modes, from the settings and the key store:
 
 * **open** — no ``MODELYARD_MASTER_KEY`` and no consumer key ever created: everything is open
   (local development on loopback; ``python -m app.server`` refuses other addresses).
-* **keys** — ``/v1/*`` and the LangServe chains need ``Authorization: Bearer <key>``, a consumer
-  key (limits, budget and model list apply) or the master key (no limits).
+* **keys** — ``/v1/*`` and the LangServe chains need ``Authorization: Bearer <key>`` (or
+  ``x-api-key: <key>``, as Anthropic clients send it), a consumer key (limits, budget and model
+  list apply) or the master key (no limits).
 * **admin** — registry, key and usage administration need the master key; without one it is
   served only to clients on this machine that present no consumer key.
 
@@ -32,6 +33,7 @@ __all__ = [
     "refusal",
     "bearer",
     "check_model_allowed",
+    "presented_key",
     "require_admin",
     "require_chain_key",
     "require_key",
@@ -46,6 +48,11 @@ def bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
+
+
+def presented_key(request: Request) -> str | None:
+    """The key a client presents: the ``Authorization: Bearer`` token, else an ``x-api-key`` header."""
+    return bearer(request) or request.headers.get("x-api-key", "").strip() or None
 
 
 def _is_master(gw: Gateway, token: str | None) -> bool:
@@ -71,9 +78,11 @@ async def require_key(request: Request) -> ApiKey | None:
     gw = gateway(request)
     if not gw.settings.master_key and not gw.keys.configured:
         return None
-    token = bearer(request)
+    token = presented_key(request)
     if token is None:
-        raise _unauthorized("no API key: send 'Authorization: Bearer <key>' (keys are issued with POST /api/keys)")
+        raise _unauthorized(
+            "no API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' (keys are issued with POST /api/keys)"
+        )
     key = gw.keys.authenticate(token)
     if key is None:
         if _is_master(gw, token):
