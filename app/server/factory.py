@@ -26,6 +26,7 @@ from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
 from store.request_log import RequestLog
+from store.responses_db import ResponsesDB
 
 __all__ = ["create_app"]
 
@@ -75,6 +76,7 @@ def create_app(
             await forwarder.close()
             request_log.close()
             keys.close()
+            responses.close()
 
     app = FastAPI(
         title="Modelyard gateway",
@@ -83,6 +85,7 @@ def create_app(
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
+    responses = ResponsesDB(settings.responses_path or data_dir() / "responses.sqlite")
     forwarder = OpenAIHTTPTransport()
     metrics = GatewayMetrics(known_model=_model_names(registry))
     app.state.gateway = Gateway(
@@ -95,6 +98,7 @@ def create_app(
         cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
         prompts=PromptLibrary(settings.prompts_dir),
         forwarder=forwarder,
+        responses=responses,
     )
     install_error_handlers(app)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost

@@ -46,6 +46,8 @@ class GatewaySettings(BaseModel):
     """SQLite file of the request log; ``None`` = ``data/requests.sqlite``."""
     keys_path: Path | None = None
     """SQLite file of the consumer API keys; ``None`` = ``data/keys.sqlite``."""
+    responses_path: Path | None = None
+    """SQLite file of the stored ``/v1/responses`` answers; ``None`` = ``data/responses.sqlite``."""
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
     ``request_log_path``."""

@@ -17,6 +17,7 @@ from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
 from store.request_log import CallRecord, RequestLog
+from store.responses_db import ResponsesDB
 
 __all__ = ["Gateway", "gateway"]
 
@@ -39,6 +40,8 @@ class Gateway:
     """The prompt APIs' templates (``config/prompts``)."""
     forwarder: OpenAIHTTPTransport
     """The raw OpenAI-HTTP transport (one pooled session) for OpenAI-protocol deployments."""
+    responses: ResponsesDB
+    """Stored ``/v1/responses`` answers, per API key (``previous_response_id``, ``GET``, ``DELETE``)."""
 
     def open_call(
         self, endpoint: str, model: str, key: ApiKey | None, cache: str = "", started: float | None = None
