@@ -16,11 +16,18 @@ the same answer".
 normalised (NFKC, lower case, spaces, trailing punctuation), is embedded with the local MiniLM in
 a worker thread; it matches a stored answer of the *same partition* (model, parameters and every
 other message identical) when the cosine is at least ``semantic_threshold``. One bounded
-:class:`SemanticIndex` per model.
+:class:`SemanticIndex` per model. A request that declares ``tools`` (or legacy ``functions``) or a
+``response_format`` other than text is looked up exactly only: its answer is read out of the
+question — a tool call's arguments, the fields of an extraction — so a near-paraphrase such as
+"status of order 1042?" vs "… 1043?" (cosine above 0.95) would get a call for the wrong order.
 
 **What is stored**: successful, non-streamed answers only (a stream may be cut by the client or
-end in an error after its first chunk). A streamed request is still *served* from the cache: the
-stored answer is replayed as a short SSE stream.
+end in an error after its first chunk), and only those :func:`~app.server.http.cache_replay.replayable`
+renders faithfully both as JSON and as SSE. Tool-call answers are stored: the key holds the whole
+conversation and every tool declaration, so only the same request can get the same call, and
+running the call stays the client's job. So are ``n`` > 1 answers (all choices; the promise is
+the one above: the same request may get the same samples) and their ``logprobs``. A streamed
+request is still *served* from the cache: the stored answer is replayed as a short SSE stream.
 
 **Skipping it**: ``"modelyard_cache": false``, ``x-modelyard-cache: off`` or
 ``Cache-Control: no-store`` neither read nor write; ``Cache-Control: no-cache`` skips the read
@@ -50,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.server.gateway.semantic_index import SemanticIndex
+from app.server.http.cache_replay import replayable
 from app.server.http.errors import ApiError
 from app.server.http.schemas import ChatCompletionRequest
 from store.request_log import CallRecord
@@ -80,6 +88,8 @@ _NOT_IN_KEY = {
     "max_tokens",
     "max_completion_tokens",
 }  # the last four enter the key as the canonical ``params``
+_TOOL_FIELDS = ("tools", "functions")
+"""Tool declarations (``functions`` is OpenAI's legacy name): such a request is looked up exactly only."""
 _SPACES = re.compile(r"\s+")
 _TRAILING = "?!.。？！ "
 
@@ -149,8 +159,8 @@ class CacheLookup:
         return {CACHE_HEADER: self.result} if self.result else {}
 
     def remember(self, payload: dict[str, Any], call: CallRecord) -> None:
-        """Store a successful answer (``payload`` must not be changed afterwards)."""
-        if self.cache is None or self.key is None or call.status != 200:
+        """Store a successful answer that replays faithfully (``payload`` must not be changed afterwards)."""
+        if self.cache is None or self.key is None or call.status != 200 or not replayable(payload):
             return
         answer = CachedAnswer(payload, call.model, call.deployment, call.route_reason, call.cost_usd, time.time())
         self.cache.store(self, answer)
@@ -254,8 +264,8 @@ class ResponseCache:
         return kind, True, True
 
     async def _semantic_lookup(self, model: str, fields: dict[str, Any], lookup: CacheLookup) -> None:
-        found = _last_question(fields)
-        if found is None:  # no user message, or one with images: exact only
+        found = None if _answer_reads_the_question(fields) else _last_question(fields)
+        if found is None:  # tools or a response format, no user message, or one with images: exact only
             return
         question, partition = found
         vector = await run_in_threadpool(self._embed, normalise(question))
@@ -303,6 +313,13 @@ def normalise(text: str) -> str:
 def _digest(fields: dict[str, Any]) -> str:
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _answer_reads_the_question(fields: dict[str, Any]) -> bool:
+    """Whether the request asks for tool calls or structured output (see the module docstring)."""
+    response_format = fields.get("response_format") or {}
+    structured = bool(response_format) and response_format.get("type") != "text"
+    return structured or any(fields.get(name) for name in _TOOL_FIELDS)
 
 
 def _last_question(fields: dict[str, Any]) -> tuple[str, int] | None:

@@ -86,8 +86,11 @@ def _lookup(cache: ResponseCache, body: ChatCompletionRequest, headers: dict | N
     return asyncio.run(cache.lookup(body, headers or {}))
 
 
+ANSWER = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+
+
 def _remember(lookup, status: int = 200) -> None:
-    lookup.remember({"choices": [], "modelyard_route": {}}, CallRecord(endpoint="chat", model="m", status=status))
+    lookup.remember({**ANSWER, "modelyard_route": {}}, CallRecord(endpoint="chat", model="m", status=status))
 
 
 def test_exact_hits_misses_and_the_counter():
