@@ -83,20 +83,26 @@ def render_chunks(
 ) -> AsyncIterator[bytes]:
     """The SSE body of a chat stream whose first chunk ``first`` already arrived.
 
-    A client that goes away early is charged what was generated: ``prompt_tokens`` (the router's
-    estimate) in and the streamed text's tokens out.
+    A client that goes away early, or a stream whose upstream sent no usage, is charged what was
+    generated: ``prompt_tokens`` (the router's estimate) in and the tokens of what was streamed
+    out — text, refusals, tool names and arguments, of every choice. Time to first token is the
+    first such delta (a tool call's too). With ``n`` > 1 only the last finish chunk is held back
+    for the route; the others pass in order.
     """
     streamed: list[str] = []
 
-    def charge_what_was_sent() -> None:
+    def estimate() -> tuple[int, int]:
         from models.tokens import count_tokens
 
-        tokens_out = count_tokens("".join(streamed))
-        route, cost = finish(prompt_tokens, tokens_out)
-        call.answered(route)
-        call.usage(prompt_tokens, tokens_out, cost)
+        return prompt_tokens, count_tokens("".join(streamed))
 
-    events = _chat_events(call, first, rest, finish, include_usage, streamed)
+    def charge_what_was_sent() -> None:
+        tokens_in, tokens_out = estimate()
+        route, cost = finish(tokens_in, tokens_out)
+        call.answered(route)
+        call.usage(tokens_in, tokens_out, cost)
+
+    events = _chat_events(call, first, rest, finish, include_usage, streamed, estimate)
     return settled_stream(call, events, rest, on_cut=charge_what_was_sent)
 
 
@@ -107,24 +113,27 @@ async def _chat_events(
     finish: Finish,
     include_usage: bool,
     streamed: list[str],
+    estimate: Callable[[], tuple[int, int]],
 ) -> AsyncIterator[bytes]:
     chunk_id = f"chatcmpl-{call.record.id}"
     held: dict[str, Any] | None = None
-    input_tokens = output_tokens = 0
+    counted: tuple[int, int] | None = None
     chunk: dict[str, Any] | None = first
     while chunk is not None:
         chunk["id"] = chunk_id
         choices = chunk.get("choices")
         usage = chunk.get("usage")
         if usage:
-            input_tokens = int(usage.get("prompt_tokens") or 0)
-            output_tokens = int(usage.get("completion_tokens") or 0)
+            counted = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         if choices:
-            delta = choices[0].get("delta") or {}
-            if delta.get("content") or delta.get("tool_calls"):
+            if held is not None and not include_usage:  # a finish chunk that was not the last (n > 1)
+                yield _event(held)
+                held = None
+            generated = "".join(_generated_text(choice.get("delta") or {}) for choice in choices)
+            if generated:
                 call.first_token()
-                streamed.append(delta.get("content") or "")
-            if choices[0].get("finish_reason") and not include_usage:
+                streamed.append(generated)
+            if any(choice.get("finish_reason") for choice in choices) and not include_usage:
                 held = chunk
             else:
                 chunk.setdefault("model", call.record.model)
@@ -132,15 +141,30 @@ async def _chat_events(
         elif usage is not None and include_usage:
             held = chunk
         chunk = await anext(rest, None)
+    input_tokens, output_tokens = counted or estimate()  # an upstream that ignored stream_options is not free
     route, cost = finish(input_tokens, output_tokens)
     call.answered(route)
     call.usage(input_tokens, output_tokens, cost)
     last = held or {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()), "choices": []}
     last["model"] = call.record.model
-    if last.get("usage") is not None:
+    if include_usage or last.get("usage") is not None:
         last["usage"] = usage_of(input_tokens, output_tokens)
     last["modelyard_route"] = route
     yield _event(last) + b"data: [DONE]\n\n"
+
+
+def _generated_text(delta: dict[str, Any]) -> str:
+    """What a delta adds to the answer: text, a refusal, tool names and arguments (all are generated tokens).
+
+    Example:
+        >>> _generated_text({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": '{"a"'}}]})
+        'f{"a"'
+    """
+    pieces = [delta.get("content") or "", delta.get("refusal") or ""]
+    for tool_call in delta.get("tool_calls") or []:
+        function = tool_call.get("function") or {}
+        pieces += [function.get("name") or "", function.get("arguments") or ""]
+    return "".join(pieces)
 
 
 def usage_of(input_tokens: int, output_tokens: int) -> dict[str, int]:
