@@ -34,6 +34,7 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -185,6 +186,11 @@ class ExtractiveChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return EXTRACTIVE_MODEL
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_model_name"] = kwargs.get("model") or EXTRACTIVE_MODEL
+        return params
 
     def _answer(self, messages: list[BaseMessage]) -> str:
         system = next((m for m in messages if isinstance(m, SystemMessage)), None)

@@ -45,6 +45,10 @@ class ProviderInfo:
     """A provider-wide reason its models cannot be called right now (``None`` when they can)."""
     response_errors: tuple[type[BaseException], ...] = ()
     """Exceptions of its adapter that mean the answer could not be understood (not a provider outage)."""
+    carries: frozenset[str] = frozenset()
+    """Capabilities (:data:`models.capabilities.CAPABILITIES`) its adapter can pass to the engine."""
+    capabilities: frozenset[str] = frozenset()
+    """Those on by default; a catalog entry may switch carried ones on or off (``capabilities:``)."""
 
 
 def _openai(spec: ModelSpec, dep: Deployment, params: dict[str, Any]) -> BaseChatModel:
@@ -87,13 +91,29 @@ def _http_template(spec: ModelSpec, dep: Deployment, params: dict[str, Any]) -> 
     return build_http_template(spec, dep, params)
 
 
+_EVERY = frozenset({"tools", "parallel_tool_calls", "json_schema", "json_mode", "stop", "seed", "logprobs"})
+_EVERY |= {"logit_bias", "n"}
+# ChatHuggingFace passes these to huggingface_hub's chat_completion (TGI grammars for JSON)
+_HF_ENDPOINT = frozenset({"tools", "json_schema", "json_mode", "stop", "seed", "logprobs", "logit_bias"})
+# llama.cpp's server (checked with xllamacpp): a grammar from the schema, logprobs, stop, seed. Tool
+# calls need a model whose chat template has them: SmolLM2's has not (tools are ignored), so off by default
+_LLAMACPP = frozenset({"tools", "json_schema", "json_mode", "stop", "seed", "logprobs", "logit_bias"})
+
 PROVIDERS: dict[str, ProviderInfo] = {
     info.name: info
     for info in (
-        ProviderInfo("openai", _openai, openai_http=True),
-        ProviderInfo("huggingface_endpoint", _hf_endpoint, unavailable=_hf_offline),
+        ProviderInfo("openai", _openai, openai_http=True, carries=_EVERY, capabilities=_EVERY),
+        ProviderInfo(
+            "huggingface_endpoint",
+            _hf_endpoint,
+            unavailable=_hf_offline,
+            carries=_HF_ENDPOINT,
+            capabilities=_HF_ENDPOINT,
+        ),
         ProviderInfo("huggingface_local", _hf_local, local=True, needs="source"),
-        ProviderInfo("llamacpp", _llamacpp, local=True, needs="source"),
+        ProviderInfo(
+            "llamacpp", _llamacpp, local=True, needs="source", carries=_LLAMACPP, capabilities=_LLAMACPP - {"tools"}
+        ),
         ProviderInfo(
             "http_template", _http_template, needs="http_template", response_errors=(ValueError, KeyError, TypeError)
         ),

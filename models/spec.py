@@ -21,10 +21,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from models.capabilities import CAPABILITIES
 from models.providers import PROVIDERS as PROVIDER_REGISTRY
 
 __all__ = [
     "PROVIDERS",
+    "Capabilities",
     "Cost",
     "Deployment",
     "HttpTemplate",
@@ -98,6 +100,33 @@ class Modalities(_Strict):
     output: list[Literal["text", "image"]] = ["text"]
 
 
+class Capabilities(_Strict):
+    """What the model can honour beyond plain chat (:data:`models.capabilities.CAPABILITIES`).
+
+    Unset ones take the provider's default; a catalog entry may switch on only what its provider's
+    adapter carries (``tools: true`` on a self-hosted OpenAI-compatible server whose model calls tools).
+    """
+
+    tools: bool | None = None
+    """Calls the functions the request declares (tools, tool_choice)."""
+    parallel_tool_calls: bool | None = None
+    """Takes ``parallel_tool_calls`` (several tool calls in one answer, or at most one)."""
+    json_schema: bool | None = None
+    """Answers JSON that fits a schema (``response_format`` json_schema, ``with_structured_output``)."""
+    json_mode: bool | None = None
+    """Answers one JSON object (``response_format`` json_object)."""
+    stop: bool | None = None
+    """Stops before caller-given sequences."""
+    seed: bool | None = None
+    """Samples reproducibly from a seed."""
+    logprobs: bool | None = None
+    """Returns token log-probabilities."""
+    logit_bias: bool | None = None
+    """Biases given tokens."""
+    n: bool | None = None
+    """Returns several choices for one request."""
+
+
 class Deployment(_Strict):
     """One endpoint serving the model name."""
 
@@ -156,6 +185,8 @@ class ModelSpec(_Strict):
     tasks: list[str] = []
     """Tasks it is good at (``code``, ``math``, ``chit_chat``, ...)."""
     modalities: Modalities = Modalities()
+    capabilities: Capabilities = Capabilities()
+    """Tools, structured output, sampling controls: the provider's defaults unless set here."""
     params: dict[str, ParamSpec] = {}
     """Accepted parameters by canonical name."""
     cost: Cost = Cost()
@@ -198,11 +229,41 @@ class ModelSpec(_Strict):
             raise ValueError(f"deployment names must be unique, got {names}")
         if self.trusted is None:
             self.trusted = self.provider in LOCAL_PROVIDERS
+        claimed = {name for name, on in self.capabilities.model_dump().items() if on}
+        if claimed - info.carries:
+            carried = ", ".join(sorted(info.carries)) or "none"
+            raise ValueError(
+                f"capabilities: provider '{self.provider}' cannot carry {', '.join(sorted(claimed - info.carries))} "
+                f"(its adapter carries: {carried})"
+            )
         return self
 
     @property
     def is_local(self) -> bool:
         return self.provider in LOCAL_PROVIDERS
+
+    def can(self, capability: str) -> bool:
+        """Whether the model honours ``capability`` (set in the catalog, else the provider's default).
+
+        Example:
+            >>> ModelSpec(name="m", provider="openai", deployments=[{"base_url": "http://x"}]).can("tools")
+            True
+        """
+        if capability not in CAPABILITIES:
+            raise KeyError(f"unknown capability '{capability}'; known: {', '.join(CAPABILITIES)}")
+        if "text" not in self.modalities.output:  # an image model answers no chat
+            return False
+        value = getattr(self.capabilities, capability)
+        return value if value is not None else capability in PROVIDER_REGISTRY[self.provider].capabilities
+
+    def capability_names(self) -> list[str]:
+        """Everything the model honours, including what its modalities say (``vision``, ``image_output``)."""
+        names = [name for name in CAPABILITIES if self.can(name)]
+        if "image" in self.modalities.input:
+            names.append("vision")
+        if "image" in self.modalities.output:
+            names.append("image_output")
+        return names
 
     def deployment(self, name: str) -> Deployment:
         for dep in self.deployments:

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from models.registry import ModelEntry
@@ -33,6 +33,8 @@ class Target:
     """Canonical call parameters this model accepts (``RouteRequest.params_for``)."""
     deadline: float
     """``time.monotonic()`` at which the request's budget ends."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """OpenAI-shaped call options (tools, response_format, stop, ...): the chat model's call kwargs."""
 
     @property
     def model(self) -> str:

@@ -73,19 +73,20 @@ class ChatModelTransport:
             return self.model(target)
         return await asyncio.to_thread(self.model, target)
 
+    # the target's call options (tools, response_format, stop, ...) are the chat model's call kwargs
     def invoke(self, target: Target, payload: ChatPayload) -> BaseMessage:
         messages, config = payload
-        return self.model(target).invoke(messages, config)
+        return self.model(target).invoke(messages, config, **target.options)
 
     async def ainvoke(self, target: Target, payload: ChatPayload) -> BaseMessage:
         messages, config = payload
-        return await (await self.amodel(target)).ainvoke(messages, config)
+        return await (await self.amodel(target)).ainvoke(messages, config, **target.options)
 
     def stream(self, target: Target, payload: ChatPayload) -> Iterator[AIMessageChunk]:
         messages, config = payload
-        yield from self.model(target).stream(messages, config)
+        yield from self.model(target).stream(messages, config, **target.options)
 
     async def astream(self, target: Target, payload: ChatPayload) -> AsyncIterator[AIMessageChunk]:
         messages, config = payload
-        async for chunk in (await self.amodel(target)).astream(messages, config):
+        async for chunk in (await self.amodel(target)).astream(messages, config, **target.options):
             yield chunk

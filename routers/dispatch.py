@@ -84,7 +84,8 @@ class AttemptScope:
     def __init__(self, engine: AttemptEngine, routed: Routed, entry: ModelEntry, deployment: str):
         self.engine, self.routed = engine, routed
         self.record = AttemptRecord(entry.spec.name, deployment)
-        self.target = Target(entry, deployment, routed.request.params_for(entry.spec), routed.deadline)
+        request = routed.request
+        self.target = Target(entry, deployment, request.params_for(entry.spec), routed.deadline, request.options)
         self.streaming = False
         """Set once the first chunk went to the caller: a failure after it can no longer fall back."""
         self.error: ProviderError | None = None

@@ -2,7 +2,12 @@
 
 The router accepts a list of messages, a string, or a dict ``{"messages": [...], "model": ...,
 "task": ..., "max_cost": ..., "user": ..., "experiment": ..., "params": {...},
-"image_generation": bool, "allowed_models": [...]}``. Hints may also arrive in ``RunnableConfig["configurable"]``.
+"options": {...}, "image_generation": bool, "allowed_models": [...]}``. Hints may also arrive in
+``RunnableConfig["configurable"]``.
+
+``options`` are OpenAI-shaped call options (``tools``, ``tool_choice``, ``response_format``,
+``stop``, ``seed``, ``logprobs``, ...): each needs a capability (:mod:`models.capabilities`), and
+the router chooses only models that have it.
 """
 
 from __future__ import annotations
@@ -13,11 +18,23 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages
 
+from models.capabilities import needed_by
 from models.spec import ModelSpec
 
 __all__ = ["HINTS", "RouteRequest"]
 
-HINTS = ("model", "task", "max_cost", "user", "experiment", "params", "image_generation", "timeout", "allowed_models")
+HINTS = (
+    "model",
+    "task",
+    "max_cost",
+    "user",
+    "experiment",
+    "params",
+    "options",
+    "image_generation",
+    "timeout",
+    "allowed_models",
+)
 
 
 @dataclass
@@ -35,6 +52,8 @@ class RouteRequest:
     """Sticky A/B assignment key."""
     experiment: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """OpenAI-shaped call options (tools, response_format, stop, ...), passed to the chosen model."""
     image_generation: bool = False
     timeout: float | None = None
     """Seconds for the whole request, fallbacks included."""
@@ -69,6 +88,11 @@ class RouteRequest:
         if self.explicit_model is not None:
             return self.params
         return {name: value for name, value in self.params.items() if name in spec.params}
+
+    @property
+    def needs(self) -> dict[str, str]:
+        """The capabilities :attr:`options` need, each with the option that needs it."""
+        return needed_by(self.options)
 
     @property
     def text(self) -> str:

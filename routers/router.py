@@ -26,9 +26,10 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from core.errors import RoutingError
+from core.errors import ParameterError, RoutingError
 from models.registry import ModelEntry, Registry
 from routers.balance import Balancer
+from routers.chat_model import RouterChatModel
 from routers.chat_transport import ChatModelTransport
 from routers.config import RoutingConfig, load_routing_config
 from routers.dispatch import AttemptEngine, Routed
@@ -117,6 +118,9 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
                 raise RoutingError(
                     f"none of the allowed models ({', '.join(request.allowed_models)}) is available", available=[]
                 )
+        needs = request.needs
+        if needs:
+            candidates = self._capable(request, needs, candidates, record)
         for policy in self.policies:
             candidates = policy.apply(request, candidates, record)
             if not candidates:  # a policy that empties the list says why, not an IndexError later
@@ -125,6 +129,35 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         if len(candidates) > 10:
             record.candidates.append(f"+{len(candidates) - 10} more")
         return candidates, record
+
+    def _capable(
+        self, request: RouteRequest, needs: dict[str, str], candidates: list[ModelEntry], record: RouteRecord
+    ) -> list[ModelEntry]:
+        """The candidates that can honour every capability the request's options need, or a
+        ``ParameterError`` naming the option and the capability when none can."""
+        capable = [e for e in candidates if all(e.spec.can(name) for name in needs)]
+        named = request.explicit_model
+        if named is not None and named not in {e.spec.name for e in capable}:
+            entry = next((e for e in candidates if e.spec.name == named), None)
+            if entry is not None:  # an unknown name is the explicit policy's error
+                missing = next(name for name in needs if not entry.spec.can(name))
+                others = [e.spec.name for e in capable]
+                raise ParameterError(
+                    f"model '{named}' ({entry.spec.provider}) cannot honour '{needs[missing]}': it lacks the "
+                    f"'{missing}' capability; "
+                    + (f"models that have it: {', '.join(others)}" if others else "no available model has it"),
+                    param=needs[missing],
+                )
+        if not capable:
+            wanted = ", ".join(f"'{field}' ({name})" for name, field in needs.items())
+            raise ParameterError(
+                f"no available model can honour {wanted}; leave the field out or make a capable model available",
+                param=next(iter(needs.values())),
+            )
+        names = [e.spec.name for e in capable]
+        shown = ", ".join(names[:5]) + (f", +{len(names) - 5} more" if len(names) > 5 else "")
+        record.note("capabilities", f"needs {', '.join(needs)} → {len(names)} capable ({shown})")
+        return capable
 
     def plan(
         self, request: RouteRequest, candidates: list[ModelEntry], record: RouteRecord
@@ -144,12 +177,15 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
             order = [chosen, *self.config.fallbacks.by_model.get(chosen, [])]
         if request.allowed_models is not None:  # fallbacks too stay within a consumer key's models
             order = [name for name in order if name in request.allowed_models]
+        needs = request.needs
         attempts: list[tuple[ModelEntry, str]] = []
         seen: set[str] = set()
         for name in order:
             entry = by_name.get(name)
             if entry is None or name in seen:
                 continue
+            if needs and not all(entry.spec.can(capability) for capability in needs):
+                continue  # a fallback must honour the request as much as the chosen model
             seen.add(name)
             online = [d for d in entry.spec.deployments if d.name not in entry.offline_deployments]
             usable, cooling = self.balancer.order(name, online)
@@ -215,6 +251,20 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
     ) -> AsyncIterator[AIMessageChunk]:
         async for chunk in self.astream_routed(await self.aroute(input, config), config):
             yield chunk
+
+    # ---- the router as a LangChain chat model -------------------------------------------------------
+    def as_chat_model(self, **fields: Any) -> RouterChatModel:
+        """This router as a ``BaseChatModel`` (:class:`~routers.chat_model.RouterChatModel`); ``fields``
+        are its routing hints and parameters (``model``, ``max_cost``, ``temperature``, ...)."""
+        return RouterChatModel(router=self, **fields)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Runnable[Any, BaseMessage]:
+        """:meth:`as_chat_model` with ``tools`` bound (the router picks only tool-capable models)."""
+        return self.as_chat_model().bind_tools(tools, **kwargs)
+
+    def with_structured_output(self, schema: Any = None, **kwargs: Any) -> Runnable[Any, Any]:
+        """:meth:`as_chat_model` answering parsed into ``schema`` (see ``RouterChatModel.with_structured_output``)."""
+        return self.as_chat_model().with_structured_output(schema, **kwargs)
 
     # ---- dispatching a routed request (the attempt engine over the LangChain transport) ----------
     def invoke_routed(self, routed: Routed, config: RunnableConfig | None = None) -> BaseMessage:

@@ -41,6 +41,20 @@ class CatalogChatMixin:
 
     metadata: dict[str, Any] | None
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Catalog models are built from the catalog, never deserialised (a dump could hold keys)."""
+        return False
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        """LangChain's tracing parameters, with the catalog's provider and model name."""
+        params = super()._get_ls_params(stop=stop, **kwargs)  # type: ignore[misc]
+        ident = self.catalog_identity
+        named = getattr(self, "model_name", None) or getattr(self, "model_id", None)
+        params["ls_provider"] = ident.get("provider") or params.get("ls_provider")
+        params["ls_model_name"] = kwargs.get("model") or params.get("ls_model_name") or ident.get("model") or named
+        return params
+
     @property
     def catalog_identity(self) -> dict[str, Any]:
         ident: dict[str, Any] = (self.metadata or {}).get("modelyard", {})

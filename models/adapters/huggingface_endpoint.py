@@ -14,13 +14,53 @@ from typing import Any
 from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 
 from models.adapters.base import CatalogChatMixin, identity
+from models.adapters.openai_tools import OpenAIToolsMixin
 from models.spec import Deployment, ModelSpec
 
-__all__ = ["CatalogChatHuggingFaceEndpoint", "build_huggingface_endpoint"]
+__all__ = ["CatalogChatHuggingFaceEndpoint", "build_huggingface_endpoint", "endpoint_options"]
 
 
-class CatalogChatHuggingFaceEndpoint(CatalogChatMixin, ChatHuggingFace):
-    """ChatHuggingFace over an endpoint, with catalog cost and ProviderError translation."""
+def endpoint_options(options: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI-shaped call options as ``huggingface_hub``'s ``chat_completion`` takes them: a
+    ``json_schema`` response format becomes TGI's JSON grammar (what ``ChatHuggingFace``'s own
+    ``with_structured_output`` sends); everything else has the same name and shape.
+
+    Example:
+        >>> fmt = {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}
+        >>> endpoint_options({"response_format": fmt})
+        {'response_format': {'type': 'json_object', 'schema': {'type': 'object'}}}
+    """
+    fmt = options.get("response_format") or {}
+    if fmt.get("type") != "json_schema":
+        return options
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    return {**options, "response_format": {"type": "json_object", "schema": schema}}
+
+
+class CatalogChatHuggingFaceEndpoint(CatalogChatMixin, OpenAIToolsMixin, ChatHuggingFace):
+    """ChatHuggingFace over an endpoint, with catalog cost and ProviderError translation.
+
+    Tools and structured output are bound in OpenAI's shape (:class:`OpenAIToolsMixin`: any number
+    of tools with a ``tool_choice``, pydantic schemas for ``function_calling``) and translated for
+    ``huggingface_hub`` at call time (:func:`endpoint_options`).
+    """
+
+    def _generate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, stream: bool | None = None, **kwargs: Any
+    ) -> Any:
+        return super()._generate(messages, stop, run_manager, stream, **endpoint_options(kwargs))
+
+    async def _agenerate(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, stream: bool | None = None, **kwargs: Any
+    ) -> Any:
+        return await super()._agenerate(messages, stop, run_manager, stream, **endpoint_options(kwargs))
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        yield from super()._stream(messages, stop, run_manager, **endpoint_options(kwargs))
+
+    async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        async for chunk in super()._astream(messages, stop, run_manager, **endpoint_options(kwargs)):
+            yield chunk
 
 
 def build_huggingface_endpoint(

@@ -4,11 +4,16 @@ Every field of a chat completion is honoured or refused, never dropped:
 
 * ``temperature``, ``top_p``, ``max_tokens`` / ``max_completion_tokens`` are *canonical*
   parameters, checked against each model's parameter schema and renamed for its provider;
-* every other field — OpenAI's (:data:`OPENAI_FIELDS`: tools, tool_choice, response_format,
-  stop, seed, n, penalties, logprobs, …) and any field this gateway does not know — is forwarded
-  as given to an OpenAI-protocol deployment, passed to another model that declares it in its
-  parameter schema, and otherwise refused with a 400 naming the field and the model
-  (:meth:`ChatCompletionRequest.forwarded_fields`; see ``app/server/routes/completions.py``).
+* the capability fields (:data:`OPTION_FIELDS`: tools, tool_choice, parallel_tool_calls,
+  response_format, stop, seed, n, logprobs, top_logprobs, logit_bias) go only to models whose
+  catalog capabilities cover them (the router filters; a named model that cannot is a 400 naming
+  the field and the missing capability) — forwarded as given to an OpenAI-protocol deployment,
+  passed as call options to any other LangChain chat model;
+* every other field — OpenAI's (:data:`OPENAI_FIELDS`: penalties, reasoning_effort, metadata, …)
+  and any field this gateway does not know — is forwarded as given to an OpenAI-protocol
+  deployment, passed to another model that declares it in its parameter schema, and otherwise
+  refused with a 400 naming the field and the model (:meth:`ChatCompletionRequest.forwarded_fields`;
+  see ``app/server/routes/completions.py``).
 
 Modelyard's own hints (``max_cost``, ``task``, ``modelyard_cache``) travel as extra fields
 (``extra_body`` in the ``openai`` client) and are never forwarded.
@@ -21,7 +26,14 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-__all__ = ["OPENAI_FIELDS", "ChatCompletionRequest", "ChatMessage", "EmbeddingRequest", "StreamOptions"]
+__all__ = [
+    "OPENAI_FIELDS",
+    "OPTION_FIELDS",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "EmbeddingRequest",
+    "StreamOptions",
+]
 
 OPENAI_FIELDS = (
     "tools",
@@ -47,6 +59,13 @@ OPENAI_FIELDS = (
     "verbosity",
 )
 """OpenAI Chat Completions fields the gateway carries to the model (besides the canonical ones)."""
+
+OPTION_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "logprobs", "top_logprobs"}
+    | {"logit_bias", "n"}
+)
+"""Fields that need a capability (:mod:`models.capabilities`): the router picks only models that have
+it, and a LangChain chat model receives them as call options (``tools=...``, ``response_format=...``)."""
 
 _OWN = frozenset(
     {"model", "messages", "stream", "stream_options", "user", "temperature", "top_p", "max_tokens"}
@@ -165,9 +184,24 @@ class ChatCompletionRequest(BaseModel):
             **self.forwarded_fields(),
         }
 
+    def options(self) -> dict[str, Any]:
+        """The capability fields given (:data:`OPTION_FIELDS`), leaving out those that ask for the
+        default (``n`` of 1, a ``text`` response format): the router's call options."""
+        given = {name: value for name, value in self.forwarded_fields().items() if name in OPTION_FIELDS}
+        if given.get("n") == 1:
+            del given["n"]
+        if (given.get("response_format") or {}).get("type") == "text":
+            del given["response_format"]
+        return given
+
     def router_input(self) -> dict[str, Any]:
         """The :class:`~routers.router.RouterRunnable` input for this request."""
-        value: dict[str, Any] = {"messages": list(self._converted), "model": self.model, "params": self.params()}
+        value: dict[str, Any] = {
+            "messages": list(self._converted),
+            "model": self.model,
+            "params": self.params(),
+            "options": self.options(),
+        }
         for hint in ("user", "max_cost", "task"):
             if getattr(self, hint) is not None:
                 value[hint] = getattr(self, hint)

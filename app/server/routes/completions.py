@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
 
 from app.server.gateway.cache import NOT_CONSULTED, CacheLookup
 from app.server.gateway.keys import ApiKey, Denial
@@ -34,7 +34,7 @@ from app.server.http import cache_replay
 from app.server.http.auth import check_model_allowed, refusal
 from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
-from app.server.http.schemas import ChatCompletionRequest
+from app.server.http.schemas import OPTION_FIELDS, ChatCompletionRequest
 from app.server.http.sse import render_chunks, usage_of
 from app.server.http.timing import arrived
 from core.errors import ParameterError, RequestError
@@ -118,12 +118,14 @@ def fail(call: Call, exc: BaseException, error_class: str | None = None) -> ApiE
 def honour_fields(gw: Gateway, body: ChatCompletionRequest, routed: Routed) -> None:
     """Keep only the planned attempts that can honour every forwarded field, or refuse by name.
 
-    An OpenAI-protocol deployment receives every field as given; another model must declare each
-    field in its parameter schema (it is then passed as a checked parameter). A model that can do
-    neither is left out of the plan (the route says so); when none is left, the request is refused
-    with a 400 naming the field and the model.
+    The capability fields (tools, response_format, stop, ...) were settled by the router: every planned
+    model has the capabilities they need and receives them as call options. Of the other fields, an
+    OpenAI-protocol deployment receives every one as given; another model must declare each in its
+    parameter schema (it is then passed as a checked parameter). A model that can do neither is left
+    out of the plan (the route says so); when none is left, the request is refused with a 400 naming
+    the field and the model.
     """
-    fields = body.forwarded_fields()
+    fields = {name: value for name, value in body.forwarded_fields().items() if name not in OPTION_FIELDS}
     if not fields:
         return
 
@@ -218,19 +220,52 @@ async def _through_langchain(gw: Gateway, routed: Routed, call: Call) -> tuple[d
         call.upstream_s += time.perf_counter() - waited
     tokens_in, tokens_out = _tokens(message)
     call.usage(tokens_in, tokens_out, float(message.response_metadata.get("cost_usd", 0.0) or 0.0))
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": _openai_message(message),
+        "finish_reason": _finish_reason(message),
+    }
+    if message.response_metadata.get("logprobs") is not None:
+        choice["logprobs"] = message.response_metadata["logprobs"]
     payload = {
         "object": "chat.completion",
         "created": int(time.time()),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": message.text},
-                "finish_reason": message.response_metadata.get("finish_reason", "stop"),
-            }
-        ],
+        "choices": [choice],
         "usage": usage_of(tokens_in, tokens_out),
     }
     return payload, message.response_metadata.get("route", {})
+
+
+def _openai_message(message: BaseMessage) -> dict[str, Any]:
+    """The assistant message in OpenAI's shape: text, or ``content: null`` beside tool calls."""
+    converted = convert_to_openai_messages(message)
+    assert isinstance(converted, dict)
+    text = message.text
+    out: dict[str, Any] = {"role": "assistant", "content": text if text or not converted.get("tool_calls") else None}
+    if converted.get("tool_calls"):
+        out["tool_calls"] = converted["tool_calls"]
+    return out
+
+
+def _finish_reason(message: BaseMessage) -> str:
+    reason = message.response_metadata.get("finish_reason")
+    if getattr(message, "tool_calls", None):
+        return "tool_calls"
+    return str(reason or "stop")
+
+
+def _tool_call_deltas(piece: AIMessageChunk) -> list[dict[str, Any]]:
+    """A chunk's tool-call pieces as OpenAI ``delta.tool_calls`` entries (name and id first, then arguments)."""
+    deltas = []
+    for position, part in enumerate(piece.tool_call_chunks):
+        delta: dict[str, Any] = {"index": part.get("index") if part.get("index") is not None else position}
+        if part.get("id"):
+            delta.update(id=part["id"], type="function")
+        function = {key: part[key] for key in ("name", "args") if part.get(key) is not None}
+        delta["function"] = {"name": function["name"]} if "name" in function else {}
+        delta["function"]["arguments"] = function.get("args", "")
+        deltas.append(delta)
+    return deltas
 
 
 def _answering_spec(routed: Routed) -> Any:
@@ -303,10 +338,16 @@ def _langchain_chunks(gw: Gateway, routed: Routed) -> tuple[AsyncIterator[dict[s
         try:
             piece: BaseMessage | None = await anext(pieces)  # a failure before it is still a JSON error
             yield chunk({"role": "assistant", "content": ""})
+            finish_reason = "stop"
             while piece is not None:
                 if piece.text:
                     yield chunk({"content": piece.text})
                 if isinstance(piece, AIMessageChunk):
+                    if piece.tool_call_chunks:
+                        finish_reason = "tool_calls"
+                        yield chunk({"tool_calls": _tool_call_deltas(piece)})
+                    elif piece.response_metadata.get("finish_reason") and finish_reason != "tool_calls":
+                        finish_reason = str(piece.response_metadata["finish_reason"])
                     got_in, got_out = _tokens(piece)
                     tokens_in, tokens_out = tokens_in + got_in, tokens_out + got_out
                 done["cost"] += float(piece.response_metadata.get("cost_usd", 0.0) or 0.0)
@@ -314,7 +355,7 @@ def _langchain_chunks(gw: Gateway, routed: Routed) -> tuple[AsyncIterator[dict[s
                 piece = await anext(pieces, None)
         finally:
             await pieces.aclose()  # type: ignore[attr-defined]
-        yield chunk({}, "stop")
+        yield chunk({}, finish_reason)
         yield {**chunk({}), "choices": [], "usage": usage_of(tokens_in, tokens_out)}
 
     def finish(_: int, __: int) -> tuple[dict[str, Any], float]:
