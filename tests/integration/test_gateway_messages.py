@@ -75,7 +75,17 @@ def served(tmp_path_factory) -> Iterator[Served]:
             params={"temperature": {"min": 0, "max": 2}, "max_tokens": {"type": "int", "min": 1, "max": 4096}},
             deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt"}],
         )
-        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec])
+        templated = ModelSpec(  # a local-protocol model: it cannot stop at caller-given sequences
+            name="templated",
+            provider="http_template",
+            params={"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+            http_template={
+                "req_url_template": f"{upstream.root_url}/template/x",
+                "body": {"q": "{USER_PROMPT}"},
+                "response_extract": "answer",
+            },
+        )
+        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec, templated])
         config = RoutingConfig.model_validate(
             {
                 "policies": ["explicit", "modality", "cost"],
@@ -297,6 +307,14 @@ def test_an_unknown_model_is_not_found(served):
         )
     assert missing.value.body["error"]["type"] == "not_found_error"
     assert "model 'claude-nonexistent' does not exist; available: auto, hosted" in missing.value.message
+
+
+def test_a_model_that_cannot_stop_names_the_messages_field(served):
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        served.client().messages.create(
+            model="templated", max_tokens=20, stop_sequences=["END"], messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "stop" in refused.value.message and "(the Messages API field 'stop_sequences')" in refused.value.message
 
 
 def test_a_bad_key_is_an_authentication_error(served):

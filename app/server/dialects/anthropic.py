@@ -39,6 +39,7 @@ from app.server.http.schemas import ChatCompletionRequest
 from core.errors import ParameterError
 
 __all__ = [
+    "CHAT_TO_MESSAGES_FIELDS",
     "HINTS",
     "MessagesMessage",
     "MessagesRequest",
@@ -52,6 +53,15 @@ __all__ = [
 
 HINTS = ("max_cost", "task", "modelyard_cache")
 """Modelyard's own request hints, accepted beside Anthropic's fields and passed to the pipeline."""
+
+CHAT_TO_MESSAGES_FIELDS = {
+    "stop": "stop_sequences",
+    "user": "metadata.user_id",
+    "response_format": "output_config.format",
+    "reasoning_effort": "output_config.effort",
+    "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+}
+"""Chat Completions fields whose Messages API name differs, for errors the chat pipeline raises."""
 
 _ERROR_TYPES = {
     400: "invalid_request_error",

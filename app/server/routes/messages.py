@@ -57,10 +57,16 @@ class AnthropicErrorRoute(APIRoute):
                 error = ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
             except Exception as exc:  # the same mapping as the app's exception handlers
                 error = status_of(exc)
-            body = anthropic.error_body(error.status, error.message)
+            body = anthropic.error_body(error.status, _in_messages_terms(error))
             return JSONResponse(body, status_code=error.status, headers=error.headers)
 
         return answer_in_anthropic_shape
+
+
+def _in_messages_terms(error: ApiError) -> str:
+    """``error``'s message, naming the Messages API field where the chat pipeline named its chat translation."""
+    name = anthropic.CHAT_TO_MESSAGES_FIELDS.get(error.param or "")
+    return error.message if name is None else f"{error.message} (the Messages API field '{name}')"
 
 
 router = APIRouter(prefix="/v1", tags=["anthropic"], route_class=AnthropicErrorRoute)
