@@ -1,14 +1,19 @@
 """LangServe routes: the customer-service bot at ``/support`` and RAG at ``/rag``.
 
 Both answer from one knowledge-base collection (``shop`` by default) with the router as the
-model, moderated (policy ``support`` and ``default``). Each gets LangServe's ``invoke``,
-``stream`` and ``playground`` endpoints — not ``batch`` (any number of runs for one admitted
-request) nor ``stream_log`` / ``stream_events`` (they show the inner model's tokens before output
-review). Every request is charged to its key and logged (:mod:`app.server.gateway.chain_accounting`).
+model, moderated (policy ``support`` and ``default``). ``/support`` is the customer-service bot
+(:mod:`chains.support`): it also looks orders up, starts returns and hands off to a person over
+the sample shop's orders (``data/shop_orders.sqlite``), and its answers list ``tool_calls``; it
+quotes the policy when no available model writes grounded answers (the catalog's ``answer_style``).
+Each gets LangServe's ``invoke``, ``stream`` and ``playground`` endpoints — not ``batch`` (any
+number of runs for one admitted request) nor ``stream_log`` / ``stream_events`` (they show the
+inner model's tokens before output review). Every request is charged to its key and logged
+(:mod:`app.server.gateway.chain_accounting`).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
@@ -22,8 +27,13 @@ from app.server.gateway.warmup import Once
 from app.server.http.auth import bearer, require_chain_key
 from app.server.http.errors import ApiError
 from app.server.http.timing import arrived
+from app.ui.chat_rules import answer_style_for
 from chains.assistant import build_assistant
+from chains.rag import AnswerStyle
+from chains.support import build_support_bot
+from core.settings import data_dir
 from routers.router import RouterRunnable
+from store.shop_orders import ShopOrders
 
 __all__ = ["SERVED_ENDPOINTS", "QuestionInput", "add_chain_routes"]
 
@@ -68,13 +78,25 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
     # built on first use (after the knowledge base opened): a broken Chroma folder cannot stop the gateway
     built: dict[str, Runnable[Any, Any]] = {}
 
-    def lazy(policy: str) -> Runnable[Any, Any]:
-        def build(value: Any) -> Runnable[Any, Any]:
-            if policy not in built:
-                built[policy] = build_assistant(router, policy=policy, collection=collection)
-            return built[policy]
+    @functools.cache
+    def shop() -> ShopOrders:
+        return ShopOrders(data_dir() / "shop_orders.sqlite")
 
-        return RunnableLambda(build, name=f"{policy}_assistant")
+    def chain_for(policy: str) -> Runnable[Any, Any]:
+        key = policy
+        if policy == "support":  # quotes the policy while no available model writes grounded answers
+            key = f"support/{answer_style_for(None, [entry.spec for entry in router.registry.available()])}"
+        if key not in built:
+            if policy == "support":
+                style: AnswerStyle = "extractive" if key.endswith("extractive") else "generative"
+                # tool_model=None: tools picked by rules; the router's tool-calling chat model goes here once it exists
+                built[key] = build_support_bot(router, collection, shop(), tool_model=None, answer_style=style)
+            else:
+                built[key] = build_assistant(router, policy=policy, collection=collection)
+        return built[key]
+
+    def lazy(policy: str) -> Runnable[Any, Any]:
+        return RunnableLambda(lambda value: chain_for(policy), name=f"{policy}_assistant")
 
     support = lazy("support")
     rag = lazy("default")  # moderated like every surface
