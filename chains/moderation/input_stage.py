@@ -1,9 +1,11 @@
 """Input screening of a conversation: block, mask terms, mask PII with the conversation's vault.
 
-Only the user's **last** message can block the request (earlier turns were screened when they
-were sent); ``mask`` terms are starred out in every user message; PII is replaced with
-placeholders in every message — system, user, assistant and tool — because history carries PII
-too. System messages come from the application and are not checked against the lexicon.
+Only the user's **last** message, and the tool results that follow it (what the tools answered in
+this turn), can block the request (earlier turns were screened when they were sent); ``mask``
+terms are starred out in every user message and current tool result; PII is replaced with
+placeholders in every message — system, user, assistant (tool-call arguments included) and tool —
+because history carries PII too. System messages come from the application and are not checked
+against the lexicon.
 
 Example:
     >>> from langchain_core.messages import HumanMessage
@@ -19,10 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
 from chains.moderation.messages import map_text, message_text
 from chains.moderation.screen import Moderator
+from chains.moderation.tool_calls import mask_tool_calls
 from chains.moderation.vault import PiiVault
 
 __all__ = ["InputScreening", "screen_messages"]
@@ -55,16 +58,15 @@ def screen_messages(
     outcome = InputScreening(messages=[])
     seen: set[str] = set()
     for index, message in enumerate(messages):
-        is_user = isinstance(message, HumanMessage)
-        if not is_user and not mask_pii:
+        current = index == last_user or (isinstance(message, ToolMessage) and index > last_user)
+        screened = isinstance(message, HumanMessage) or current
+        if not screened and not mask_pii:
             outcome.messages.append(message)
             continue
 
-        def change(
-            text: str, index: int = index, is_user: bool = is_user, is_system: bool = isinstance(message, SystemMessage)
-        ) -> str:
-            result = moderator.screen(text, policy, "input", find_pii=mask_pii, find_terms=is_user and not is_system)
-            if index == last_user:
+        def change(text: str, current: bool = current, screened: bool = screened, terms: bool = True) -> str:
+            result = moderator.screen(text, policy, "input", find_pii=mask_pii, find_terms=screened and terms)
+            if current and terms:
                 _record(outcome, result.flags("input"), result.blocked_categories)
             masked, refs = result.masked(vault, mask_pii)
             for ref in refs:
@@ -73,7 +75,10 @@ def screen_messages(
                     outcome.pii.append(ref)
             return masked
 
-        outcome.messages.append(map_text(message, change))
+        changed = map_text(message, change)
+        if mask_pii:  # arguments of earlier tool calls carry PII too (no lexicon: the model wrote them)
+            changed = mask_tool_calls(changed, lambda text: change(text, terms=False))
+        outcome.messages.append(changed)
     outcome.categories = sorted({flag["category"] for flag in outcome.flags})
     return outcome
 

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from chains.moderation.errors import ModerationBlocked
@@ -42,7 +42,9 @@ from chains.moderation.messages import ChatInput, message_text, rebuild_input, s
 from chains.moderation.provenance import catalog_identity, moderation_notice, provenance
 from chains.moderation.review import AnswerReviewer
 from chains.moderation.screen import Moderator
+from chains.moderation.tool_calls import as_chunk_parts, collect_tool_calls, review_tool_calls, without_tool_calls
 from chains.moderation.vault import PiiVault, VaultStore
+from models.adapters.openai_tools import OpenAIToolsMixin
 
 __all__ = ["ModeratedChat", "moderated"]
 
@@ -58,10 +60,16 @@ class _Turn:
     screening: InputScreening
     model_input: Any
     judge: list[dict[str, Any]] = field(default_factory=list)
+    tool_flags: list[dict[str, str]] = field(default_factory=list)
 
 
-class ModeratedChat(Runnable[ChatInput, BaseMessage]):
+class ModeratedChat(OpenAIToolsMixin, Runnable[ChatInput, BaseMessage]):
     """Moderation around a chat runnable. Build it with :func:`moderated`.
+
+    ``bind_tools``, ``with_structured_output`` and ``bind`` bind the *inner* model (the router
+    becomes its chat-model facade), so moderation stays outermost: tool results are screened on
+    the way in, tool-call arguments reviewed and their placeholders restored on the way out, and
+    structured output is parsed from the reviewed text.
 
     Args:
         model: a Runnable from chat messages to an ``AIMessage`` (or a stream of chunks).
@@ -91,6 +99,21 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         self.trusted = trusted if trusted is not None else catalog_identity(model).get("trusted") is True
         self.vaults = vaults or VaultStore()
         self.name = f"Moderated[{policy}]"
+
+    def bind(self, **kwargs: Any) -> ModeratedChat:
+        """Moderation around the inner model bound with ``kwargs`` (tools, response_format, ...)."""
+        inner = self.model.as_chat_model() if hasattr(self.model, "as_chat_model") else self.model
+        return ModeratedChat(
+            inner.bind(**kwargs),
+            self.policy,
+            moderator=self.moderator,
+            judge=self.judge,
+            trusted=self.trusted,
+            vaults=self.vaults,
+        )
+
+    def _bound(self, **kwargs: Any) -> Any:
+        return self.bind(**kwargs)
 
     # ---- Runnable interface -----------------------------------------------------------------
     def invoke(self, input: ChatInput, config: RunnableConfig | None = None, **kwargs: Any) -> BaseMessage:
@@ -149,6 +172,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
             return
         reviewer = self._reviewer(turn, hold_all=self._judge_for(turn, "output") is not None)
         metadata: dict[str, Any] = {}
+        held: list[AIMessageChunk] = []  # tool-call pieces, released whole and reviewed at the end
         stream = self.model.stream(turn.model_input, config)
         try:
             for piece in stream:
@@ -156,12 +180,12 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
                 shown = reviewer.feed(message_text(piece))
                 if reviewer.blocked:
                     break
-                yield to_chunk(piece, shown)
+                yield self._hold_tool_calls(to_chunk(piece, shown), held)
         finally:
             getattr(stream, "close", lambda: None)()
         if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
             self._judge_output(turn, reviewer, judge.judge(reviewer.text, "assistant", config))
-        yield self._last_chunk(turn, reviewer, metadata)
+        yield self._last_chunk(turn, reviewer, metadata, held)
 
     # ---- the three stages, async -----------------------------------------------------------------
     async def _ainvoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
@@ -191,6 +215,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
             return
         reviewer = self._reviewer(turn, hold_all=self._judge_for(turn, "output") is not None)
         metadata: dict[str, Any] = {}
+        held: list[AIMessageChunk] = []  # tool-call pieces, released whole and reviewed at the end
         stream = self.model.astream(turn.model_input, config)
         try:
             async for piece in stream:
@@ -198,14 +223,14 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
                 shown = reviewer.feed(message_text(piece))
                 if reviewer.blocked:
                     break
-                yield to_chunk(piece, shown)
+                yield self._hold_tool_calls(to_chunk(piece, shown), held)
         finally:
             aclose = getattr(stream, "aclose", None)  # an async generator; a plain AsyncIterator has none
             if aclose is not None:
                 await aclose()
         if (judge := self._judge_for(turn, "output")) and not reviewer.blocked:
             self._judge_output(turn, reviewer, await judge.ajudge(reviewer.text, "assistant", config))
-        yield self._last_chunk(turn, reviewer, metadata)
+        yield self._last_chunk(turn, reviewer, metadata, held)
 
     # ---- shared steps ---------------------------------------------------------------------------
     def _begin(self, value: ChatInput, config: RunnableConfig) -> _Turn:
@@ -254,6 +279,7 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
         )
 
     def _answer(self, turn: _Turn, answer: Any, reviewer: AnswerReviewer, shown: str) -> BaseMessage:
+        calls = self._review_tool_calls(turn, reviewer, list(getattr(answer, "tool_calls", None) or []))
         content: str | list[Any] = reviewer.refusal() if reviewer.blocked else shown
         if isinstance(answer, BaseMessage) and not reviewer.blocked:
             content = with_text(answer.content, shown)  # keeps an answer's images
@@ -262,12 +288,33 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
             "provenance": provenance(answer, self.model),
         }
         if isinstance(answer, BaseMessage):
-            return answer.model_copy(
-                update={"content": content, "response_metadata": {**answer.response_metadata, **extra}}
-            )
+            update: dict[str, Any] = {"content": content, "response_metadata": {**answer.response_metadata, **extra}}
+            if isinstance(answer, AIMessage) and answer.tool_calls:
+                update.update(tool_calls=calls, additional_kwargs=_without_raw_calls(answer.additional_kwargs))
+            return answer.model_copy(update=update)
         return AIMessage(content=content, response_metadata=extra)
 
-    def _last_chunk(self, turn: _Turn, reviewer: AnswerReviewer, metadata: dict[str, Any]) -> AIMessageChunk:
+    def _review_tool_calls(self, turn: _Turn, reviewer: AnswerReviewer, calls: list[ToolCall]) -> list[ToolCall]:
+        """The answer's tool calls with placeholders restored; none when the review blocks one."""
+        if not calls:
+            return []
+        review = review_tool_calls(self.moderator, turn.policy, turn.vault, calls)
+        turn.tool_flags += review.flags
+        for category in review.blocked_categories:
+            reviewer.block(category)
+        return [] if reviewer.blocked else review.calls
+
+    @staticmethod
+    def _hold_tool_calls(chunk: AIMessageChunk, held: list[AIMessageChunk]) -> AIMessageChunk:
+        if not chunk.tool_call_chunks:
+            return chunk
+        held.append(chunk)
+        return without_tool_calls(chunk)
+
+    def _last_chunk(
+        self, turn: _Turn, reviewer: AnswerReviewer, metadata: dict[str, Any], held: list[AIMessageChunk]
+    ) -> AIMessageChunk:
+        calls = self._review_tool_calls(turn, reviewer, collect_tool_calls(held))
         tail = reviewer.finish()
         if reviewer.blocked:
             tail = ("\n\n" if reviewer.text else "") + reviewer.refusal()
@@ -275,10 +322,12 @@ class ModeratedChat(Runnable[ChatInput, BaseMessage]):
             "moderation": self._record(turn, reviewer, "output" if reviewer.blocked else None),
             "provenance": provenance(AIMessage("", response_metadata=metadata), self.model),
         }
-        return AIMessageChunk(content=tail, response_metadata=extra, chunk_position="last")
+        return AIMessageChunk(
+            content=tail, response_metadata=extra, tool_call_chunks=as_chunk_parts(calls), chunk_position="last"
+        )
 
     def _record(self, turn: _Turn, reviewer: AnswerReviewer | None, blocked_at: str | None) -> dict[str, Any]:
-        flags = turn.screening.flags + (reviewer.flags if reviewer else [])
+        flags = turn.screening.flags + (reviewer.flags if reviewer else []) + turn.tool_flags
         return {
             "policy": turn.policy,
             "blocked": blocked_at is not None,
@@ -314,6 +363,11 @@ def _last(inputs: Iterator[ChatInput]) -> ChatInput:
     for value in inputs:  # noqa: B007 - the last input is the one to use
         pass
     return value
+
+
+def _without_raw_calls(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``additional_kwargs`` without the provider's raw tool calls (``tool_calls`` holds the reviewed ones)."""
+    return {key: value for key, value in kwargs.items() if key != "tool_calls"}
 
 
 def _as_last_chunk(message: AIMessage) -> AIMessageChunk:
