@@ -80,6 +80,8 @@ class TurnStats:
     """PII masked in the user's message before it was sent: ``{"type", "placeholder"}``."""
     withheld: int = 0
     """Placeholders the model wrote itself, removed from the answer."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Tools the support bot ran: ``{"name", "args", "result"}``."""
 
     def caption(self) -> str:
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
@@ -154,6 +156,7 @@ def stream_reply(
             stats.citations = chunk.get("citations", stats.citations)
             stats.unsupported = chunk.get("unsupported", stats.unsupported)
             stats.refusal = chunk.get("refusal", stats.refusal)
+            stats.tool_calls = chunk.get("tool_calls", stats.tool_calls)
             if "reply" in chunk:  # the model's metadata, after the answer
                 reply = chunk["reply"]
                 meta = AIMessageChunk(

@@ -28,6 +28,7 @@ from routers.health import HealthTracker
 if TYPE_CHECKING:
     from routers.router import RouterRunnable
     from store.request_log import RequestLog
+    from store.shop_orders import ShopOrders
 
 __all__ = [
     "Shared",
@@ -40,6 +41,7 @@ __all__ = [
     "router",
     "routing_config",
     "shared",
+    "support_bot",
 ]
 
 
@@ -136,5 +138,27 @@ def assistant(
         model if model is not None else router(),
         policy="default",
         collection=collection,
+        answer_style="extractive" if answer_style == "extractive" else "generative",
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _shop(data: str) -> ShopOrders:
+    from store.shop_orders import ShopOrders
+
+    return ShopOrders(Path(data) / "shop_orders.sqlite")
+
+
+def support_bot(
+    model: Runnable[Any, Any] | None, collection: str, answer_style: str = "generative"
+) -> Runnable[Any, Any]:
+    """The customer-service bot (:mod:`chains.support`) over ``model`` (``None`` = the router), grounded in
+    ``collection``, with the sample shop's order tools; tools are picked by rules."""
+    from chains.support import build_support_bot
+
+    return build_support_bot(
+        model if model is not None else router(),
+        collection,
+        _shop(str(data_dir())),
         answer_style="extractive" if answer_style == "extractive" else "generative",
     )

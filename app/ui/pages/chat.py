@@ -46,7 +46,7 @@ from langchain_core.runnables import RunnableConfig  # noqa: E402
 
 from app.ui import chat_rules  # noqa: E402
 from app.ui.chat_session import Stage, TurnStats, as_messages, data_url, stream_reply  # noqa: E402
-from app.ui.state import assistant, experiments, registry, request_log, router  # noqa: E402
+from app.ui.state import assistant, experiments, registry, request_log, router, support_bot  # noqa: E402
 from knowledge import SAMPLE_COLLECTION, list_collections  # noqa: E402
 from models.factory import build_chat_model  # noqa: E402
 
@@ -113,6 +113,12 @@ with st.sidebar:
         key="collection",
         disabled=not use_kb,
         index=collections.index(SAMPLE_COLLECTION) if SAMPLE_COLLECTION in collections else 0,
+    )
+    shop_tools = st.toggle(
+        "Shop tools",
+        key="shop_tools",
+        disabled=not use_kb or collection != SAMPLE_COLLECTION,
+        help="The customer-service bot: looks up Yardstore orders (e.g. 1042), starts returns, hands off to a person",
     )
     answer_style = chat_rules.answer_style_for(spec, [e.spec for e in entries])
     if use_kb:
@@ -210,6 +216,9 @@ def show_details(item: dict) -> None:
         st.markdown("\n".join(f"- **{name}:** {value}" for name, value in rows))
         for flag in item.get("flags", []):
             st.markdown(f"**Moderation:** {flag}")
+        for call in item.get("tool_calls", []):
+            arguments = ", ".join(f"{name}={value!r}" for name, value in call["args"].items())
+            st.markdown(f"**Tool call:** `{call['name']}({arguments})`  \n{call['result']}")
         for source in item.get("sources", []):
             st.markdown(
                 f"**[{source['n']}] {source.get('file', '')} — {source.get('heading') or ''}** "
@@ -268,6 +277,7 @@ def answer_item(stats: TurnStats, text: str, *, stopped: bool = False) -> dict:
         "sources": stats.sources,
         "citations": stats.citations,
         "unsupported": stats.unsupported,
+        "tool_calls": stats.tool_calls,
         "images": stats.images,
         "model": stats.model,
         "deployment": stats.deployment,
@@ -367,7 +377,10 @@ if submitted and (submitted.text.strip() or submitted.files):
             first_stage = "loading"
         try:
             model = None if spec is None else build_chat_model(spec, params=params)
-            runnable = assistant(model, collection if grounded else None, answer_style=answer_style)
+            if grounded and shop_tools and collection == SAMPLE_COLLECTION:
+                runnable = support_bot(model, collection, answer_style=answer_style)
+            else:
+                runnable = assistant(model, collection if grounded else None, answer_style=answer_style)
             text = st.write_stream(staged(stream_reply(runnable, payload, stats, config), first_stage))
         except Exception as exc:  # shown to the user and logged; the conversation is kept
             st.session_state.pop("pending", None)
