@@ -388,7 +388,7 @@ def test_a_client_that_goes_away_mid_stream_settles_the_call_once(served):
         while not (new := [row for row in served.rows() if row["id"] not in seen]) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [(row["status"], row["error_class"], row["endpoint"]) for row in new] == [
-            (499, "ClientDisconnected", "chat_stream")
+            (499, "ClientDisconnected", "messages_stream")
         ]
         assert new[0]["output_tokens"] >= 1  # charged what was generated
     finally:

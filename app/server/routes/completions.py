@@ -54,12 +54,13 @@ __all__ = [
 ]
 
 
-async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None) -> Response:
+async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None, endpoint: str = "chat") -> Response:
     """The one request lifecycle of a chat: open the call, check the model, consult the response
     cache, then answer as JSON or SSE. The other API dialects (``/v1/responses``, ``/v1/messages``)
-    translate their request into a :class:`ChatCompletionRequest` and their answer from this one."""
+    translate their request into a :class:`ChatCompletionRequest` and their answer from this one;
+    ``endpoint`` labels the call in the request log and metrics (``<endpoint>_stream`` when streamed)."""
     gw = gateway(request)
-    call = gw.open_call("chat_stream" if body.stream else "chat", body.model, key, started=arrived(request))
+    call = gw.open_call(f"{endpoint}_stream" if body.stream else endpoint, body.model, key, started=arrived(request))
     try:
         check_model(gw, body.model, key)
     except ApiError as exc:

@@ -75,7 +75,7 @@ router = APIRouter(prefix="/v1", tags=["anthropic"], route_class=AnthropicErrorR
 @router.post("/messages")
 async def messages(body: anthropic.MessagesRequest, request: Request, key: ConsumerKey) -> Response:
     """Chat in Anthropic's Messages API: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
-    answer = await completions.chat(request, anthropic.to_chat_request(body), key)
+    answer = await completions.chat(request, anthropic.to_chat_request(body), key, endpoint="messages")
     headers = {name: value for name, value in answer.headers.items() if name not in _PASSED_HEADERS}
     if isinstance(answer, StreamingResponse):
         events = _anthropic_events(answer.body_iterator, MessageStream(body.stop_sequences))

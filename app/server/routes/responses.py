@@ -62,7 +62,7 @@ async def create_response(body: ResponsesRequest, request: Request, key: Consume
     chat_body = chat_request(body, conversation, first_input=len(history))
     response_id, created_at = new_id("resp"), time.time()
     try:
-        answer = await completions.chat(request, chat_body, key)
+        answer = await completions.chat(request, chat_body, key, endpoint="responses")
     except ApiError as exc:
         raise _in_responses_terms(exc) from None
     headers = {k: v for k, v in answer.headers.items() if k.startswith("x-modelyard") or k in _PASSED_HEADERS}
