@@ -5,7 +5,7 @@ collection). Then one of two paths:
 
 * **A tool-calling model** (``tool_model``, any LangChain chat model with ``bind_tools``): a tool
   loop — the model, moderated, sees the numbered policy sources and the tools; its tool calls run
-  (placeholders it was shown for PII are restored in the arguments first), their results go back as
+  (moderation restores the PII placeholders it was shown in the arguments), their results go back as
   ``ToolMessage``\\ s, and it is called again, at most ``max_steps`` times; then it must answer
   (``tool_choice="none"``).
 * **Any other model** (``tool_model=None``, e.g. the router over the local SmolLM2): the tool is
@@ -47,7 +47,7 @@ from langchain_core.runnables.config import patch_config
 from langchain_core.tools import BaseTool
 
 from chains.extractive import EXTRACTIVE_PROMPT, ExtractiveChatModel
-from chains.moderation import Moderator, PiiVault, VaultStore, moderated
+from chains.moderation import Moderator, VaultStore, moderated
 from chains.rag import (
     RAG_PROMPT,
     AnswerStyle,
@@ -111,11 +111,6 @@ def _tool_sources(calls: list[dict[str, Any]], first: int) -> list[dict[str, Any
 
 def _args_label(call: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in call["args"].items() if key != "reason")[:80]
-
-
-def _restored(args: dict[str, Any], vault: PiiVault) -> dict[str, Any]:
-    """Tool arguments with the conversation's PII placeholders put back (tools act on real values)."""
-    return {key: vault.restore(value) if isinstance(value, str) else value for key, value in args.items()}
 
 
 def _reply_record(message: BaseMessage) -> dict[str, Any]:
@@ -208,7 +203,7 @@ def build_support_chain(
                     break
                 messages.append(reply)
                 for call in reply.tool_calls:
-                    args = _restored(call["args"], vaults.get(conversation))
+                    args = call["args"]  # moderation restored the PII placeholders the model was shown
                     result = run_tool(tools, call["name"], args)
                     messages.append(ToolMessage(result, tool_call_id=call["id"], name=call["name"]))
                     calls.append({"name": call["name"], "args": args, "result": result})

@@ -34,7 +34,8 @@ def prepare() -> int:
 def list_models() -> int:
     for entry in Registry().entries():
         state = "available" if entry.availability.available else f"unavailable: {entry.availability.reason}"
-        print(f"{entry.spec.name:28} {entry.spec.provider:22} {state}")
+        capabilities = ",".join(entry.spec.capability_names()) or "-"
+        print(f"{entry.spec.name:28} {entry.spec.provider:22} {state}\n{'':28} capabilities: {capabilities}")
     return 0
 
 

@@ -197,6 +197,7 @@ def model_rows(
                 "origin": entry.origin,
                 "tasks": ", ".join(spec.tasks),
                 "in → out": f"{'+'.join(spec.modalities.input)} → {'+'.join(spec.modalities.output)}",
+                "capabilities": ", ".join(spec.capability_names()),
                 "$ / 1K in": spec.cost.input_per_1k,
                 "$ / 1K out": spec.cost.output_per_1k,
                 "context": spec.context_window,

@@ -54,6 +54,7 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
             name="quoter",
             provider="openai",
             answer_style="extractive",
+            capabilities={"tools": False},  # stands for SmolLM2: no tool calls, tools picked by rules
             deployments=[{"name": "d0", "base_url": upstream.base_url}],
         )
         registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec])
@@ -159,3 +160,38 @@ def test_the_tool_loop_is_bounded_then_the_model_must_answer(tool_bot):
     last = upstream.requests[-1].body
     assert last["tool_choice"] == "none" and last["messages"][-1]["role"] == "tool"
     assert answer["answer"].startswith("hand_off_to_person said: Ticket T-0001 is open")
+
+
+def test_the_gateway_runs_the_tool_loop_when_a_tool_calling_model_is_available(tmp_path):
+    """With a tool-capable catalog model, ``/support`` hands the tools to the router's chat model."""
+    with pytest.MonkeyPatch.context() as env, FakeUpstream() as upstream:
+        env.setenv("MODELYARD_DATA_DIR", str(tmp_path / "data"))
+        specs = [
+            ModelSpec(name="caller", provider="openai", deployments=[{"name": "d0", "base_url": upstream.base_url}]),
+            ModelSpec(
+                name="no-tools",
+                provider="openai",
+                quality=90,
+                capabilities={"tools": False},
+                deployments=[{"name": "d0", "base_url": upstream.base_url}],
+            ),
+        ]
+        registry = Registry(db_path=tmp_path / "registry.sqlite", catalog_specs=specs)
+        config = RoutingConfig.model_validate({"policies": ["explicit", "cost"], "default_model": "no-tools"})
+        router = RouterRunnable(registry, config, experiments=Experiments([], tmp_path / "ab.sqlite"))
+        app = create_app(
+            registry,
+            router,
+            knowledge=True,
+            keys_path=tmp_path / "keys.sqlite",
+            request_log_path=tmp_path / "log.sqlite",
+        )
+        with serving(app) as url:
+            answer = RemoteRunnable(f"{url}/support").invoke({"question": "Where is order 1042?"})
+    [call] = answer["tool_calls"]
+    assert call["name"] == "order_status" and call["args"] == {"order_id": "1042"}
+    assert answer["answer"] == f"order_status said: {call['result']}"
+    chats = [r.body for r in upstream.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == 2 and {body["model"] for body in chats} == {"caller"}  # never the tool-less model
+    assert all(body["tools"] for body in chats)
+    assert chats[1]["messages"][-1]["role"] == "tool" and "Order 1042" in chats[1]["messages"][-1]["content"]

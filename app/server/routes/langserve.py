@@ -84,13 +84,17 @@ def add_chain_routes(app: FastAPI, router: RouterRunnable, collection: str, know
 
     def chain_for(policy: str) -> Runnable[Any, Any]:
         key = policy
+        available = [entry.spec for entry in router.registry.available()]
+        calls_tools = any(spec.can("tools") for spec in available)
         if policy == "support":  # quotes the policy while no available model writes grounded answers
-            key = f"support/{answer_style_for(None, [entry.spec for entry in router.registry.available()])}"
+            key = f"support/{answer_style_for(None, available)}/{'tools' if calls_tools else 'rules'}"
         if key not in built:
             if policy == "support":
-                style: AnswerStyle = "extractive" if key.endswith("extractive") else "generative"
-                # tool_model=None: tools picked by rules; the router's tool-calling chat model goes here once it exists
-                built[key] = build_support_bot(router, collection, shop(), tool_model=None, answer_style=style)
+                style: AnswerStyle = "generative" if "/generative/" in key else "extractive"
+                # a tool-calling model available: the router's chat model runs the tool loop (it picks only
+                # tool-capable models); otherwise the tools are picked by rules
+                tool_model = router.as_chat_model() if calls_tools else None
+                built[key] = build_support_bot(router, collection, shop(), tool_model=tool_model, answer_style=style)
             else:
                 built[key] = build_assistant(router, policy=policy, collection=collection)
         return built[key]

@@ -44,6 +44,7 @@ async def list_models(request: Request, key: ConsumerKey) -> dict[str, Any]:
             "provider": e.spec.provider,
             "context_window": e.spec.context_window,
             "modalities": e.spec.modalities.model_dump(),
+            "capabilities": e.spec.capability_names(),
         }
         for e in entries
     ]

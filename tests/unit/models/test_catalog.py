@@ -109,3 +109,25 @@ def test_catalog_dir_follows_the_environment(tmp_path, monkeypatch):
     (tmp_path / "models.yaml").write_text(GOOD_ENTRY)
     monkeypatch.setenv("MODELYARD_CONFIG_DIR", str(tmp_path))
     assert [s.name for s in load_catalog()] == ["hosted"]
+
+
+def test_capabilities_default_to_the_provider_and_the_catalog_says_what_it_changes():
+    specs = {spec.name: spec for spec in load_catalog()}
+    assert specs["gpt-4o-mini"].can("tools") and specs["gpt-4o-mini"].can("json_schema")
+    assert "vision" in specs["gpt-4o-mini"].capability_names()
+    # llama.cpp carries tools, but SmolLM2's chat template has none: the shipped catalog says so
+    assert not specs["smollm2-135m"].can("tools") and specs["smollm2-135m"].can("json_schema")
+    assert specs["smollm2-135m-transformers"].capability_names() == []
+    assert specs["dall-e-3"].capability_names() == ["image_output"]  # an image model answers no chat
+    assert specs["acme-answers"].capability_names() == []
+    with pytest.raises(KeyError, match="unknown capability 'teleport'"):
+        specs["gpt-4o-mini"].can("teleport")
+
+
+def test_the_models_page_lists_capabilities():
+    from app.ui.models_view import model_rows
+    from models.registry import ModelEntry
+
+    spec = next(spec for spec in load_catalog() if spec.name == "smollm2-135m")
+    entry = ModelEntry(spec=spec, availability=model_availability(spec), origin="catalog")
+    assert model_rows([entry], {}, 0.0)[0]["capabilities"] == "json_schema, json_mode, stop, seed, logprobs, logit_bias"
