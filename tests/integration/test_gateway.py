@@ -51,6 +51,8 @@ def _spec(name: str, url: str, price: float = 0.0) -> ModelSpec:
         tasks=["chit_chat"],
         cost={"input_per_1k": price, "output_per_1k": price},
         params={"temperature": {"min": 0, "max": 2}, "max_tokens": {"type": "int", "min": 1, "max": 500}},
+        # no tool calls: /support answers from the knowledge base here (its tool loop: test_support_tools.py)
+        capabilities={"tools": False},
         deployments=[{"name": "d0", "base_url": url, "timeout": 5}],
     )
 

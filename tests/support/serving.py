@@ -23,6 +23,11 @@ def serving(app: Any, startup_timeout: float = 120.0) -> Iterator[str]:
         >>> with serving(create_app(knowledge=False)) as url:  # doctest: +SKIP
         ...     httpx.get(f"{url}/healthz")
     """
+    from sse_starlette.sse import AppStatus
+
+    # sse-starlette 1.8 (LangServe's streams) keeps one exit Event per process, bound to the event loop of
+    # the first server that streamed: a later server in another thread would fail every stream with a 500
+    AppStatus.should_exit_event = None
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
