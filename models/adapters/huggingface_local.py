@@ -112,7 +112,24 @@ class _UsageCountingChatHuggingFace(ChatHuggingFace):
 
 
 class CatalogChatHuggingFaceLocal(CatalogChatMixin, _UsageCountingChatHuggingFace):
-    """A local transformers chat model with catalog cost and ProviderError translation."""
+    """A local transformers chat model with catalog cost and ProviderError translation.
+
+    A transformers text-generation pipeline takes no tools and no response format (its catalog
+    capabilities are empty), so ``bind_tools`` and ``with_structured_output`` refuse instead of
+    binding options the pipeline would silently ignore.
+    """
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(_NO_OPTIONS.format(what="tools"))
+
+    def with_structured_output(self, schema: Any = None, **kwargs: Any) -> Any:
+        raise NotImplementedError(_NO_OPTIONS.format(what="structured output"))
+
+
+_NO_OPTIONS = (
+    "the huggingface_local adapter (a transformers pipeline) cannot pass {what} to the model; use a llamacpp "
+    "entry (JSON schemas become a grammar) or a served model (vLLM, TGI) behind the openai provider"
+)
 
 
 def build_huggingface_local(

@@ -250,3 +250,24 @@ def test_the_local_model_answers_in_the_schema_through_its_grammar(tmp_path):
     chat = router.as_chat_model(model="smollm2-135m", max_tokens=48, temperature=0)
     city = chat.with_structured_output(City).invoke("Name a city and its population.")
     assert isinstance(city, City)
+
+
+@pytest.mark.slow
+def test_the_bundled_model_cannot_call_tools_so_its_capability_is_off():
+    """Why the catalog says ``tools: false`` for SmolLM2: given tools, llama.cpp's server answers in text."""
+    import httpx
+
+    from models.adapters.llamacpp import llamacpp_engine
+    from models.catalog import load_catalog
+
+    spec = next(spec for spec in load_catalog() if spec.name == "smollm2-135m")
+    assert spec.source is not None and not spec.can("tools")
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "order_status", "parameters": order_status.args_schema.model_json_schema()},
+        }
+    ]
+    body = {"messages": [{"role": "user", "content": "Where is order 1042?"}], "tools": tools, "max_tokens": 24}
+    answer = httpx.post(f"{llamacpp_engine(spec.source).base_url}/chat/completions", json=body, timeout=120).json()
+    assert not answer["choices"][0]["message"].get("tool_calls")
