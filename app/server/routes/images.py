@@ -9,6 +9,9 @@ content block, returned here in OpenAI's shape ``{"created", "data": [{"b64_json
 When the provider answers with a URL and the caller wants ``b64_json``, the gateway downloads
 it; when the provider answers with bytes and the caller wants ``url``, it gets a ``data:`` URL.
 
+A key with a budget or TPM limit holds ``n`` calls' estimate (prompt tokens and ``usd_per_image`` of
+the dearest image model the call may reach) from admission until the call settles; over it: 402 / 429.
+
 Errors: unknown or unavailable model 404; a text model named explicitly, or no image model at
 all, 400 with what to do; every attempt failed 502.
 """
@@ -28,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.server.gateway.keys import ApiKey
 from app.server.gateway.state import Gateway, gateway
+from app.server.http import reservations
 from app.server.http.auth import ConsumerKey, require_key
 from app.server.http.errors import ApiError
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
@@ -64,6 +68,7 @@ async def images_generations(body: ImageGenerationRequest, request: Request, key
     try:
         check_model(gw, body.model, key)
         _check_generates_images(gw, body.model)
+        reservations.hold(gw, call, key, body.model, body.prompt, 0, output="image", calls=body.n)
         waited = time.perf_counter()
         messages = await asyncio.gather(*(gw.router.ainvoke(_router_input(body, key)) for _ in range(body.n)))
         call.upstream_s += time.perf_counter() - waited

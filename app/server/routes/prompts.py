@@ -7,7 +7,9 @@ and answers ``{"output", "model", "prompt", "usage", "modelyard_route"}``; with 
 it answers SSE events ``{"output": piece}``, then one with the model, usage and route, then
 ``[DONE]``. Unknown prompt 404 (listing the known ones); missing or unknown variable 422 naming
 it; the prompt's model unknown or unavailable 404. Calls are logged and measured like chat
-(endpoints ``prompt`` and ``prompt_stream``). Files are re-read when they change, so a new
+(endpoints ``prompt`` and ``prompt_stream``). A key with a budget or TPM limit holds the call's estimate
+(the rendered prompt and ``max_tokens`` at the dearest model it may reach) from admission until the call
+settles; over it: 402 / 429. Files are re-read when they change, so a new
 prompt is an API without a restart.
 """
 
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from app.server.gateway.keys import ApiKey
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.state import Gateway, gateway
+from app.server.http import reservations
 from app.server.http.auth import ConsumerKey, require_key
 from app.server.http.errors import ApiError
 from app.server.http.headers import ROUTE_HEADER, route_header
@@ -73,6 +76,8 @@ async def run_prompt(name: str, body: PromptRunRequest, request: Request, key: C
     try:
         check_model(gw, prompt.spec.model, key)
         inputs = prompt.inputs(body.variables)
+        tokens_out = int(prompt.spec.params.get("max_tokens") or gw.router.config.cost.expected_output_tokens)
+        reservations.hold(gw, call, key, prompt.spec.model, prompt.template.invoke(inputs), tokens_out)
     except (PromptInputError, ApiError) as exc:
         raise fail(call, exc) from exc
     config: RunnableConfig = {"configurable": _call_hints(body, key)}
