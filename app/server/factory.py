@@ -19,6 +19,7 @@ from app.server.gateway.warmup import Once
 from app.server.http.errors import install_error_handlers
 from app.server.http.fast_chat import FastChatRoute
 from app.server.http.limits import BodySizeLimit
+from app.server.http.ops_guard import OpsGuard
 from app.server.http.timing import ArrivalTime
 from chains.prompt_library import PromptLibrary
 from core.settings import data_dir
@@ -103,6 +104,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.protect_ops:
+        app.add_middleware(OpsGuard)
     app.add_middleware(ArrivalTime)  # outermost: the overhead header counts from here
     for module in routes.MODULES:
         app.include_router(module.router)

@@ -33,6 +33,10 @@ class GatewaySettings(BaseModel):
     """Environment variables a model registered at run time may name as ``api_key_env`` besides those
     the catalog file declares (``MODELYARD_KEY_ENVS``, comma-separated). Any other name is refused:
     the gateway would send that variable's value as a bearer token to the registered URL."""
+    protect_ops: bool = Field(default_factory=lambda: os.environ.get("MODELYARD_PROTECT_OPS", "") in {"1", "true"})
+    """``/metrics``, ``/docs``, ``/redoc`` and ``/openapi.json`` need a consumer key or the admin
+    (``MODELYARD_PROTECT_OPS=1``). Off by default, so a Prometheus scraper on loopback needs no key;
+    ``/healthz`` is always open."""
     admin_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     """``Host`` header names the admin surface answers to while no master key is set (a page on
     another domain that resolves to this machine — DNS rebinding — is refused)."""

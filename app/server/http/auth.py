@@ -33,10 +33,12 @@ __all__ = [
     "refusal",
     "bearer",
     "check_model_allowed",
+    "is_admin",
     "presented_key",
     "require_admin",
     "require_chain_key",
     "require_key",
+    "require_ops_key",
     "usage_scope",
 ]
 
@@ -139,19 +141,19 @@ def _from_this_machine(request: Request) -> bool:
         return host == "localhost"
 
 
-async def require_admin(request: Request) -> None:
-    """FastAPI dependency of admin endpoints: the master key, or (without one) a local caller."""
+def _admin_refusal(request: Request) -> ApiError | None:
+    """Why ``request`` is not the admin's (``None``: it is — the master key, or without one a local caller)."""
     gw = gateway(request)
     token = bearer(request)
     if gw.settings.master_key:
         if _is_master(gw, token):
-            return
-        raise _unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'")
+            return None
+        return _unauthorized("this endpoint needs the admin key: send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'")
     if token is not None and gw.keys.authenticate(token) is not None:
-        raise ApiError(403, "a consumer API key cannot use admin endpoints", code="admin_only")
+        return ApiError(403, "a consumer API key cannot use admin endpoints", code="admin_only")
     host = (request.url.hostname or "").strip("[]").lower()
     if host not in {h.strip("[]").lower() for h in gw.settings.admin_hosts}:
-        raise ApiError(
+        return ApiError(
             403,
             f"admin endpoints answer only Host {', '.join(gw.settings.admin_hosts)} while MODELYARD_MASTER_KEY is "
             "unset (got another Host: a proxy or a page on another domain); set the master key to administer "
@@ -159,10 +161,42 @@ async def require_admin(request: Request) -> None:
             code="admin_host_refused",
         )
     if not _from_this_machine(request):
-        raise _unauthorized(
+        return _unauthorized(
             "admin endpoints are served only to this machine while MODELYARD_MASTER_KEY is unset: "
             "set it and send 'Authorization: Bearer <MODELYARD_MASTER_KEY>'"
         )
+    return None
+
+
+def is_admin(request: Request) -> bool:
+    """Whether ``request`` comes from the admin: the master key, or (without one) a local caller
+    under an admin host name presenting no consumer key."""
+    return _admin_refusal(request) is None
+
+
+async def require_admin(request: Request) -> None:
+    """FastAPI dependency of admin endpoints: the master key, or (without one) a local caller."""
+    refusal = _admin_refusal(request)
+    if refusal is not None:
+        raise refusal
+
+
+async def require_ops_key(request: Request) -> None:
+    """The check of ``/metrics`` and the API docs under ``MODELYARD_PROTECT_OPS``: a consumer key (it is
+    not charged, and its limits do not apply) or the admin; 401 otherwise."""
+    gw = gateway(request)
+    token = presented_key(request)
+    if token is not None and gw.keys.authenticate(token) is not None:
+        return
+    refusal = _admin_refusal(request)
+    if refusal is None:
+        return
+    if gw.settings.master_key:
+        raise _unauthorized(
+            f"{request.url.path} needs an API key while MODELYARD_PROTECT_OPS is set: send 'Authorization: Bearer "
+            "<key>' with a consumer key (POST /api/keys) or MODELYARD_MASTER_KEY"
+        )
+    raise refusal
 
 
 async def usage_scope(request: Request) -> str | None:
