@@ -82,6 +82,8 @@ class TurnStats:
     """Placeholders the model wrote itself, removed from the answer."""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     """Tools the support bot ran: ``{"name", "args", "result"}``."""
+    blocked: bool = False
+    """Moderation refused the turn: it is shown, but not sent again as history."""
 
     def caption(self) -> str:
         ttft = f"{self.ttft_s * 1000:.0f} ms" if self.ttft_s is not None else "–"
@@ -105,9 +107,21 @@ def user_content(text: str, image_urls: list[str]) -> str | list[str | dict[str,
 
 
 def as_messages(history: list[dict[str, Any]]) -> list[BaseMessage]:
-    """Streamlit history dicts (``role``, ``content``, optional ``image_urls``) → LangChain messages."""
+    """Streamlit history dicts (``role``, ``content``, optional ``image_urls``) → LangChain messages.
+
+    A turn moderation refused (``blocked``: the question and its refusal) is left out: moderation
+    screens the whole history, so sending it again would refuse every later question.
+
+    Example:
+        >>> [m.content for m in as_messages([{"role": "user", "content": "bad", "blocked": True},
+        ...                                  {"role": "assistant", "content": "refused", "blocked": True},
+        ...                                  {"role": "user", "content": "hi"}])]
+        ['hi']
+    """
     messages: list[BaseMessage] = []
     for item in history:
+        if item.get("blocked"):
+            continue
         if item["role"] == "user":
             messages.append(HumanMessage(content=user_content(item["content"], item.get("image_urls", []))))
         elif item["role"] == "assistant":
@@ -194,6 +208,7 @@ def _read_metadata(total: AIMessageChunk, stats: TurnStats) -> None:
     stats.route_reason = stats.route.get("reason", "")
     stats.label = (meta.get("provenance") or {}).get("label", "")
     moderation = meta.get("moderation") or {}
+    stats.blocked = bool(moderation.get("blocked"))
     stats.flags = [f"{f['category']} ({f['action']})" for f in moderation.get("flags", [])]
     stats.flags += [f"{p['type']} masked as {p['placeholder']}" for p in moderation.get("pii", [])]
     if moderation.get("pii_masked"):

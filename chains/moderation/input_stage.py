@@ -1,15 +1,17 @@
 """Input screening of a conversation: block, mask terms, mask PII with the conversation's vault.
 
-Only the user's **last** message, and the tool results that follow it (what the tools answered in
-this turn), can block the request (earlier turns were screened when they were sent); ``mask``
-terms are starred out in every user message and current tool result; PII is replaced with
-placeholders in every message — system, user, assistant (tool-call arguments included) and tool —
-because history carries PII too. System messages come from the application and are not checked
+Every turn is screened, because a client may send any history: the user's last message and the
+tool results that follow it (this turn) with the input rules, earlier user and tool turns with the
+input rules too and earlier assistant turns with the output rules (their flags say ``stage:
+"history"``). A ``block`` category anywhere blocks the request — a surface that shows a refused
+exchange again (the chat page) leaves it out of the history it sends. ``mask`` terms are starred
+out; PII is replaced with placeholders in every message — system, user, assistant (tool-call
+arguments included) and tool. System messages come from the application and are not checked
 against the lexicon.
 
 Example:
     >>> from langchain_core.messages import HumanMessage
-    >>> from chains.moderation.screen import Moderator
+    >>> from chains.moderation.screen import Moderator, Stage
     >>> from chains.moderation.vault import PiiVault
     >>> result = screen_messages(Moderator.from_config(), "default",
     ...                          [HumanMessage("mail me at ann@example.com")], PiiVault(), mask_pii=True)
@@ -21,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from chains.moderation.messages import map_text, message_text
-from chains.moderation.screen import Moderator
+from chains.moderation.screen import Moderator, Stage
 from chains.moderation.tool_calls import mask_tool_calls
 from chains.moderation.vault import PiiVault
 
@@ -59,15 +61,19 @@ def screen_messages(
     seen: set[str] = set()
     for index, message in enumerate(messages):
         current = index == last_user or (isinstance(message, ToolMessage) and index > last_user)
-        screened = isinstance(message, HumanMessage) or current
-        if not screened and not mask_pii:
-            outcome.messages.append(message)
-            continue
+        # the application's system prompt is not screened; the model's own turns by the output rules
+        stage: Stage = "output" if isinstance(message, AIMessage) else "input"
+        screened = not isinstance(message, SystemMessage)
 
-        def change(text: str, current: bool = current, screened: bool = screened, terms: bool = True) -> str:
-            result = moderator.screen(text, policy, "input", find_pii=mask_pii, find_terms=screened and terms)
-            if current and terms:
-                _record(outcome, result.flags("input"), result.blocked_categories)
+        def change(
+            text: str, current: bool = current, screened: bool = screened, stage: Stage = stage, terms: bool = True
+        ) -> str:
+            result = moderator.screen(text, policy, stage, find_pii=mask_pii, find_terms=screened and terms)
+            if screened and terms:
+                flags = result.flags(stage)
+                if not current:  # an earlier turn: a client may send any history, so it is screened too
+                    flags = [{**flag, "stage": "history"} for flag in flags]
+                _record(outcome, flags, result.blocked_categories)
             masked, refs = result.masked(vault, mask_pii)
             for ref in refs:
                 if ref["placeholder"] not in seen:

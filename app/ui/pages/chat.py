@@ -278,6 +278,7 @@ def answer_item(stats: TurnStats, text: str, *, stopped: bool = False) -> dict:
         "citations": stats.citations,
         "unsupported": stats.unsupported,
         "tool_calls": stats.tool_calls,
+        "blocked": stats.blocked,
         "images": stats.images,
         "model": stats.model,
         "deployment": stats.deployment,
@@ -397,6 +398,7 @@ if submitted and (submitted.text.strip() or submitted.files):
                 st.image(image, width=320)
             item = answer_item(stats, text if isinstance(text, str) else "")
             turn["masked"] = stats.masked
+            turn["blocked"] = stats.blocked  # refused: shown, never sent again as history
             if stats.masked:
                 badge.caption(masked_badge(stats.masked))
             history.append(item)
