@@ -8,7 +8,10 @@ call from its :class:`~store.request_log.CallRecord`. A key whose window is full
 until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend has reached
 its budget is refused until the budget is raised. Spend is written to SQLite off the hot path by
 one small thread (every ``flush_seconds`` while there is something to write, and on
-:meth:`KeyRing.close`), so it survives a restart.
+:meth:`KeyRing.close`), so it survives a restart. A process killed outright (``kill -9``, OOM)
+loses what was charged since its last write — at most ``flush_seconds`` of spend, plus a write
+under way — and its keys may overshoot their budgets by that much after the restart; the request
+log has the same window (``tests/integration/test_gateway_crash.py`` measures both).
 
 Why not the ``limits`` package: its moving window refuses (and does not record) a charge larger
 than what is left, and stores one entry per unit of cost, so charging a call's tokens after the
