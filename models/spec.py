@@ -161,9 +161,12 @@ class HttpTemplate(_Strict):
     """A non-OpenAI JSON API described by templates (OperateGPT's register semantics)."""
 
     req_url_template: str | None = None
-    """URL; may contain ``{MODEL_NAME}``. Deployments' ``base_url`` override it."""
+    """URL; may contain ``{MODEL_NAME}`` and ``{USER_PROMPT}`` (percent-encoded). Deployments' ``base_url``
+    override it."""
     body: dict[str, Any]
-    """JSON body with ``{USER_PROMPT}``, ``{MODEL_TEMPERATURE}``, ``{MODEL_NAME}`` placeholders."""
+    """JSON body with ``{USER_PROMPT}`` (the last user message), ``{MESSAGES}`` (the conversation as
+    OpenAI-shaped messages, a JSON list), ``{SYSTEM_PROMPT}``, ``{HISTORY}`` (earlier turns as text),
+    ``{MODEL_TEMPERATURE}`` and ``{MODEL_NAME}`` placeholders."""
     response_extract: str
     """Dotted path to the answer, e.g. ``data.items[].attributes.answer``."""
     headers: dict[str, str] = {}

@@ -1,24 +1,36 @@
 """``http_template`` provider: any JSON-over-HTTP model API described by templates.
 
 The registered template (OperateGPT's ``req_url_template`` / ``body`` / ``response_extract``)
-is never mutated: every call fills a deep copy, replacing ``{USER_PROMPT}``,
-``{MODEL_TEMPERATURE}`` and ``{MODEL_NAME}``. A placeholder that is a whole string value is
-replaced by the typed value (a float for the temperature), otherwise it is substituted as
-text. The answer is found by a path like ``data.items[].attributes.answer`` (``[]`` takes the
-first list element, ``[2]`` a given one); a path that does not match raises a
+is never mutated: every call fills a deep copy. Placeholders:
+
+* ``{USER_PROMPT}`` — the last human message (OperateGPT's only one);
+* ``{MESSAGES}`` — the whole conversation as OpenAI-shaped messages (``[{"role", "content"}, ...]``):
+  system prompts (a RAG chain's context included), earlier turns and the last question;
+* ``{SYSTEM_PROMPT}`` — the system messages' text; ``{HISTORY}`` — the turns before the last human
+  message, one ``User: …`` / ``Assistant: …`` line each;
+* ``{MODEL_TEMPERATURE}``, ``{MODEL_NAME}``, ``{API_KEY}``.
+
+A placeholder that is a whole string value is replaced by the typed value (a float for the
+temperature, a JSON list for ``{MESSAGES}``), otherwise it is substituted as text (a list as JSON).
+In the URL every value is percent-encoded, so a prompt with ``/``, ``?``, ``&`` or spaces arrives
+as one value. The answer is found by a path like ``data.items[].attributes.answer`` (``[]`` takes
+the first list element, ``[2]`` a given one); a path that does not match raises a
 ProviderResponseError naming the path and the keys that were there.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
@@ -27,13 +39,30 @@ from models.adapters.base import CatalogChatMixin, identity
 from models.spec import Deployment, ModelSpec
 from models.tokens import count_tokens
 
-__all__ = ["ChatHttpTemplate", "build_http_template", "extract_path", "fill_template"]
+__all__ = ["ChatHttpTemplate", "build_http_template", "extract_path", "fill_template", "fill_url"]
 
-_PLACEHOLDER = re.compile(r"\{(USER_PROMPT|MODEL_TEMPERATURE|MODEL_NAME|API_KEY)\}")
+_PLACEHOLDER = re.compile(r"\{(USER_PROMPT|MESSAGES|SYSTEM_PROMPT|HISTORY|MODEL_TEMPERATURE|MODEL_NAME|API_KEY)\}")
+_SPEAKERS = {"human": "User", "ai": "Assistant", "tool": "Tool"}
+
+
+def _as_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+
+
+def _substitute(text: str, values: dict[str, Any], encode: Callable[[str], str]) -> str:
+    return _PLACEHOLDER.sub(
+        lambda m: encode(_as_text(values[m.group(1)])) if m.group(1) in values else m.group(0), text
+    )
 
 
 def fill_template(template: Any, values: dict[str, Any]) -> Any:
-    """A filled deep copy of ``template``; the template itself is left untouched."""
+    """A filled deep copy of ``template``; the template itself is left untouched.
+
+    Example:
+        >>> values = {"USER_PROMPT": "hi", "MODEL_TEMPERATURE": 0.5}
+        >>> fill_template({"q": "{USER_PROMPT}", "t": "{MODEL_TEMPERATURE}"}, values)
+        {'q': 'hi', 't': 0.5}
+    """
     if isinstance(template, dict):
         return {key: fill_template(value, values) for key, value in template.items()}
     if isinstance(template, list):
@@ -42,8 +71,18 @@ def fill_template(template: Any, values: dict[str, Any]) -> Any:
         whole = _PLACEHOLDER.fullmatch(template)
         if whole:
             return copy.deepcopy(values.get(whole.group(1), template))
-        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
+        return _substitute(template, values, str)
     return copy.deepcopy(template)
+
+
+def fill_url(template: str, values: dict[str, Any]) -> str:
+    """``template`` with every placeholder replaced by its percent-encoded value.
+
+    Example:
+        >>> fill_url("http://h/ask?q={USER_PROMPT}", {"USER_PROMPT": "a/b?c&d é"})
+        'http://h/ask?q=a%2Fb%3Fc%26d%20%C3%A9'
+    """
+    return _substitute(template, values, lambda text: quote(text, safe=""))
 
 
 def extract_path(data: Any, path: str) -> Any:
@@ -78,7 +117,16 @@ def extract_path(data: Any, path: str) -> Any:
 
 
 class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
-    """A chat model over a templated JSON HTTP API (the last user message is the prompt)."""
+    """A chat model over a templated JSON HTTP API (see the module docstring for the placeholders).
+
+    Example:
+        >>> model = ChatHttpTemplate(
+        ...     url_template="http://127.0.0.1:9100/ask/{MODEL_NAME}",
+        ...     body_template={"messages": "{MESSAGES}", "question": "{USER_PROMPT}"},
+        ...     response_extract="data.answer",
+        ... )
+        >>> model.invoke("hi").content  # doctest: +SKIP
+    """
 
     url_template: str
     body_template: dict[str, Any]
@@ -94,10 +142,14 @@ class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
         return "http_template"
 
     def _values(self, messages: list[BaseMessage]) -> dict[str, Any]:
-        users = [m for m in messages if m.type == "human"]
-        prompt = users[-1].text if users else (messages[-1].text if messages else "")
+        last_user = max((i for i, m in enumerate(messages) if m.type == "human"), default=len(messages) - 1)
+        prompt = messages[last_user].text if messages else ""
+        earlier = [m for m in messages[:last_user] if m.type in _SPEAKERS]
         return {
             "USER_PROMPT": prompt,
+            "MESSAGES": convert_to_openai_messages(messages),
+            "SYSTEM_PROMPT": "\n\n".join(m.text for m in messages if m.type == "system"),
+            "HISTORY": "\n".join(f"{_SPEAKERS[m.type]}: {m.text}" for m in earlier),
             "MODEL_TEMPERATURE": self.temperature,
             "MODEL_NAME": self.model_name,
             "API_KEY": self.api_key,
@@ -105,11 +157,12 @@ class ChatHttpTemplate(CatalogChatMixin, BaseChatModel):
 
     def _request(self, messages: list[BaseMessage]) -> tuple[str, dict[str, Any], dict[str, str], str]:
         values = self._values(messages)
+        sent = "\n".join(m.text for m in messages)  # what the usage estimate counts as input
         return (
-            fill_template(self.url_template, values),
+            fill_url(self.url_template, values),
             fill_template(self.body_template, values),
             fill_template(self.headers, values),
-            values["USER_PROMPT"],
+            sent,
         )
 
     def _result(self, response: httpx.Response, prompt: str) -> ChatResult:

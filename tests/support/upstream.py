@@ -49,6 +49,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    query: dict[str, list[str]] = field(default_factory=dict)
+    """The decoded query parameters (every value of a repeated name)."""
 
 
 @dataclass
@@ -181,7 +183,10 @@ class FakeUpstream:
                 body = await request.json()
             except json.JSONDecodeError:
                 body = {}
-            self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body))
+            query: dict[str, list[str]] = {}
+            for name, value in request.query_params.multi_items():
+                query.setdefault(name, []).append(value)
+            self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body, query))
             return body
 
         @app.get("/v1/models")
