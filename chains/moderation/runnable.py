@@ -34,6 +34,7 @@ from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import run_in_executor
 
 from chains.moderation.errors import ModerationBlocked
 from chains.moderation.input_stage import InputScreening, last_user_text, screen_messages
@@ -189,7 +190,7 @@ class ModeratedChat(OpenAIToolsMixin, Runnable[ChatInput, BaseMessage]):
 
     # ---- the three stages, async -----------------------------------------------------------------
     async def _ainvoke(self, value: ChatInput, config: RunnableConfig) -> BaseMessage:
-        turn = self._begin(value, config)
+        turn = await self._abegin(value, config)
         if judge := self._judge_for(turn, "input"):
             self._judge_input(turn, await judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
@@ -207,7 +208,7 @@ class ModeratedChat(OpenAIToolsMixin, Runnable[ChatInput, BaseMessage]):
         value = None
         async for value in inputs:  # noqa: B007 - the last input is the one to use
             pass
-        turn = self._begin(value, config)
+        turn = await self._abegin(value, config)
         if judge := self._judge_for(turn, "input"):
             self._judge_input(turn, await judge.ajudge(last_user_text(turn.screening.messages), "user", config))
         if turn.screening.blocked_categories:
@@ -233,6 +234,12 @@ class ModeratedChat(OpenAIToolsMixin, Runnable[ChatInput, BaseMessage]):
         yield self._last_chunk(turn, reviewer, metadata, held)
 
     # ---- shared steps ---------------------------------------------------------------------------
+    async def _abegin(self, value: ChatInput, config: RunnableConfig) -> _Turn:
+        """:meth:`_begin` in a worker thread: screening is CPU work (the harm classifier; spaCy's name
+        detector for policies with ``pii.names``, ~100 ms per 2 KB and seconds on first use) that must
+        not stall an event loop serving other requests."""
+        return await run_in_executor(config, self._begin, value, config)
+
     def _begin(self, value: ChatInput, config: RunnableConfig) -> _Turn:
         configurable = (config or {}).get("configurable") or {}
         policy = configurable.get("moderation_policy") or self.policy

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage
 
@@ -150,3 +153,32 @@ def test_a_history_that_is_only_flagged_goes_through(upstream: FakeUpstream, mod
     history = [HumanMessage("the fight scene was violent"), AIMessage("Action films often are.")]
     answer = chat.invoke([*history, HumanMessage("what should I watch next?")])
     assert len(upstream.requests) == 1 and not answer.response_metadata["moderation"]["blocked"]
+
+
+class _ThreadRecordingModerator(Moderator):
+    """The real moderator, noting which thread screens (what must stay off an event loop)."""
+
+    threads: set[int]
+
+    def screen(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.threads.add(threading.get_ident())
+        return super().screen(*args, **kwargs)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["ainvoke", "astream"])
+def test_async_calls_screen_off_the_event_loop(upstream: FakeUpstream, streamed: bool) -> None:
+    moderator = _ThreadRecordingModerator.from_config()
+    moderator.threads = set()
+    chat = moderated(chat_model(upstream), "support", moderator=moderator)  # support: spaCy name detection
+
+    async def call() -> tuple[int, str]:
+        question = [HumanMessage("I am Anna Berg, where is my parcel?")]
+        if streamed:
+            text = "".join([chunk.text async for chunk in chat.astream(question)])
+        else:
+            text = (await chat.ainvoke(question)).text
+        return threading.get_ident(), text
+
+    loop_thread, text = asyncio.run(call())
+    assert text and moderator.threads and loop_thread not in moderator.threads
+    assert "Anna" not in sent_text(upstream)  # the names were still found and masked
