@@ -6,17 +6,22 @@ the answer — model, messages, the generation parameters, Modelyard's routing h
 not ``stream``, ``stream_options``, ``user`` or ``modelyard_cache``. The request is serialised
 by its pydantic schema (fixed field order, ``None`` left out) and the parameters are canonical,
 so ``max_tokens`` and ``max_completion_tokens`` are one key; a hit costs tens of microseconds.
-Entries live in a ``cachetools.TTLCache`` (LRU + TTL, in memory). Like LiteLLM and Portkey, a
-request is cached whatever its temperature: turning the cache on says "the same request may get
-the same answer".
+Entries live in a ``cachetools.TTLCache`` (LRU + TTL, in memory) bounded by the bytes of the stored
+answers (``CacheSettings.max_bytes``), not by their count: a few long answers cannot take the memory
+that thousands of short ones would; an answer larger than the whole bound is not stored. Like
+LiteLLM and Portkey, a request is cached whatever its temperature: turning the cache on says "the
+same request may get the same answer".
 
 **Semantic** (opt-in per request with ``"modelyard_cache": "semantic"`` or the header
 ``x-modelyard-cache: semantic``, or for every request to a model listed in
 ``CacheSettings.semantic_models`` unless the request says ``"exact"``): the last user message,
 normalised (NFKC, lower case, spaces, trailing punctuation), is embedded with the local MiniLM in
 a worker thread; it matches a stored answer of the *same partition* (model, parameters and every
-other message identical) when the cosine is at least ``semantic_threshold``. One bounded
-:class:`SemanticIndex` per model. A request that declares ``tools`` (or legacy ``functions``) or a
+other message identical) when the cosine is at least ``semantic_threshold``. The partition also holds
+the caller's API key id (no key is a scope of its own), so one key's answer never reaches a
+differently worded question of another key — a paraphrase match is a guess about what the caller
+meant, and it should not hand one tenant another tenant's answer; ``semantic_shared`` turns that
+off. One bounded :class:`SemanticIndex` per model. A request that declares ``tools`` (or legacy ``functions``) or a
 ``response_format`` other than text is looked up exactly only: its answer is read out of the
 question — a tool call's arguments, the fields of an extraction — so a near-paraphrase such as
 "status of order 1042?" vs "… 1043?" (cosine above 0.95) would get a call for the wrong order.
@@ -25,9 +30,13 @@ question — a tool call's arguments, the fields of an extraction — so a near-
 end in an error after its first chunk), and only those :func:`~app.server.http.cache_replay.replayable`
 renders faithfully both as JSON and as SSE. Tool-call answers are stored: the key holds the whole
 conversation and every tool declaration, so only the same request can get the same call, and
-running the call stays the client's job. So are ``n`` > 1 answers (all choices; the promise is
+running the call stays the client's job (a call whose arguments are not a JSON object is not
+stored: a retry gets a fresh try instead of the same broken call). So are ``n`` > 1 answers (all choices; the promise is
 the one above: the same request may get the same samples) and their ``logprobs``. A streamed
 request is still *served* from the cache: the stored answer is replayed as a short SSE stream.
+An answer routed by an A/B experiment is never stored: the key leaves out ``user``, which picks the
+arm, so a hit would hand one user another arm's answer, and every request of an experiment is
+an observation of its arm (latency, cost, feedback by request id) that a replay is not.
 
 **Skipping it**: ``"modelyard_cache": false``, ``x-modelyard-cache: off`` or
 ``Cache-Control: no-store`` neither read nor write; ``Cache-Control: no-cache`` skips the read
@@ -35,9 +44,9 @@ and stores the fresh answer (a refresh of the exact entry). Either way the resul
 
 Every consulted request gets the header ``x-modelyard-cache: hit | semantic_hit | miss |
 bypass``, the same value in the request log's ``cache`` column, and one increment of
-``modelyard_cache_requests_total{kind, result}``. Entries are shared by every caller of the
-gateway (as in LiteLLM): only a caller who sends the same request can get the answer; a consumer
-key limited to some models has entries of its own (``scope``).
+``modelyard_cache_requests_total{kind, result}``. Exact entries are shared by every caller of
+the gateway (as in LiteLLM): only a caller who sends the same request can get the answer; a
+consumer key limited to some models has entries of its own (``scope``).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -111,8 +121,9 @@ class CacheSettings(BaseModel):
     ttl_seconds: float = Field(300.0, gt=0)
     """Lifetime of an entry. Five minutes: long enough for retries, double submits and repeated
     batch/agent calls, short enough that an answer does not outlive a catalog or prompt change."""
-    max_entries: int = Field(10_000, gt=0)
-    """Exact entries kept (least recently used evicted)."""
+    max_bytes: int = Field(64 * 2**20, gt=0)
+    """Total size of the stored exact answers (their JSON bytes; least recently used evicted first).
+    64 MiB holds tens of thousands of typical answers; an answer larger than this is not stored."""
     semantic_models: list[str] = []
     """Models (catalog names or ``auto``) whose requests use the semantic cache without an opt-in."""
     semantic_threshold: float = Field(0.95, gt=0, le=1)
@@ -121,6 +132,9 @@ class CacheSettings(BaseModel):
     Monday?" 0.93, so lower values start answering different questions."""
     semantic_max_entries: int = Field(2_000, gt=0)
     """Semantic entries kept per model (least recently used evicted)."""
+    semantic_shared: bool = False
+    """Let a semantic hit cross API keys (one scope for every caller). Off: each key (and keyless
+    callers together) match only their own earlier questions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +147,8 @@ class CachedAnswer:
     route_reason: str
     cost_usd: float
     stored_at: float
+    size: int
+    """Bytes of ``payload`` as JSON: what the entry weighs against ``CacheSettings.max_bytes``."""
 
 
 @dataclass(slots=True)
@@ -159,10 +175,14 @@ class CacheLookup:
         return {CACHE_HEADER: self.result} if self.result else {}
 
     def remember(self, payload: dict[str, Any], call: CallRecord) -> None:
-        """Store a successful answer that replays faithfully (``payload`` must not be changed afterwards)."""
+        """Store a successful answer that replays faithfully and was not routed by an A/B experiment
+        (``payload`` must not be changed afterwards)."""
         if self.cache is None or self.key is None or call.status != 200 or not replayable(payload):
             return
-        answer = CachedAnswer(payload, call.model, call.deployment, call.route_reason, call.cost_usd, time.time())
+        if (payload.get("modelyard_route") or {}).get("experiment"):
+            return  # see the module docstring: a hit would cross arms and bypass the experiment
+        size = len(orjson.dumps(payload))
+        answer = CachedAnswer(payload, call.model, call.deployment, call.route_reason, call.cost_usd, time.time(), size)
         self.cache.store(self, answer)
 
 
@@ -195,17 +215,27 @@ class ResponseCache:
         self.settings = settings
         self._on_lookup = on_lookup or (lambda kind, result: None)
         self._embed = embed or _minilm
-        self._exact: TTLCache[str, CachedAnswer] = TTLCache(settings.max_entries, settings.ttl_seconds)
+        self._exact: TTLCache[str, CachedAnswer] = TTLCache(
+            settings.max_bytes, settings.ttl_seconds, getsizeof=_size_of
+        )
         self._semantic: dict[str, SemanticIndex] = {}
 
     def __len__(self) -> int:
         return len(self._exact)
 
-    async def lookup(self, body: ChatCompletionRequest, headers: Mapping[str, str], scope: Any = None) -> CacheLookup:
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of the exact answers held now (at most ``settings.max_bytes``)."""
+        return int(self._exact.currsize)
+
+    async def lookup(
+        self, body: ChatCompletionRequest, headers: Mapping[str, str], scope: Any = None, owner: str = ""
+    ) -> CacheLookup:
         """Consult the cache for ``body``: a stored answer, or how to store the fresh one.
 
         ``scope`` (JSON-able) joins the key when set: the consumer key's model list, so a key
-        limited to some models never gets an answer another model wrote.
+        limited to some models never gets an answer another model wrote. ``owner`` (the API key's
+        id, ``""`` without one) joins the semantic partition unless ``settings.semantic_shared``.
 
         Raises:
             ApiError: 400 for an unknown ``x-modelyard-cache`` value.
@@ -226,12 +256,16 @@ class ResponseCache:
         if kind == "semantic":
             fields = request_fields(body)
             fields["scope"] = scope
+            fields["owner"] = None if self.settings.semantic_shared else owner
             await self._semantic_lookup(body.model, fields, lookup)
         self._on_lookup(kind, lookup.result)
         return lookup
 
     def store(self, lookup: CacheLookup, answer: CachedAnswer) -> None:
-        """Keep ``answer`` under the lookup's exact key and, for semantic requests, its vector."""
+        """Keep ``answer`` under the lookup's exact key and, for semantic requests, its vector; an
+        answer larger than ``settings.max_bytes`` is kept nowhere."""
+        if answer.size > self.settings.max_bytes:
+            return
         if lookup.key is not None:
             self._exact[lookup.key] = answer
         if lookup.semantic is not None:
@@ -336,6 +370,10 @@ def _last_question(fields: dict[str, Any]) -> tuple[str, int] | None:
     rest = {**fields, "messages": [*messages[:last], {"role": "user"}, *messages[last + 1 :]]}
     partition = int(_digest(rest)[:16], 16) >> 1  # fits a signed int64
     return content, partition
+
+
+def _size_of(answer: CachedAnswer) -> int:
+    return answer.size
 
 
 def _minilm(text: str) -> np.ndarray:

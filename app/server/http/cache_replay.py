@@ -12,7 +12,8 @@ tokens (no provider processed any) and ``cache`` set.
 
 Only answers that both forms render faithfully are stored (:func:`replayable`): a message field
 this module cannot stream (audio, a legacy ``function_call``, a custom tool call) keeps its
-answer out of the cache instead of being lost on a replay.
+answer out of the cache instead of being lost on a replay; so does a tool call whose arguments are
+not a JSON object.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def replayable(payload: dict[str, Any]) -> bool:
         True
         >>> replayable({"choices": [{"index": 0, "message": {"role": "assistant", "audio": {"id": "a1"}}}]})
         False
+        >>> broken = {**call, "function": {"name": "f", "arguments": '{"order": 10'}}
+        >>> replayable({"choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [broken]}}]})
+        False
     """
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices:
@@ -62,10 +66,21 @@ def _choice_replayable(choice: Any) -> bool:
     message = choice["message"]
     if _given(choice) - _CHOICE_FIELDS or _given(message) - _MESSAGE_FIELDS:
         return False
-    return all(
-        isinstance(call, dict) and call.get("type", "function") == "function" and isinstance(call.get("function"), dict)
-        for call in message.get("tool_calls") or []
-    )
+    return all(_call_replayable(call) for call in message.get("tool_calls") or [])
+
+
+def _call_replayable(call: Any) -> bool:
+    """A function call whose arguments are a JSON object: a broken one is not kept, so a retry gets a
+    fresh try (and ``/v1/messages``, which must parse them, never replays one)."""
+    if not isinstance(call, dict) or call.get("type", "function") != "function":
+        return False
+    function = call.get("function")
+    if not isinstance(function, dict):
+        return False
+    try:
+        return isinstance(orjson.loads(function.get("arguments") or "{}"), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _given(fields: dict[str, Any]) -> set[str]:

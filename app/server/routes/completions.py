@@ -66,7 +66,7 @@ async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None
     except ApiError as exc:
         raise fail(call, exc) from None
     scope = list(key.allowed_models) if key is not None and key.allowed_models else None
-    lookup = await gw.cache.lookup(body, request.headers, scope)
+    lookup = await gw.cache.lookup(body, request.headers, scope, owner=key.id if key is not None else "")
     call.record.cache = lookup.result
     if lookup.answer is not None:  # served without the router
         return cache_replay.replay(body, lookup, call)
