@@ -1,8 +1,9 @@
 """The chat page, run by Streamlit's AppTest with the real local model, router, moderation and KB.
 
-Image tests register vision and image-output models that point at the honest fake
-OpenAI-compatible server, in a data folder of their own, through the app's own registry object
-(another connection's writes reach the router only at its next registry check, up to 0.5 s later).
+Image tests (and the PII test, which checks what reached the model) register vision, image-output
+and chat models that point at the honest fake OpenAI-compatible server, in a data folder of their
+own, through the app's own registry object (another connection's writes reach the router only at
+its next registry check, up to 0.5 s later).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.ui.state import experiments, registry, request_log
 from routers.experiments import assign_arm
+from tests.support.upstream import FakeUpstream
 
 CHAT_PAGE = Path(__file__).resolve().parents[3] / "app" / "ui" / "pages" / "chat.py"
 EXPERIMENT = "llamacpp-vs-transformers"
@@ -78,24 +80,60 @@ def test_auto_is_the_default_and_answers_carry_route_cost_and_provenance():
     assert app.session_state["history"] == []
 
 
-def test_pii_is_masked_for_the_router_but_not_for_a_trusted_local_model():
+EMAIL = "jane.doe@example.com"
+
+
+def _fake_model(name: str, url: str, **fields) -> dict:
+    """A catalog entry for a chat model served by a recording fake upstream."""
+    return {
+        "name": name,
+        "provider": "openai",
+        "tasks": ["chit_chat", "customer_service"],
+        "params": {"max_tokens": {"type": "int", "min": 1, "max": 4096}},
+        "deployments": [{"name": "fake", "base_url": url}],
+        **fields,
+    }
+
+
+def _sent_text(requests: list) -> str:
+    """Everything the recorded chat requests carried, as one string."""
+    return " ".join(str(r.body.get("messages")) for r in requests if r.path == "/v1/chat/completions")
+
+
+def test_pii_never_reaches_an_untrusted_model_and_reaches_a_trusted_one(image_models_home, upstream):
+    for local in ("smollm2-135m", "smollm2-135m-transformers"):  # the router's only text model is the fake one
+        registry().offline(local)
+    registry().register(_fake_model("uitest-hosted", upstream.base_url))
     app = start()
-    app.chat_input[0].set_value("My email is jane.doe@example.com, please remember it.").run()
+    app.chat_input[0].set_value(f"My email is {EMAIL}, please remember it.").run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     question, routed = app.session_state["history"]
-    assert "EMAIL masked as <EMAIL_1>" in routed["flags"]  # the router may pick a hosted model
-    assert "<EMAIL_1>" not in routed["content"]  # placeholders are restored for the user
+    assert "answered by uitest-hosted/fake" in routed["route"]
+    sent = _sent_text(upstream.requests)
+    assert "<EMAIL_1>" in sent and EMAIL not in sent  # what the hosted model was given
+    assert "EMAIL masked as <EMAIL_1>" in routed["flags"]
+    assert EMAIL in routed["content"] and "<EMAIL_1>" not in routed["content"]  # restored in the echo
     assert question["masked"] == [{"type": "EMAIL", "placeholder": "<EMAIL_1>"}]
     badge = "PII masked before sending: EMAIL → <EMAIL_1>"
     assert any(badge in c.value for c in app.caption)  # on the user's message
 
-    app.button(key="new_chat").click().run()
-    app.selectbox(key="model").set_value("smollm2-135m").run()  # local models are trusted: no masking
-    app.chat_input[0].set_value("My email is jane.doe@example.com, please remember it.").run()
+    app.button(key="new_chat").click().run()  # named, not routed: still untrusted
+    app.selectbox(key="model").set_value("uitest-hosted").run()
+    app.chat_input[0].set_value(f"Write to {EMAIL} for me.").run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    question, local = app.session_state["history"]
-    assert local["route"] == "" and not any("masked" in flag for flag in local["flags"])
-    assert not question["masked"] and not any("PII masked" in c.value for c in app.caption)
+    assert len(upstream.requests) >= 2 and EMAIL not in _sent_text(upstream.requests)
+
+    with FakeUpstream() as trusted:  # a model marked trusted (as local ones are) gets the raw text
+        registry().register(_fake_model("uitest-trusted", trusted.base_url, trusted=True))
+        app.button(key="new_chat").click().run()
+        app.selectbox(key="model").set_value("uitest-trusted").run()
+        app.chat_input[0].set_value(f"My email is {EMAIL}, please remember it.").run()
+        assert not app.exception and not app.error, [e.value for e in app.error]
+        question, answer = app.session_state["history"]
+        assert EMAIL in _sent_text(trusted.requests) and "<EMAIL_1>" not in _sent_text(trusted.requests)
+        assert answer["route"] == "" and not any("masked" in flag for flag in answer["flags"])
+        assert not question["masked"] and not any("PII masked" in c.value for c in app.caption)
+    assert EMAIL not in _sent_text(upstream.requests)
 
 
 def test_the_title_input_and_loading_state_come_first():
