@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from models.capabilities import CAPABILITIES
+from models.header_secrets import literal_secret
 from models.providers import PROVIDERS as PROVIDER_REGISTRY
 
 __all__ = [
@@ -170,7 +171,20 @@ class HttpTemplate(_Strict):
     response_extract: str
     """Dotted path to the answer, e.g. ``data.items[].attributes.answer``."""
     headers: dict[str, str] = {}
-    """Extra headers; values may contain ``{API_KEY}``."""
+    """Extra headers; values may contain ``{API_KEY}`` (filled from the deployment's ``api_key_env``). A
+    literal credential (``Authorization: Bearer sk-...``) is refused: it would be stored and listed."""
+
+    @model_validator(mode="after")
+    def _no_literal_secrets(self) -> HttpTemplate:
+        for name, value in self.headers.items():
+            if literal_secret(name, value):
+                raise ValueError(
+                    f"headers.{name} holds a literal credential, which would be stored in the registry and "
+                    f"shown by GET /api/models: write '{{API_KEY}}' in its place (e.g. 'Bearer {{API_KEY}}') and "
+                    "name the environment variable that holds the key as the deployment's api_key_env "
+                    "(POST /api/models)"
+                )
+        return self
 
 
 class ModelSpec(_Strict):
