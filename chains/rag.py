@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -62,16 +62,22 @@ from langchain_core.runnables.utils import AddableDict
 
 from chains.extractive import EXTRACTIVE_PROMPT, terms_of
 from knowledge.lexical import cjk_share
+from models.spec import ModelSpec
 
 __all__ = [
     "DONT_KNOW_EN",
     "DONT_KNOW_ZH",
     "RAG_PROMPT",
+    "amessage_to_answer",
+    "answer_style_for",
     "build_rag_chain",
     "documents_to_sources",
     "dont_know_answer",
     "extract_citations",
     "format_sources",
+    "message_to_answer",
+    "no_sources_refusal",
+    "question_input",
     "unsupported_sentences",
 ]
 
@@ -163,7 +169,16 @@ def dont_know_answer(question: str) -> str:
     return DONT_KNOW_ZH if cjk_share(question) >= 0.3 else DONT_KNOW_EN
 
 
-def _as_input(value: str | dict[str, Any]) -> dict[str, Any]:
+def answer_style_for(spec: ModelSpec | None, available: Sequence[ModelSpec]) -> AnswerStyle:
+    """``extractive`` or ``generative``: the chosen model's catalog field; for the router (``None``),
+    extractive unless some available text model can write grounded answers."""
+    if spec is not None:
+        return spec.answer_style
+    writers = [s for s in available if "text" in s.modalities.output]
+    return "generative" if any(s.answer_style == "generative" for s in writers) else "extractive"
+
+
+def question_input(value: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(value, str):
         return {"question": value}
     if "question" not in value:
@@ -204,14 +219,14 @@ class _AnswerSplitter:
         ]
 
 
-def _message_to_answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
+def message_to_answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
     splitter = _AnswerSplitter()
     for chunk in chunks:
         yield from splitter.feed(chunk)
     yield from splitter.finish()
 
 
-async def _amessage_to_answer(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[AddableDict]:
+async def amessage_to_answer(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[AddableDict]:
     splitter = _AnswerSplitter()
     async for chunk in chunks:
         for piece in splitter.feed(chunk):
@@ -233,7 +248,7 @@ def _extractive_values(state: dict[str, Any]) -> dict[str, Any]:
     return {"question": state["question"], "sources_json": json.dumps({"sources": sources}, ensure_ascii=False)}
 
 
-def _refusal(retriever: BaseRetriever, question: str) -> dict[str, Any]:
+def no_sources_refusal(retriever: BaseRetriever, question: str) -> dict[str, Any]:
     """What the refusal says about the search: the threshold and the best match below it."""
     threshold = retriever.threshold(question) if hasattr(retriever, "threshold") else None
     best = retriever.best_match(question) if hasattr(retriever, "best_match") else None
@@ -280,11 +295,11 @@ def build_rag_chain(
         to_prompt = RunnableLambda(_prompt_values) | prompt
     generate = (
         RunnablePassthrough.assign(message=to_prompt | model)
-        | RunnableGenerator(_message_to_answer, _amessage_to_answer)
+        | RunnableGenerator(message_to_answer, amessage_to_answer)
     ).with_config(run_name="generate")
     dont_know = RunnablePassthrough.assign(
         answer=RunnableLambda(lambda state: dont_know_answer(state["question"])),
-        refusal=RunnableLambda(lambda state: _refusal(retriever, state["question"])),
+        refusal=RunnableLambda(lambda state: no_sources_refusal(retriever, state["question"])),
     ).with_config(run_name="dont_know")
     answer = RunnableBranch((lambda state: not state["sources"], dont_know), generate)
     check = RunnablePassthrough.assign(
@@ -295,5 +310,5 @@ def build_rag_chain(
     cite = check | RunnablePassthrough.assign(
         citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"])))
     )
-    chain = RunnableLambda(_as_input) | retrieve | answer | cite
+    chain = RunnableLambda(question_input) | retrieve | answer | cite
     return chain.with_config(run_name="rag")

@@ -51,14 +51,14 @@ from chains.moderation import Moderator, VaultStore, moderated
 from chains.rag import (
     RAG_PROMPT,
     AnswerStyle,
-    _amessage_to_answer,
-    _as_input,
-    _message_to_answer,
-    _refusal,
+    amessage_to_answer,
     documents_to_sources,
     dont_know_answer,
     extract_citations,
     format_sources,
+    message_to_answer,
+    no_sources_refusal,
+    question_input,
     unsupported_sentences,
 )
 from chains.retrieval import DEFAULT_MIN_RELEVANCE, DEFAULT_MIN_RELEVANCE_ZH, HybridRetriever
@@ -174,7 +174,7 @@ def build_support_chain(
     )
     generate = (
         RunnablePassthrough.assign(message=to_prompt | answerer)
-        | RunnableGenerator(_message_to_answer, _amessage_to_answer)
+        | RunnableGenerator(message_to_answer, amessage_to_answer)
     ).with_config(run_name="generate")
     check = RunnablePassthrough.assign(unsupported=RunnableLambda(_unsupported)) | RunnablePassthrough.assign(
         citations=RunnableLambda(lambda state: extract_citations(state["answer"], len(state["sources"])))
@@ -229,7 +229,7 @@ def build_support_chain(
         return sources + added
 
     def prepare(value: str | dict[str, Any], config: RunnableConfig) -> Runnable[Any, Any]:
-        state = _as_input(value)
+        state = question_input(value)
         question = state["question"]
         state["sources"] = documents_to_sources(retriever.invoke(question, config))
         if tool_model is not None:
@@ -243,7 +243,7 @@ def build_support_chain(
         policy_count = len(state["sources"])
         state.update(sources=state["sources"] + tool_sources, tool_calls=calls)
         if not state["sources"]:
-            refusal = _refusal(retriever, question)
+            refusal = no_sources_refusal(retriever, question)
             gave_up = {**state, "answer": dont_know_answer(question), "refusal": refusal}
             return RunnableLambda(lambda _: gave_up, name="dont_know") | check
         lead = "".join(f"{source['text']} [{source['n']}]\n\n" for source in tool_sources)

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -23,7 +23,6 @@ __all__ = [
     "LOCAL_HISTORY_TOKENS",
     "WITHHELD",
     "PlaceholderFilter",
-    "answer_style_for",
     "describe_refusal",
     "failure_message",
     "history_budget",
@@ -40,15 +39,6 @@ _PII_WORDS = r"email|e-mail|phone|person|name|address|iban|credit[_ ]?card|card|
 _PLACEHOLDER = re.compile(rf"[<\[]\s*(?:{_PII_WORDS})[ _-]?\d*\s*[>\]]", re.IGNORECASE)
 _HOLD_CHARS = 24
 """A ``<`` or ``[`` this close to the end of the streamed text may open a placeholder: held back."""
-
-
-def answer_style_for(spec: ModelSpec | None, available: Sequence[ModelSpec]) -> str:
-    """``extractive`` or ``generative``: the chosen model's catalog field; for the router (``None``),
-    extractive unless some available text model can write grounded answers."""
-    if spec is not None:
-        return spec.answer_style
-    writers = [s for s in available if "text" in s.modalities.output]
-    return "generative" if any(s.answer_style == "generative" for s in writers) else "extractive"
 
 
 def history_budget(spec: ModelSpec | None, max_tokens: int) -> int:

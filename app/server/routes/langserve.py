@@ -27,9 +27,8 @@ from app.server.gateway.warmup import Once
 from app.server.http.auth import bearer, require_chain_key
 from app.server.http.errors import ApiError
 from app.server.http.timing import arrived
-from app.ui.chat_rules import answer_style_for
 from chains.assistant import build_assistant
-from chains.rag import AnswerStyle
+from chains.rag import AnswerStyle, answer_style_for
 from chains.support import build_support_bot
 from core.settings import data_dir
 from routers.router import RouterRunnable

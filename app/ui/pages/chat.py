@@ -47,6 +47,7 @@ from langchain_core.runnables import RunnableConfig  # noqa: E402
 from app.ui import chat_rules  # noqa: E402
 from app.ui.chat_session import Stage, TurnStats, as_messages, data_url, stream_reply  # noqa: E402
 from app.ui.state import assistant, experiments, registry, request_log, router, support_bot  # noqa: E402
+from chains.rag import answer_style_for  # noqa: E402
 from knowledge import SAMPLE_COLLECTION, list_collections  # noqa: E402
 from models.factory import build_chat_model  # noqa: E402
 
@@ -120,7 +121,7 @@ with st.sidebar:
         disabled=not use_kb or collection != SAMPLE_COLLECTION,
         help="The customer-service bot: looks up Yardstore orders (e.g. 1042), starts returns, hands off to a person",
     )
-    answer_style = chat_rules.answer_style_for(spec, [e.spec for e in entries])
+    answer_style = answer_style_for(spec, [e.spec for e in entries])
     if use_kb:
         st.caption(
             "Answers quote the best source sentences (extractive mode: the available models are too small to "

@@ -10,12 +10,12 @@ from app.ui.chat_rules import (
     LOCAL_HISTORY_TOKENS,
     WITHHELD,
     PlaceholderFilter,
-    answer_style_for,
     describe_refusal,
     failure_message,
     history_budget,
     trim_history,
 )
+from chains.rag import answer_style_for
 from core.errors import Attempt, ProviderTimeout, RoutingError
 from models.catalog import load_catalog
 
