@@ -9,7 +9,9 @@ latency, tokens, cost, errors and thumbs up/down are stored in SQLite
 Outcome rows are written by one daemon thread, off the request's path: a busy SQLite file never
 stalls the gateway's event loop, and a failed write is logged, never turned into an error for an
 answer that was already produced. Reads (``feedback``, ``summary``, ``latencies``) first wait for
-the rows queued before them.
+the rows queued before them. Like the request log, the same thread deletes outcomes (and their
+feedback) older than ``retention_days`` — before its first write, then every
+``prune_every_seconds`` — so the table cannot grow without bound.
 """
 
 from __future__ import annotations
@@ -52,11 +54,33 @@ def assign_arm(experiment: ExperimentConfig, user: str | None, rng: random.Rando
 
 
 class Experiments:
-    """The configured experiments plus their runtime status and statistics."""
+    """The configured experiments plus their runtime status and statistics.
 
-    def __init__(self, configs: list[ExperimentConfig], db_path: Path | None = None):
+    Args:
+        configs: the experiments of ``config/routing.yaml``.
+        db_path: the SQLite file (default ``data/experiments.sqlite``).
+        retention_days: outcomes older than this are deleted; ``None`` keeps everything.
+        prune_every_seconds: how often the retention is applied.
+
+    Example:
+        >>> experiments = Experiments([], tmp_path / "ab.sqlite", retention_days=30)
+        >>> experiments.record("r1", "exp", "a", 0.2)
+        >>> experiments.flush()
+    """
+
+    def __init__(
+        self,
+        configs: list[ExperimentConfig],
+        db_path: Path | None = None,
+        retention_days: float | None = 90.0,
+        prune_every_seconds: float = 3600.0,
+    ):
         self.configs = {e.name: e for e in configs}
         self.db = ExperimentsDB(db_path or data_dir() / "experiments.sqlite")
+        self.retention_days, self.prune_every_seconds = retention_days, prune_every_seconds
+        self.pruned = 0
+        """Outcome rows deleted by the retention so far."""
+        self._next_prune = 0.0
         self._status: dict[str, tuple[str, float]] = {}
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=100_000)
         self._writer: threading.Thread | None = None
@@ -127,13 +151,29 @@ class Experiments:
 
     def _write(self) -> None:
         while True:
-            event = self._events.get()
+            idle = None if self.retention_days is None else max(0.0, self._next_prune - time.monotonic())
+            event: tuple[Any, ...] | None
+            try:
+                event = self._events.get(timeout=idle)
+            except queue.Empty:
+                event = None
+            if self.retention_days is not None and time.monotonic() >= self._next_prune:
+                self._prune(self.retention_days)
+            if event is None:
+                continue
             try:
                 self.db.add_event(*event)
             except Exception:  # logged; the answer it describes was already served
                 log.exception("could not write the A/B outcome of %s", event[0])
             finally:
                 self._events.task_done()
+
+    def _prune(self, retention_days: float) -> None:
+        self._next_prune = time.monotonic() + self.prune_every_seconds
+        try:
+            self.pruned += self.db.prune(time.time() - retention_days * 86_400)
+        except Exception:  # logged; statistics must not take the writer down
+            log.exception("A/B outcomes: pruning old rows failed")
 
     def feedback(self, request_id: str, thumbs_up: bool) -> bool:
         """Record a thumbs up/down for a routed request; ``False`` if it was in no experiment."""

@@ -1,4 +1,8 @@
-"""SQLite tables for A/B experiments: one row per routed request, user feedback, status."""
+"""SQLite tables for A/B experiments: one row per routed request, user feedback, status.
+
+Rows of routed requests (and their feedback) are deleted by age with :meth:`ExperimentsDB.prune`,
+which :class:`routers.experiments.Experiments` calls from its writer thread.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from store.sqlite import connect
+from store.sqlite import connect, write_transaction
 
 __all__ = ["ExperimentsDB"]
 
@@ -22,6 +26,19 @@ CREATE TABLE IF NOT EXISTS ab_status (
 
 
 class ExperimentsDB:
+    """Reads and writes the ``ab_*`` tables.
+
+    Args:
+        path: the SQLite file (created with its tables if missing).
+
+    Example:
+        >>> db = ExperimentsDB(tmp_path / "ab.sqlite")
+        >>> db.add_event("r1", "exp", "a", 0.2, 3, 4, 0.0, "", at=0.0)
+        >>> db.add_event("r2", "exp", "a", 0.2, 3, 4, 0.0, "")
+        >>> db.prune(before=1.0), db.summary("exp")[0]["requests"]
+        (1, 1)
+    """
+
     def __init__(self, path: Path | str):
         self.conn = connect(path)
         self.conn.executescript(_SCHEMA)
@@ -36,11 +53,23 @@ class ExperimentsDB:
         output_tokens: int,
         cost: float,
         error: str,
+        at: float | None = None,
     ) -> None:
+        """One routed request's outcome (``at``: epoch seconds, default now)."""
+        when = time.time() if at is None else at
         self.conn.execute(
             "INSERT OR REPLACE INTO ab_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (request_id, experiment, arm, time.time(), latency, input_tokens, output_tokens, cost, error or None),
+            (request_id, experiment, arm, when, latency, input_tokens, output_tokens, cost, error or None),
         )
+
+    def prune(self, before: float) -> int:
+        """Delete routed requests older than ``before`` (epoch seconds) with their feedback; how many went."""
+        with write_transaction(self.conn) as conn:
+            conn.execute(
+                "DELETE FROM ab_feedback WHERE request_id IN (SELECT request_id FROM ab_events WHERE at < ?)",
+                (before,),
+            )
+            return conn.execute("DELETE FROM ab_events WHERE at < ?", (before,)).rowcount or 0
 
     def add_feedback(self, request_id: str, score: int) -> bool:
         """``False`` when the request is not part of any experiment."""

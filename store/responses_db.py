@@ -5,6 +5,10 @@ continue it with ``previous_response_id``. A row holds the Response object as an
 conversation items that led to it (the earlier turns and this request's input), so a continuation
 needs one read. Every read and delete is scoped to the owner (the API key's id, ``""`` for the
 master key or an open server): another key's response is as absent as an unknown one.
+
+Rows older than ``retention_days`` are gone: a read never returns one, and a write deletes them
+(at most every ``prune_every_seconds``). Writes run in a worker thread (``asyncio.to_thread``), so the
+pruning stays off the gateway's event loop, as the request log's does in its own thread.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, response TEXT NOT NULL, history TEXT NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS responses_owner ON responses (owner, id);
+CREATE INDEX IF NOT EXISTS responses_created ON responses (created);
 """
 
 
@@ -54,6 +60,9 @@ class ResponsesDB:
 
     Args:
         path: the SQLite file (created with its table if missing).
+        retention_days: responses older than this are deleted; ``None`` keeps everything.
+        prune_every_seconds: how often a write deletes the old rows.
+        clock: epoch seconds now (``time.time``).
 
     Example:
         >>> db = ResponsesDB(tmp_path / "responses.sqlite")
@@ -65,30 +74,51 @@ class ResponsesDB:
         >>> db.close()
     """
 
-    def __init__(self, path: Path):
+    def __init__(
+        self,
+        path: Path,
+        retention_days: float | None = None,
+        prune_every_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = connect(path)
         self.conn.executescript(_SCHEMA)
+        self.retention_days, self.prune_every_seconds, self.clock = retention_days, prune_every_seconds, clock
+        self.pruned = 0
+        """Rows deleted by the retention so far."""
+        self._next_prune = 0.0
         self._lock = threading.Lock()
         """One connection shared by request threads: one statement at a time."""
 
     def put(self, owner: str, response: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        """Store ``response`` (its ``id`` must be new) for ``owner``, with the ``history`` that led to it."""
-        row = (response["id"], owner, json.dumps(response), json.dumps(history), time.time())
+        """Store ``response`` (its ``id`` must be new) for ``owner``, with the ``history`` that led to it;
+        deletes the rows past the retention when that is due."""
+        now = self.clock()
+        row = (response["id"], owner, json.dumps(response), json.dumps(history), now)
         with self._lock:
             self.conn.execute(
                 "INSERT INTO responses (id, owner, response, history, created) VALUES (?, ?, ?, ?, ?)", row
             )
+            if self.retention_days is not None and now >= self._next_prune:
+                self._next_prune = now + self.prune_every_seconds
+                deleted = self.conn.execute("DELETE FROM responses WHERE created < ?", (self._cutoff(now),))
+                self.pruned += deleted.rowcount or 0
 
     def get(self, owner: str, response_id: str) -> StoredResponse | None:
-        """``owner``'s response ``response_id``, or ``None`` (unknown, or another owner's)."""
+        """``owner``'s response ``response_id``, or ``None`` (unknown, another owner's, or past the retention)."""
         with self._lock:
             row = self.conn.execute(
-                "SELECT response, history FROM responses WHERE id = ? AND owner = ?", (response_id, owner)
+                "SELECT response, history FROM responses WHERE id = ? AND owner = ? AND created >= ?",
+                (response_id, owner, self._cutoff(self.clock())),
             ).fetchone()
         if row is None:
             return None
         return StoredResponse(response_id, json.loads(row["response"]), json.loads(row["history"]))
+
+    def _cutoff(self, now: float) -> float:
+        """Rows created before this (epoch seconds) are past the retention."""
+        return float("-inf") if self.retention_days is None else now - self.retention_days * 86_400
 
     def delete(self, owner: str, response_id: str) -> bool:
         """Remove ``owner``'s response ``response_id``; whether there was one."""

@@ -86,7 +86,9 @@ def create_app(
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
-    responses = ResponsesDB(settings.responses_path or data_dir() / "responses.sqlite")
+    responses = ResponsesDB(
+        settings.responses_path or data_dir() / "responses.sqlite", retention_days=settings.responses_retention_days
+    )
     forwarder = OpenAIHTTPTransport()
     metrics = GatewayMetrics(known_model=_model_names(registry))
     app.state.gateway = Gateway(

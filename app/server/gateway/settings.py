@@ -52,6 +52,9 @@ class GatewaySettings(BaseModel):
     """SQLite file of the consumer API keys; ``None`` = ``data/keys.sqlite``."""
     responses_path: Path | None = None
     """SQLite file of the stored ``/v1/responses`` answers; ``None`` = ``data/responses.sqlite``."""
+    responses_retention_days: float | None = Field(30.0, gt=0)
+    """Stored ``/v1/responses`` answers older than this are gone (never read, deleted by later writes);
+    ``None`` keeps everything. 30 days, as OpenAI keeps stored responses."""
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
     ``request_log_path``."""
