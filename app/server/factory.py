@@ -16,6 +16,7 @@ from app.server.gateway.metrics import GatewayMetrics
 from app.server.gateway.settings import GatewaySettings
 from app.server.gateway.state import Gateway
 from app.server.gateway.warmup import Once
+from app.server.http.disclosure import RouteHeaderGuard, shown_to
 from app.server.http.errors import install_error_handlers
 from app.server.http.fast_chat import FastChatRoute
 from app.server.http.limits import BodySizeLimit
@@ -103,11 +104,12 @@ def create_app(
         forwarder=forwarder,
         responses=responses,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, shown_to)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.protect_ops:
         app.add_middleware(OpsGuard)
+    app.add_middleware(RouteHeaderGuard)  # outside the chat route: upstream error text is the admin's
     app.add_middleware(ArrivalTime)  # outermost: the overhead header counts from here
     for module in routes.MODULES:
         app.include_router(module.router)

@@ -59,6 +59,7 @@ class _Faults:
     status: int | None = None
     status_times: int = 0
     retry_after: float | None = None
+    message: str | None = None
     hang_seconds: float = 0.0
     hang_times: int = 0
     disconnect_after_chunks: int | None = None
@@ -86,11 +87,14 @@ class FakeUpstream:
     open_streams: int = 0
 
     # ---- fault injection -------------------------------------------------------------------
-    def fail(self, status: int, times: int = 1_000_000, retry_after: float | None = None) -> None:
-        """Answer the next ``times`` requests with ``status`` (and ``Retry-After`` if given)."""
+    def fail(
+        self, status: int, times: int = 1_000_000, retry_after: float | None = None, message: str | None = None
+    ) -> None:
+        """Answer the next ``times`` requests with ``status`` (and ``Retry-After`` if given); the error
+        body's ``message`` is ``message`` (default ``injected failure <status>``)."""
         with self._lock:
             self._faults.status, self._faults.status_times = status, times
-            self._faults.retry_after = retry_after
+            self._faults.retry_after, self._faults.message = retry_after, message
 
     def hang(self, seconds: float, times: int = 1_000_000) -> None:
         """Hold the next ``times`` requests for ``seconds`` before answering (a timeout)."""
@@ -174,7 +178,8 @@ class FakeUpstream:
                 headers = {}
                 if self._faults.retry_after is not None:
                     headers["retry-after"] = str(self._faults.retry_after)
-                error = {"message": f"injected failure {status}", "type": "upstream_error", "code": status}
+                message = self._faults.message or f"injected failure {status}"
+                error = {"message": message, "type": "upstream_error", "code": status}
                 return JSONResponse({"error": error}, status_code=status, headers=headers)
             return None
 

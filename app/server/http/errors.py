@@ -12,6 +12,7 @@ validation errors into 400 (malformed JSON) or 422 (missing field, wrong type) n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.server.http.upstream_text import error_class
 from chains.prompt_library import PromptInputError
 from core.errors import (
     CatalogError,
@@ -66,10 +68,13 @@ class ApiError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        consumer_view: ApiError | None = None,
     ):
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.headers, self.extra = headers or {}, extra or {}
+        self.consumer_view = consumer_view
+        """The error as a consumer key sees it, when this one carries upstream text kept for the admin."""
 
 
 def error_body(
@@ -119,7 +124,10 @@ def status_of(exc: BaseException) -> ApiError:
     if isinstance(exc, RoutingError):
         if exc.attempts:
             attempts = [{"model": a.model, "deployment": a.deployment, "error": a.error} for a in exc.attempts]
-            return ApiError(502, str(exc), code="all_attempts_failed", extra={"attempts": attempts})
+            consumer = _attempts_failed_for_consumers(exc)
+            return ApiError(
+                502, str(exc), code="all_attempts_failed", extra={"attempts": attempts}, consumer_view=consumer
+            )
         return ApiError(400, str(exc), code="no_route")
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
@@ -128,6 +136,15 @@ def status_of(exc: BaseException) -> ApiError:
             return ApiError(status, str(exc), param=param, code=code or type(exc).__name__, extra=extra)
     log.exception("unexpected error while serving", exc_info=exc)
     return ApiError(500, f"internal error ({type(exc).__name__})", code="internal_error")
+
+
+def _attempts_failed_for_consumers(exc: RoutingError) -> ApiError:
+    """The 502 of ``exc`` with each attempt's model, deployment and error class only (its message, which
+    quotes the route reason and so the providers' words, is rebuilt from the attempts)."""
+    attempts = [{"model": a.model, "deployment": a.deployment, "error": error_class(a.error)} for a in exc.attempts]
+    listed = "; ".join(f"{a['model']}/{a['deployment'] or '-'}: {a['error']}" for a in attempts)
+    message = f"every option failed (attempts: {listed}); the providers' error text is kept for the admin"
+    return ApiError(502, message, code="all_attempts_failed", extra={"attempts": attempts})
 
 
 def validation_error(exc: RequestValidationError) -> ApiError:
@@ -155,16 +172,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that give every error OpenAI's shape."""
+def install_error_handlers(app: FastAPI, shown: Callable[[Request, ApiError], ApiError]) -> None:
+    """Register the handlers that give every error OpenAI's shape; ``shown`` picks what the caller
+    may see of it (:func:`app.server.http.disclosure.shown_to`)."""
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(shown(request, exc))
 
     @app.exception_handler(ModelyardError)
-    async def _modelyard(_: Request, exc: ModelyardError) -> JSONResponse:
-        return error_response(status_of(exc))
+    async def _modelyard(request: Request, exc: ModelyardError) -> JSONResponse:
+        return error_response(shown(request, status_of(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

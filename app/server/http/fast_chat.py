@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.server.http.auth import require_key
+from app.server.http.disclosure import shown_to
 from app.server.http.errors import error_response, status_of, validation_error
 from app.server.http.limits import replay_body
 from app.server.http.schemas import ChatCompletionRequest
@@ -54,7 +55,7 @@ class FastChatRoute:
         except RequestValidationError as exc:
             response = error_response(validation_error(exc))
         except Exception as exc:  # the same mapping as the app's exception handlers
-            response = error_response(status_of(exc))
+            response = error_response(shown_to(request, status_of(exc)))
         await response(scope, receive, send)
 
     def _chat_route(self, scope: Scope) -> Any:

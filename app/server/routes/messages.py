@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.server.dialects import anthropic
 from app.server.dialects.anthropic_stream import MessageStream
 from app.server.http.auth import ConsumerKey
+from app.server.http.disclosure import shown_to
 from app.server.http.errors import ApiError, status_of, validation_error
 from app.server.routes import completions
 
@@ -56,7 +57,7 @@ class AnthropicErrorRoute(APIRoute):
             except StarletteHTTPException as exc:
                 error = ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
             except Exception as exc:  # the same mapping as the app's exception handlers
-                error = status_of(exc)
+                error = shown_to(request, status_of(exc))
             body = anthropic.error_body(error.status, _in_messages_terms(error))
             return JSONResponse(body, status_code=error.status, headers=error.headers)
 

@@ -1,0 +1,97 @@
+"""A provider's error text reaches the admin, never a consumer key.
+
+The fake upstream of model ``flaky`` fails with a distinctive message; ``steady`` (its configured
+fallback) answers. A consumer key sees each failed attempt's model, deployment and error class in
+the 502 body and in ``x-modelyard-route``; the master key sees the provider's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from app.server import create_app
+from models.registry import Registry
+from models.spec import ModelSpec
+from routers.config import RoutingConfig
+from routers.experiments import Experiments
+from routers.router import RouterRunnable
+from tests.support.serving import serving
+from tests.support.upstream import FakeUpstream
+
+MASTER = "master-upstream-text"
+LEAK = "db-7.internal rejected token sk-proj-LEAKED"
+
+
+@dataclass
+class Served:
+    url: str
+    consumer: str
+
+    def chat(self, token: str, model: str) -> httpx.Response:
+        body = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+        return httpx.post(f"{self.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("upstream-text")
+    with FakeUpstream() as broken, FakeUpstream() as healthy:
+        broken.fail(status=500, message=LEAK)
+        specs = [
+            ModelSpec(name=name, provider="openai", deployments=[{"name": "d0", "base_url": upstream.base_url}])
+            for name, upstream in (("flaky", broken), ("alone", broken), ("steady", healthy))
+        ]
+        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=specs)
+        config = RoutingConfig.model_validate(
+            {
+                "policies": ["explicit"],
+                "default_model": "steady",
+                "max_fallback_models": 0,
+                "fallbacks": {"by_model": {"flaky": ["steady"]}},
+                "health": {"failure_threshold": 1000},
+            }
+        )
+        router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
+        app = create_app(
+            registry,
+            router,
+            knowledge=False,
+            master_key=MASTER,
+            keys_path=folder / "keys.sqlite",
+            request_log_path=folder / "requests.sqlite",
+        )
+        with serving(app) as url:
+            created = httpx.post(f"{url}/api/keys", headers={"Authorization": f"Bearer {MASTER}"}, json={"name": "c"})
+            yield Served(url, created.json()["secret"])
+
+
+def test_a_consumer_sees_the_failed_attempt_without_the_providers_text(served):
+    failed = served.chat(served.consumer, "alone")
+    assert failed.status_code == 502, failed.text
+    error = failed.json()["error"]
+    assert LEAK not in failed.text and "db-7" not in failed.text
+    (attempt,) = error["attempts"]
+    assert attempt["model"] == "alone" and attempt["deployment"] == "d0"
+    assert attempt["error"].endswith("Error") and ":" not in attempt["error"]
+    assert f"alone/d0: {attempt['error']}" in error["message"]
+
+
+def test_the_admin_sees_the_providers_text(served):
+    failed = served.chat(MASTER, "alone")
+    assert failed.status_code == 502
+    (attempt,) = failed.json()["error"]["attempts"]
+    assert LEAK in attempt["error"] and LEAK in failed.json()["error"]["message"]
+
+
+def test_the_route_header_after_a_fallback_keeps_the_providers_text_for_the_admin(served):
+    consumer = served.chat(served.consumer, "flaky")
+    admin = served.chat(MASTER, "flaky")
+    assert consumer.status_code == admin.status_code == 200, consumer.text
+    consumer_route, admin_route = (unquote(r.headers["x-modelyard-route"]) for r in (consumer, admin))
+    assert "answered by steady/d0" in consumer_route and "flaky/d0 failed (" in consumer_route
+    assert LEAK not in consumer_route and LEAK in admin_route
