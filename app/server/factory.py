@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.server import routes
+from app.server.dialects.anthropic import error_body as anthropic_error
 from app.server.gateway.cache import ResponseCache
 from app.server.gateway.keys import KeyRing
 from app.server.gateway.metrics import GatewayMetrics
@@ -106,7 +107,7 @@ def create_app(
     )
     install_error_handlers(app, shown_to)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, shapes={"/v1/messages": anthropic_error})
     if settings.protect_ops:
         app.add_middleware(OpsGuard)
     app.add_middleware(RouteHeaderGuard)  # outside the chat route: upstream error text is the admin's

@@ -43,6 +43,7 @@ __all__ = [
     "HINTS",
     "MessagesMessage",
     "MessagesRequest",
+    "check_answer",
     "error_body",
     "error_type",
     "message_id",
@@ -372,6 +373,23 @@ def to_message(payload: dict[str, Any], stop_sequences: list[str] | None = None)
     return message
 
 
+def check_answer(payload: dict[str, Any]) -> None:
+    """Raise the :class:`ApiError` (502) :func:`to_message` would raise for ``payload``: a tool call whose
+    arguments are not a JSON object. The chat lifecycle runs this before it settles the call, so the
+    request log and metrics hold the status the client gets.
+
+    Example:
+        >>> broken = {"function": {"name": "order_status", "arguments": '{"order_id": 10'}}
+        >>> check_answer({"choices": [{"message": {"tool_calls": [broken]}}]})
+        Traceback (most recent call last):
+        ...
+        app.server.http.errors.ApiError: the model's arguments for tool 'order_status' are not a JSON object
+    """
+    answer = (payload.get("choices") or [{}])[0].get("message") or {}
+    for call in answer.get("tool_calls") or []:
+        _tool_input(call.get("function") or {})
+
+
 def message_id(chat_id: str) -> str:
     """``msg_<request id>`` for a ``chatcmpl-<request id>``."""
     return "msg_" + (chat_id.removeprefix("chatcmpl-") or uuid.uuid4().hex)
@@ -396,9 +414,14 @@ def stop_reason(choice: dict[str, Any], stop_sequences: list[str] | None = None)
 
 def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
     function = call.get("function") or {}
-    arguments = function.get("arguments") or "{}"
+    tool_id = call.get("id") or f"toolu_{uuid.uuid4().hex}"
+    return {"type": "tool_use", "id": tool_id, "name": function.get("name"), "input": _tool_input(function)}
+
+
+def _tool_input(function: dict[str, Any]) -> dict[str, Any]:
+    """A tool call's arguments as the JSON object ``tool_use.input`` must be, or a 502."""
     try:
-        parsed = json.loads(arguments)
+        parsed = json.loads(function.get("arguments") or "{}")
     except json.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict):
@@ -406,8 +429,7 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(
             502, f"the model's arguments for tool '{name}' are not a JSON object", code="invalid_tool_arguments"
         )
-    tool_id = call.get("id") or f"toolu_{uuid.uuid4().hex}"
-    return {"type": "tool_use", "id": tool_id, "name": function.get("name"), "input": parsed}
+    return parsed
 
 
 def error_type(status: int) -> str:

@@ -1,14 +1,20 @@
-"""An ASGI middleware that refuses request bodies over a size limit with 413."""
+"""An ASGI middleware that refuses request bodies over a size limit with 413, in the shape of the
+API the path speaks (OpenAI's by default; e.g. Anthropic's on ``/v1/messages``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.server.http.errors import error_body
 
-__all__ = ["BodySizeLimit", "replay_body"]
+__all__ = ["BodySizeLimit", "ErrorBody", "replay_body"]
+
+ErrorBody = Callable[[int, str], dict[str, Any]]
+"""``(status, message)`` → an API's JSON error body."""
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:
@@ -35,10 +41,15 @@ class BodySizeLimit:
     Args:
         app: the wrapped ASGI application.
         max_bytes: the largest body accepted.
+        shapes: path → the error body of the API served there (OpenAI's for any other path).
+
+    Example:
+        >>> from app.server.dialects.anthropic import error_body as anthropic_error
+        >>> limited = BodySizeLimit(app, 1_000_000, shapes={"/v1/messages": anthropic_error})  # doctest: +SKIP
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, shapes: Mapping[str, ErrorBody] | None = None):
+        self.app, self.max_bytes, self.shapes = app, max_bytes, dict(shapes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -47,7 +58,7 @@ class BodySizeLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope["path"], send)
                 return
             await self.app(scope, receive, send)
             return
@@ -59,19 +70,18 @@ class BodySizeLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope["path"], send)
                 return
         await self.app(scope, replay_body(bytes(body), receive), send)
 
-    async def _refuse(self, send: Send) -> None:
-        payload = json.dumps(
-            error_body(
-                413,
-                f"the request body is larger than {self.max_bytes} bytes; send "
-                "less (the limit is GatewaySettings.max_body_bytes)",
-                code="body_too_large",
-            )
-        ).encode()
+    async def _refuse(self, path: str, send: Send) -> None:
+        message = (
+            f"the request body is larger than {self.max_bytes} bytes; send less (the limit is "
+            "GatewaySettings.max_body_bytes)"
+        )
+        shape = self.shapes.get(path)
+        body = shape(413, message) if shape is not None else error_body(413, message, code="body_too_large")
+        payload = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -18,7 +18,7 @@ the caller gets a normal JSON error with the right status instead of a broken st
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -42,6 +42,7 @@ from routers.dispatch import Routed
 
 __all__ = [
     "OVERHEAD_HEADER",
+    "AnswerCheck",
     "ROUTE_HEADER",
     "chat",
     "check_model",
@@ -53,12 +54,22 @@ __all__ = [
     "usage_of",
 ]
 
+AnswerCheck = Callable[[dict[str, Any]], None]
+"""Raises an :class:`ApiError` for a chat answer (OpenAI JSON) a dialect cannot deliver."""
 
-async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None, endpoint: str = "chat") -> Response:
+
+async def chat(
+    request: Request,
+    body: ChatCompletionRequest,
+    key: ApiKey | None,
+    endpoint: str = "chat",
+    check_answer: AnswerCheck | None = None,
+) -> Response:
     """The one request lifecycle of a chat: open the call, check the model, consult the response
     cache, then answer as JSON or SSE. The other API dialects (``/v1/responses``, ``/v1/messages``)
     translate their request into a :class:`ChatCompletionRequest` and their answer from this one;
-    ``endpoint`` labels the call in the request log and metrics (``<endpoint>_stream`` when streamed)."""
+    ``endpoint`` labels the call in the request log and metrics (``<endpoint>_stream`` when streamed);
+    ``check_answer`` (a dialect's) refuses a JSON answer it cannot translate before the call is settled."""
     gw = gateway(request)
     call = gw.open_call(f"{endpoint}_stream" if body.stream else endpoint, body.model, key, started=arrived(request))
     try:
@@ -72,7 +83,7 @@ async def chat(request: Request, body: ChatCompletionRequest, key: ApiKey | None
         return cache_replay.replay(body, lookup, call)
     if body.stream:
         return await stream(gw, body, call, key, lookup)
-    return await complete(gw, body, call, key, lookup)
+    return await complete(gw, body, call, key, lookup, check_answer)
 
 
 def check_model(gw: Gateway, name: str, key: ApiKey | None) -> None:
@@ -174,9 +185,15 @@ def _tokens(message: BaseMessage) -> tuple[int, int]:
 
 # ---- JSON ---------------------------------------------------------------------------------------
 async def complete(
-    gw: Gateway, body: ChatCompletionRequest, call: Call, key: ApiKey | None, cache: CacheLookup = NOT_CONSULTED
+    gw: Gateway,
+    body: ChatCompletionRequest,
+    call: Call,
+    key: ApiKey | None,
+    cache: CacheLookup = NOT_CONSULTED,
+    check_answer: AnswerCheck | None = None,
 ) -> Response:
-    """Answer a non-streamed chat completion."""
+    """Answer a non-streamed chat completion (``check_answer`` may refuse it: the call is then settled
+    with that error, and the answer is not cached)."""
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
@@ -188,6 +205,11 @@ async def complete(
     except Exception as exc:
         raise fail(call, exc) from exc
     call.answered(route)
+    if check_answer is not None:
+        try:
+            check_answer(payload)
+        except ApiError as exc:
+            raise fail(call, exc) from None
     call.settle()
     record = call.record
     payload.update(id=f"chatcmpl-{route.get('request_id') or record.id}", model=record.model, modelyard_route=route)

@@ -31,6 +31,7 @@ from app.server.http.auth import ConsumerKey
 from app.server.http.disclosure import shown_to
 from app.server.http.errors import ApiError, status_of, validation_error
 from app.server.routes import completions
+from app.server.routes.translating import translating
 
 __all__ = ["AnthropicErrorRoute", "router"]
 
@@ -76,7 +77,9 @@ router = APIRouter(prefix="/v1", tags=["anthropic"], route_class=AnthropicErrorR
 @router.post("/messages")
 async def messages(body: anthropic.MessagesRequest, request: Request, key: ConsumerKey) -> Response:
     """Chat in Anthropic's Messages API: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
-    answer = await completions.chat(request, anthropic.to_chat_request(body), key, endpoint="messages")
+    with translating(request, key, "messages", body.model, body.stream):
+        chat_body = anthropic.to_chat_request(body)
+    answer = await completions.chat(request, chat_body, key, endpoint="messages", check_answer=anthropic.check_answer)
     headers = {name: value for name, value in answer.headers.items() if name not in _PASSED_HEADERS}
     if isinstance(answer, StreamingResponse):
         events = _anthropic_events(answer.body_iterator, MessageStream(body.stop_sequences))

@@ -36,6 +36,7 @@ from app.server.gateway.state import gateway
 from app.server.http.auth import ConsumerKey, require_key
 from app.server.http.errors import ApiError
 from app.server.routes import completions
+from app.server.routes.translating import translating
 from store.responses_db import ResponsesDB
 
 __all__ = ["router"]
@@ -53,13 +54,14 @@ async def create_response(body: ResponsesRequest, request: Request, key: Consume
     """A model response through the router: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE events."""
     store, owner = gateway(request).responses, _owner(key)
     history: list[dict[str, Any]] = []
-    if body.previous_response_id:
-        previous = await asyncio.to_thread(store.get, owner, body.previous_response_id)
-        if previous is None:
-            raise _not_found(body.previous_response_id, "previous_response_id")
-        history = previous.conversation()
-    conversation = [*history, *input_items(body)]
-    chat_body = chat_request(body, conversation, first_input=len(history))
+    with translating(request, key, "responses", body.model, body.stream):
+        if body.previous_response_id:
+            previous = await asyncio.to_thread(store.get, owner, body.previous_response_id)
+            if previous is None:
+                raise _not_found(body.previous_response_id, "previous_response_id")
+            history = previous.conversation()
+        conversation = [*history, *input_items(body)]
+        chat_body = chat_request(body, conversation, first_input=len(history))
     response_id, created_at = new_id("resp"), time.time()
     try:
         answer = await completions.chat(request, chat_body, key, endpoint="responses")
