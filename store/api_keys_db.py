@@ -23,8 +23,11 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_sha256 TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,
     allowed_models TEXT NOT NULL DEFAULT '[]', rpm INTEGER, tpm INTEGER, budget_usd REAL,
-    spent_usd REAL NOT NULL DEFAULT 0, created REAL NOT NULL, revoked_at REAL);
+    spent_usd REAL NOT NULL DEFAULT 0, created REAL NOT NULL, revoked_at REAL, service TEXT);
 """
+
+_ADDED_COLUMNS = {"service": "TEXT"}
+"""Columns added after the first release: a key file written by an older version gets them on open."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class StoredKey:
     spent_usd: float = 0.0
     created: float = 0.0
     revoked_at: float | None = None
+    service: str | None = None
+    """A subscription key's service (``POST /api/services/{service}`` only); ``None`` = a general key."""
 
     @property
     def active(self) -> bool:
@@ -81,6 +86,10 @@ class ApiKeysDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = connect(path)
         self.conn.executescript(_SCHEMA)
+        present = {row["name"] for row in self.conn.execute("PRAGMA table_info(api_keys)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self.conn.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
         self._lock = threading.RLock()
         """One connection, several threads (requests, the spend writer): one statement or transaction at a time."""
 
@@ -89,8 +98,8 @@ class ApiKeysDB:
         with self._lock:
             self.conn.execute(
                 """INSERT INTO api_keys (id, name, secret_sha256, prefix, allowed_models, rpm, tpm, budget_usd,
-                                         spent_usd, created, revoked_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         spent_usd, created, revoked_at, service)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     key.id,
                     key.name,
@@ -103,6 +112,7 @@ class ApiKeysDB:
                     key.spent_usd,
                     key.created,
                     key.revoked_at,
+                    key.service,
                 ),
             )
 

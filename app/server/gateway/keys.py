@@ -159,6 +159,11 @@ class ApiKey:
     def allowed_models(self) -> tuple[str, ...]:
         return self.stored.allowed_models
 
+    @property
+    def service(self) -> str | None:
+        """The one service a subscription key may call; ``None`` for a general key."""
+        return self.stored.service
+
     def allows(self, model: str) -> bool:
         """Whether the key may call ``model`` (every model when it has no list)."""
         return not self.stored.allowed_models or model in self.stored.allowed_models
@@ -177,6 +182,7 @@ class ApiKey:
             "spent_usd": self.spent_usd,
             "created": s.created,
             "revoked_at": s.revoked_at,
+            "service": s.service,
             "requests_last_minute": self.requests.used(now) if self.requests else None,
             "tokens_last_minute": self.tokens.used(now) if self.tokens else None,
         }
@@ -367,8 +373,9 @@ class KeyRing:
         rpm: int | None = None,
         tpm: int | None = None,
         budget_usd: float | None = None,
+        service: str | None = None,
     ) -> CreatedKey:
-        """Issue a key; the returned secret is not kept anywhere."""
+        """Issue a key (scoped to one ``service`` for a subscription); the returned secret is not kept anywhere."""
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         key_id = f"key_{secrets.token_hex(4)}"
         while key_id in self._by_id:
@@ -383,6 +390,7 @@ class KeyRing:
             tpm=tpm,
             budget_usd=budget_usd,
             created=time.time(),
+            service=service,
         )
         self.db.insert(stored)
         key = ApiKey(stored)

@@ -30,6 +30,7 @@ from store.request_log import CallRecord
 
 __all__ = [
     "ConsumerKey",
+    "admitted_key",
     "refusal",
     "bearer",
     "check_model_allowed",
@@ -76,7 +77,14 @@ def refusal(denial: Denial) -> ApiError:
 
 async def require_key(request: Request) -> ApiKey | None:
     """FastAPI dependency of ``/v1/*``: the consumer key (``None`` for the master key or an open
-    server); 401 without a valid key, 429 over a limit, 402 over budget."""
+    server); 401 without a valid key, 403 for a subscription key, 429 over a limit, 402 over budget."""
+    return await admitted_key(request)
+
+
+async def admitted_key(request: Request, service: str | None = None) -> ApiKey | None:
+    """The request's consumer key, admitted against its limits (``None`` for the master key or an open
+    server). A subscription key (``key.service``) is accepted only where ``service`` is its service:
+    403 elsewhere. 401 without a valid key, 429 over a limit, 402 over budget."""
     gw = gateway(request)
     if not gw.settings.master_key and not gw.keys.configured:
         return None
@@ -90,6 +98,13 @@ async def require_key(request: Request) -> ApiKey | None:
         if _is_master(gw, token):
             return None
         raise _unauthorized("invalid API key: it is unknown or has been revoked")
+    if key.service is not None and key.service != service:
+        raise ApiError(
+            403,
+            f"key {key.id} is a subscription key of service '{key.service}': it calls only "
+            f"POST /api/services/{key.service}",
+            code="subscription_key_scope",
+        )
     denial = gw.keys.admit(key)
     if denial is not None:
         error = refusal(denial)
