@@ -51,6 +51,7 @@ __all__ = [
     "PromptMessage",
     "PromptSpec",
     "PromptVariable",
+    "build_prompt",
     "load_prompt",
 ]
 
@@ -202,9 +203,24 @@ def load_prompt(path: Path) -> Prompt:
     except ValidationError as exc:
         message, loc = describe(exc, "accepted: name, description, model, task, params, messages, variables")
         raise CatalogError(message, source=source, line=line_of(root, loc), field=dotted(loc)) from exc
-    variables = _variables(spec, root, source)
+    return build_prompt(spec, spec.name or path.stem, path, root)
+
+
+def build_prompt(spec: PromptSpec, name: str, source: Path, root: yaml.Node | None = None) -> Prompt:
+    """The :class:`Prompt` of a validated ``spec`` (from a file, or a published service's version).
+
+    Raises:
+        CatalogError: a template that cannot be parsed or that uses an undeclared variable (with
+            the line in ``root``, the parsed file, when there is one).
+
+    Example:
+        >>> spec = PromptSpec(messages=[{"role": "user", "content": "Say {word}"}])
+        >>> build_prompt(spec, "say", Path("<service say v1>")).inputs({"word": "hi"})
+        {'word': 'hi'}
+    """
+    variables = _variables(spec, root, str(source))
     template = ChatPromptTemplate.from_messages([(m.role, m.content) for m in spec.messages])
-    return Prompt(spec.name or path.stem, spec, path, template, variables)
+    return Prompt(name, spec, source, template, variables)
 
 
 def _variables(spec: PromptSpec, root: yaml.Node | None, source: str) -> dict[str, PromptVariable]:

@@ -36,7 +36,7 @@ from app.server.http.timing import arrived
 from app.server.routes.completions import check_model, fail
 from chains.prompt_library import Prompt, PromptInputError
 
-__all__ = ["PromptRunRequest", "router"]
+__all__ = ["PromptRunRequest", "answer", "router"]
 
 router = APIRouter(prefix="/api/prompts", tags=["prompts"], dependencies=[Depends(require_key)])
 
@@ -69,9 +69,17 @@ def list_prompts(request: Request) -> dict[str, Any]:
 @router.post("/{name}")
 async def run_prompt(name: str, body: PromptRunRequest, request: Request, key: ConsumerKey) -> Response:
     """Fill the prompt's template with ``variables`` and answer through the router."""
+    return await answer(request, _prompt(gateway(request), name), body, key)
+
+
+async def answer(
+    request: Request, prompt: Prompt, body: PromptRunRequest, key: ApiKey | None, endpoint: str = "prompt"
+) -> Response:
+    """Run ``prompt`` for ``body`` as JSON or SSE: the one lifecycle of a prompt call (open, model check,
+    variables, reservation, answer, settle). ``endpoint`` labels the call (``<endpoint>_stream`` when
+    streamed); services (``routes/services.py``) run their versions through it."""
     gw = gateway(request)
-    prompt = _prompt(gw, name)
-    endpoint = "prompt_stream" if body.stream else "prompt"
+    endpoint = f"{endpoint}_stream" if body.stream else endpoint
     call = gw.open_call(endpoint, prompt.spec.model, key, started=arrived(request))
     try:
         check_model(gw, prompt.spec.model, key)
