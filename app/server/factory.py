@@ -14,6 +14,7 @@ from app.server.dialects.anthropic import error_body as anthropic_error
 from app.server.gateway.cache import ResponseCache
 from app.server.gateway.keys import KeyRing
 from app.server.gateway.metrics import GatewayMetrics
+from app.server.gateway.services import ServiceCatalog
 from app.server.gateway.settings import GatewaySettings
 from app.server.gateway.state import Gateway
 from app.server.gateway.warmup import Once
@@ -30,6 +31,7 @@ from models.registry import Registry
 from routers.router import RouterRunnable
 from store.request_log import RequestLog
 from store.responses_db import ResponsesDB
+from store.services_db import ServicesDB
 
 __all__ = ["create_app"]
 
@@ -80,6 +82,7 @@ def create_app(
             request_log.close()
             keys.close()
             responses.close()
+            services_db.close()
 
     app = FastAPI(
         title="Modelyard gateway",
@@ -92,6 +95,8 @@ def create_app(
         settings.responses_path or data_dir() / "responses.sqlite", retention_days=settings.responses_retention_days
     )
     forwarder = OpenAIHTTPTransport()
+    services_db = ServicesDB(settings.services_path or data_dir() / "services.sqlite")
+    prompts = PromptLibrary(settings.prompts_dir)
     metrics = GatewayMetrics(known_model=_model_names(registry))
     app.state.gateway = Gateway(
         registry,
@@ -101,9 +106,10 @@ def create_app(
         request_log,
         keys=keys,
         cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
-        prompts=PromptLibrary(settings.prompts_dir),
+        prompts=prompts,
         forwarder=forwarder,
         responses=responses,
+        services=ServiceCatalog(services_db, keys, prompts),
     )
     install_error_handlers(app, shown_to)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost

@@ -55,6 +55,8 @@ class GatewaySettings(BaseModel):
     responses_retention_days: float | None = Field(30.0, gt=0)
     """Stored ``/v1/responses`` answers older than this are gone (never read, deleted by later writes);
     ``None`` keeps everything. 30 days, as OpenAI keeps stored responses."""
+    services_path: Path | None = None
+    """SQLite file of the published services and subscriptions; ``None`` = ``data/services.sqlite``."""
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
     ``request_log_path``."""

@@ -11,6 +11,7 @@ from app.server.gateway.cache import ResponseCache
 from app.server.gateway.keys import ApiKey, KeyRing, Reservation
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.metrics import GatewayMetrics
+from app.server.gateway.services import ServiceCatalog
 from app.server.gateway.settings import GatewaySettings
 from chains.prompt_library import PromptLibrary
 from models.adapters.openai_http import OpenAIHTTPTransport
@@ -42,6 +43,8 @@ class Gateway:
     """The raw OpenAI-HTTP transport (one pooled session) for OpenAI-protocol deployments."""
     responses: ResponsesDB
     """Stored ``/v1/responses`` answers, per API key (``previous_response_id``, ``GET``, ``DELETE``)."""
+    services: ServiceCatalog
+    """Published prompt services, their versions and subscriptions (``/api/services``)."""
 
     def open_call(
         self, endpoint: str, model: str, key: ApiKey | None, cache: str = "", started: float | None = None

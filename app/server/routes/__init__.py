@@ -3,8 +3,18 @@
 :data:`MODULES` lists the ``APIRouter``-carrying modules ``create_app`` includes, in order.
 """
 
-from app.server.routes import images, keys, messages, openai_compat, ops, prompts, registry, responses
+from app.server.routes import (
+    images,
+    keys,
+    messages,
+    openai_compat,
+    ops,
+    prompts,
+    registry,
+    responses,
+    services,
+)
 
-MODULES = (openai_compat, responses, messages, images, prompts, registry, ops, keys)
+MODULES = (openai_compat, responses, messages, images, prompts, services, registry, ops, keys)
 
 __all__ = ["MODULES"]

@@ -36,15 +36,27 @@ def usage(
     since: float | None = Query(None, description="epoch seconds; default 24 h ago"),
     until: float | None = Query(None, description="epoch seconds; default now"),
 ) -> dict[str, Any]:
-    """Requests, errors, tokens, cost and mean latency/TTFT per key and model over ``[since, until]``.
+    """Requests, errors, tokens, cost and mean latency/TTFT per key and model over ``[since, until]``,
+    and per service and subscription (``services``: the calls made with subscription keys).
 
-    The admin sees every key; a consumer key sees only its own rows.
+    The admin sees every key and service; a consumer key sees only its own rows, plus the subscriptions
+    it holds and those of the services its name owns (a subscription key: its own subscription).
     """
     until = time.time() if until is None else until
     since = until - 86_400 if since is None else since
     if since > until:
         raise ApiError(400, f"since ({since}) is after until ({until})", param="since")
-    log = gateway(request).log
+    gw = gateway(request)
+    log = gw.log
     log.flush(timeout=2)  # include what was just served
     rows = log.usage(since, until, key_id=key_id)
-    return {"since": since, "until": until, "key_id": key_id, "models": rows, "dropped": log.dropped}
+    viewer = gw.keys.get(key_id) if key_id is not None else None
+    services = gw.services.usage(log.usage(since, until), viewer)
+    return {
+        "since": since,
+        "until": until,
+        "key_id": key_id,
+        "models": rows,
+        "services": services,
+        "dropped": log.dropped,
+    }
