@@ -8,6 +8,7 @@ from app.server.routes import (
     keys,
     messages,
     openai_compat,
+    operategpt,
     ops,
     prompts,
     registry,
@@ -15,6 +16,6 @@ from app.server.routes import (
     services,
 )
 
-MODULES = (openai_compat, responses, messages, images, prompts, services, registry, ops, keys)
+MODULES = (openai_compat, responses, messages, images, prompts, services, registry, operategpt, ops, keys)
 
 __all__ = ["MODULES"]

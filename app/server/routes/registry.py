@@ -4,7 +4,10 @@ OperateGPT shapes (answers ``{"success", "msg"}``; ``workers`` gives ``data`` as
 where OperateGPT gave a stringified one):
 
 * ``POST /api/server/register`` — ``model_name``, ``req_url_template``, ``body``,
-  ``response_extract``, ``owner`` (optional ``header``) → an ``http_template`` model;
+  ``response_extract``, ``owner`` (optional ``header``) → an ``http_template`` model. As in
+  OperateGPT, each URL registered under one name is one worker (a deployment the router balances
+  across): the first is ``default``, a new URL adds ``worker-2``, ``worker-3``…, the same URL
+  again updates its worker (Modelyard's optional ``deployment`` names it instead);
 * ``GET|POST /api/server/workers`` — one row per model deployment;
 * ``POST /api/server/offline`` — ``model_name`` and optionally ``deployment`` (or OperateGPT's
   ``req_url_template``, matched against the deployments' URLs).
@@ -42,6 +45,8 @@ class RegisterRequest(BaseModel):
     response_extract: str = Field(min_length=1)
     owner: str = ""
     header: dict[str, str] | None = None
+    deployment: str | None = Field(None, min_length=1)
+    """Modelyard: the worker's deployment name (default: by URL, see the module docstring)."""
 
 
 class OfflineRequest(BaseModel):
@@ -97,8 +102,14 @@ def register_worker(body: RegisterRequest, request: Request) -> dict[str, Any]:
         "response_extract": body.response_extract,
         "headers": body.header or {},
     }
-    spec = {"name": body.model_name, "provider": "http_template", "http_template": template}
     gw = gateway(request)
+    deployment = {"name": _worker_name(gw, body), "base_url": body.req_url_template}
+    spec = {
+        "name": body.model_name,
+        "provider": "http_template",
+        "http_template": template,
+        "deployments": [deployment],
+    }
     _check_key_envs(gw, spec)
     result = gw.registry.register(spec, owner=body.owner)
     verb = "updated" if result.previous_fingerprint else "registered"
@@ -108,6 +119,23 @@ def register_worker(body: RegisterRequest, request: Request) -> dict[str, Any]:
         "fingerprint": result.fingerprint,
         "breaking": result.breaking,
     }
+
+
+def _worker_name(gw: Gateway, body: RegisterRequest) -> str:
+    """The deployment a registration fills: the one named, the one with this URL, or a new one."""
+    if body.deployment:
+        return body.deployment
+    known = {e.spec.name: e.spec for e in gw.registry.entries()}.get(body.model_name)
+    if known is None or not known.deployments:
+        return "default"
+    for deployment in known.deployments:
+        if deployment.base_url == body.req_url_template:
+            return deployment.name
+    names = {d.name for d in known.deployments}
+    number = len(names) + 1
+    while f"worker-{number}" in names:
+        number += 1
+    return f"worker-{number}"
 
 
 @router.get("/server/workers")
