@@ -173,10 +173,15 @@ def test_no_key_malformed_json_and_a_failing_worker(gw):
     )
     assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["msg"]
 
-    gw.upstream.fail(503, times=2)  # both workers fail once: every attempt failed
-    try:
-        failed = gw.infer(WHO)
-    finally:
-        gw.upstream.heal()
-    assert failed.status_code == 502 and failed.json()["success"] is False
-    assert "proxyllm" in failed.json()["msg"] and failed.json()["result"] is None
+    issued = httpx.post(f"{gw.url}/api/keys", headers=ADMIN, json={"name": "consumer"}).json()
+    consumer = {"Authorization": f"Bearer {issued['secret']}"}
+    for caller in (ADMIN, consumer):
+        gw.upstream.fail(503, times=2, message="worker pool db-7 is down")  # both workers fail: every attempt failed
+        try:
+            failed = gw.infer(WHO, caller)
+        finally:
+            gw.upstream.heal()
+        assert failed.status_code == 502 and failed.json()["success"] is False
+        assert "proxyllm" in failed.json()["msg"] and failed.json()["result"] is None
+        # the upstream's own text is shown to the admin only, as on every route
+        assert ("worker pool db-7 is down" in failed.json()["msg"]) is (caller is ADMIN), failed.json()["msg"]

@@ -3,7 +3,8 @@
 An API dialect that answers errors in its own JSON (OperateGPT's ``{"success": false, "msg"}``)
 builds its router with ``route_class=shaped_error_route(render)``: each error is first mapped to
 the gateway's :class:`~app.server.http.errors.ApiError` (the same status table as every other
-route), then ``render`` turns it into the dialect's body; the status and headers are kept.
+route, and what the caller may see of it: :func:`~app.server.http.disclosure.shown_to`), then
+``render`` turns it into the dialect's body; the status and headers are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.server.http.disclosure import shown_to
 from app.server.http.errors import ApiError, status_of, validation_error
 
 __all__ = ["ErrorRenderer", "shaped_error_route"]
@@ -46,7 +48,7 @@ def shaped_error_route(render: ErrorRenderer) -> type[APIRoute]:
                 except StarletteHTTPException as exc:
                     error = ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
                 except Exception as exc:  # the same mapping as the app's exception handlers
-                    error = status_of(exc)
+                    error = shown_to(request, status_of(exc))  # upstream text stays with the admin
                 return JSONResponse(render(error), status_code=error.status, headers=error.headers)
 
             return answer_in_shape
