@@ -95,3 +95,28 @@ def test_the_route_header_after_a_fallback_keeps_the_providers_text_for_the_admi
     consumer_route, admin_route = (unquote(r.headers["x-modelyard-route"]) for r in (consumer, admin))
     assert "answered by steady/d0" in consumer_route and "flaky/d0 failed (" in consumer_route
     assert LEAK not in consumer_route and LEAK in admin_route
+
+
+def test_the_route_in_the_body_after_a_fallback_hides_the_text_from_a_consumer(served):
+    consumer = served.chat(served.consumer, "flaky").json()["modelyard_route"]
+    body = {"model": "flaky", "messages": [{"role": "user", "content": "not cached yet"}]}
+    fresh = httpx.post(f"{served.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {MASTER}"})
+    admin = fresh.json()["modelyard_route"]
+    assert LEAK not in str(consumer) and LEAK in str(admin)
+    failed = [a for a in consumer["attempts"] if a["error"]]
+    assert [(a["model"], a["error"]) for a in failed] == [("flaky", failed[0]["error"])]
+    assert failed[0]["error"].endswith("Error") and "flaky/d0 failed (" in consumer["reason"]
+    # a cached copy may be replayed to anyone: it is stored without the provider's text
+    replayed = httpx.post(
+        f"{served.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {served.consumer}"}
+    )
+    assert replayed.json()["modelyard_route"]["cache"]["result"] == "hit" and LEAK not in replayed.text
+
+
+def test_the_route_on_a_streams_last_chunk_hides_the_text_from_a_consumer(served):
+    body = {"model": "flaky", "messages": [{"role": "user", "content": "stream it"}], "stream": True}
+    for token, leaks in ((served.consumer, False), (MASTER, True)):
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.stream("POST", f"{served.url}/v1/chat/completions", json=body, headers=headers) as response:
+            text = "".join(response.iter_text())
+        assert '"modelyard_route"' in text and (LEAK in text) is leaks

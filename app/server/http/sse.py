@@ -22,6 +22,7 @@ import orjson
 
 from app.server.gateway.lifecycle import Call
 from app.server.http.errors import error_body, status_of
+from app.server.http.upstream_text import route_without_upstream_text
 
 __all__ = ["Finish", "render_chunks", "settled_stream", "sse", "usage_of"]
 
@@ -45,7 +46,11 @@ def _event(chunk: dict[str, Any]) -> bytes:
 
 
 async def settled_stream(
-    call: Call, events: AsyncIterator[bytes], source: Any, on_cut: Callable[[], None] | None = None
+    call: Call,
+    events: AsyncIterator[bytes],
+    source: Any,
+    on_cut: Callable[[], None] | None = None,
+    reveal: bool = True,
 ) -> AsyncIterator[bytes]:
     """The one lifecycle of a streamed answer, around the renderer's ``events``.
 
@@ -63,7 +68,10 @@ async def settled_stream(
     except Exception as exc:
         error = status_of(exc)
         call.failed(error.status, exc)
-        yield sse(error_body(error.status, error.message, error.param, error.code)).encode()
+        message = error.message
+        if not reveal and error.status >= 500:  # the provider's own words are for the admin and the log
+            message = f"the upstream failed mid-stream ({type(exc).__name__})"
+        yield sse(error_body(error.status, message, error.param, error.code)).encode()
     finally:
         if on_cut is not None and call.record.status == 499:
             with contextlib.suppress(Exception):  # an estimate must not hide the disconnect
@@ -80,8 +88,12 @@ def render_chunks(
     finish: Finish,
     include_usage: bool,
     prompt_tokens: int = 0,
+    reveal: bool = True,
 ) -> AsyncIterator[bytes]:
     """The SSE body of a chat stream whose first chunk ``first`` already arrived.
+
+    ``reveal`` false (a consumer, not the admin): the provider's text of failed attempts is left out of
+    the route on the last chunk and of a mid-stream error; the request log keeps it whole.
 
     A client that goes away early, or a stream whose upstream sent no usage, is charged what was
     generated: ``prompt_tokens`` (the router's estimate) in and the tokens of what was streamed
@@ -102,8 +114,8 @@ def render_chunks(
         call.answered(route)
         call.usage(tokens_in, tokens_out, cost)
 
-    events = _chat_events(call, first, rest, finish, include_usage, streamed, estimate)
-    return settled_stream(call, events, rest, on_cut=charge_what_was_sent)
+    events = _chat_events(call, first, rest, finish, include_usage, streamed, estimate, reveal)
+    return settled_stream(call, events, rest, on_cut=charge_what_was_sent, reveal=reveal)
 
 
 async def _chat_events(
@@ -114,6 +126,7 @@ async def _chat_events(
     include_usage: bool,
     streamed: list[str],
     estimate: Callable[[], tuple[int, int]],
+    reveal: bool = True,
 ) -> AsyncIterator[bytes]:
     chunk_id = f"chatcmpl-{call.record.id}"
     held: dict[str, Any] | None = None
@@ -149,7 +162,7 @@ async def _chat_events(
     last["model"] = call.record.model
     if include_usage or last.get("usage") is not None:
         last["usage"] = usage_of(input_tokens, output_tokens)
-    last["modelyard_route"] = route
+    last["modelyard_route"] = route if reveal else route_without_upstream_text(route)
     yield _event(last) + b"data: [DONE]\n\n"
 
 

@@ -31,12 +31,13 @@ from app.server.gateway.keys import ApiKey, Denial
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.state import Gateway, gateway
 from app.server.http import cache_replay
-from app.server.http.auth import check_model_allowed, refusal
+from app.server.http.auth import check_model_allowed, is_admin, refusal
 from app.server.http.errors import ApiError, status_of
 from app.server.http.headers import OVERHEAD_HEADER, ROUTE_HEADER, route_header
 from app.server.http.schemas import OPTION_FIELDS, ChatCompletionRequest
 from app.server.http.sse import render_chunks, usage_of
 from app.server.http.timing import arrived
+from app.server.http.upstream_text import route_without_upstream_text
 from core.errors import ParameterError, RequestError
 from routers.dispatch import Routed
 
@@ -81,9 +82,10 @@ async def chat(
     call.record.cache = lookup.result
     if lookup.answer is not None:  # served without the router
         return cache_replay.replay(body, lookup, call)
+    reveal = is_admin(request)  # the provider's text of failed attempts: the admin's and the log's only
     if body.stream:
-        return await stream(gw, body, call, key, lookup)
-    return await complete(gw, body, call, key, lookup, check_answer)
+        return await stream(gw, body, call, key, lookup, reveal=reveal)
+    return await complete(gw, body, call, key, lookup, check_answer, reveal=reveal)
 
 
 def check_model(gw: Gateway, name: str, key: ApiKey | None) -> None:
@@ -191,9 +193,11 @@ async def complete(
     key: ApiKey | None,
     cache: CacheLookup = NOT_CONSULTED,
     check_answer: AnswerCheck | None = None,
+    reveal: bool = True,
 ) -> Response:
     """Answer a non-streamed chat completion (``check_answer`` may refuse it: the call is then settled
-    with that error, and the answer is not cached)."""
+    with that error, and the answer is not cached). Unless ``reveal``, the body's route leaves out the
+    provider's text of failed attempts (so does the stored copy a cache hit replays)."""
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
@@ -212,8 +216,10 @@ async def complete(
             raise fail(call, exc) from None
     call.settle()
     record = call.record
-    payload.update(id=f"chatcmpl-{route.get('request_id') or record.id}", model=record.model, modelyard_route=route)
-    cache.remember(payload, record)
+    consumer_route = route_without_upstream_text(route)
+    payload.update(id=f"chatcmpl-{route.get('request_id') or record.id}", model=record.model)
+    cache.remember({**payload, "modelyard_route": consumer_route}, record)  # a replay may go to anyone
+    payload["modelyard_route"] = route if reveal else consumer_route
     headers = {ROUTE_HEADER: route_header(record.route_reason), OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
     body_bytes = orjson.dumps(payload)
     return Response(body_bytes, media_type="application/json", headers={**headers, **cache.headers})
@@ -298,7 +304,12 @@ def _answering_spec(routed: Routed) -> Any:
 
 # ---- SSE ----------------------------------------------------------------------------------------
 async def stream(
-    gw: Gateway, body: ChatCompletionRequest, call: Call, key: ApiKey | None, cache: CacheLookup = NOT_CONSULTED
+    gw: Gateway,
+    body: ChatCompletionRequest,
+    call: Call,
+    key: ApiKey | None,
+    cache: CacheLookup = NOT_CONSULTED,
+    reveal: bool = True,
 ) -> StreamingResponse:
     """Answer a streamed chat completion (``chat.completion.chunk`` events, then ``[DONE]``)."""
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -320,7 +331,7 @@ async def stream(
         raise fail(call, exc) from exc
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no", OVERHEAD_HEADER: f"{call.overhead_ms():.3f}"}
     return StreamingResponse(
-        render_chunks(call, first, chunks, finish, include_usage, routed.request.prompt_tokens()),
+        render_chunks(call, first, chunks, finish, include_usage, routed.request.prompt_tokens(), reveal=reveal),
         media_type="text/event-stream",
         headers={**headers, **cache.headers},
     )
