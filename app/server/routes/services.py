@@ -167,10 +167,11 @@ def diff(
 
 
 @router.post("/services/{name}/subscriptions", status_code=201)
-def subscribe(name: str, body: SubscribeRequest, request: Request, who: PortalIdentity) -> dict[str, Any]:
-    """Subscribe: the subscription and its key's ``secret`` (shown this once; it works once approved)."""
+def subscribe(name: str, request: Request, who: PortalIdentity, body: SubscribeRequest | None = None) -> dict[str, Any]:
+    """Subscribe (the body is optional): the subscription and its key's ``secret`` (shown this once; the key
+    works once the subscription is approved)."""
     with _refusals():
-        view, secret = gateway(request).services.subscribe(name, who, body)
+        view, secret = gateway(request).services.subscribe(name, who, body or SubscribeRequest())
     return {**view, "secret": secret}
 
 
