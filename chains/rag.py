@@ -294,8 +294,7 @@ def build_rag_chain(
     else:
         to_prompt = RunnableLambda(_prompt_values) | prompt
     generate = (
-        RunnablePassthrough.assign(message=to_prompt | model)
-        | RunnableGenerator(message_to_answer, amessage_to_answer)
+        RunnablePassthrough.assign(message=to_prompt | model) | RunnableGenerator(message_to_answer, amessage_to_answer)
     ).with_config(run_name="generate")
     dont_know = RunnablePassthrough.assign(
         answer=RunnableLambda(lambda state: dont_know_answer(state["question"])),
