@@ -1,8 +1,8 @@
 """Modelyard's Streamlit app: ``streamlit run app/ui/main.py`` (or ``make run``).
 
-Five pages, one file each in ``app/ui/pages/``; the logic they share without Streamlit sits in
+Six pages, one file each in ``app/ui/pages/``; the logic they share without Streamlit sits in
 small modules beside them (``chat_session``, ``models_view``, ``knowledge_view``,
-``dashboard_data``, ``settings_view``), and the process-wide objects in ``state``.
+``dashboard_data``, ``settings_view``, ``services_view``), and the process-wide objects in ``state``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ navigation = st.navigation(
         st.Page(str(PAGES / "chat.py"), title="Chat", icon=":material/chat:", default=True),
         st.Page(str(PAGES / "model_registry.py"), title="Models", icon=":material/hub:", url_path="models"),
         st.Page(str(PAGES / "knowledge_base.py"), title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
+        st.Page(str(PAGES / "services.py"), title="Services", icon=":material/storefront:"),
         st.Page(str(PAGES / "dashboard.py"), title="Dashboard", icon=":material/monitoring:"),
         st.Page(str(PAGES / "settings.py"), title="Settings", icon=":material/settings:"),
     ]

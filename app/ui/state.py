@@ -26,6 +26,7 @@ from routers.experiments import Experiments
 from routers.health import HealthTracker
 
 if TYPE_CHECKING:
+    from app.server.gateway.services import ServiceCatalog
     from routers.router import RouterRunnable
     from store.request_log import RequestLog
     from store.shop_orders import ShopOrders
@@ -40,6 +41,7 @@ __all__ = [
     "request_log_target",
     "router",
     "routing_config",
+    "service_catalog",
     "shared",
     "support_bot",
 ]
@@ -125,6 +127,18 @@ def request_log_target() -> str:
 def request_log() -> RequestLog:
     """The request log the chat writes to (one background writer per server process)."""
     return _request_log(request_log_target())
+
+
+@st.cache_resource(show_spinner=False)
+def _service_catalog(data: str, config: str) -> ServiceCatalog:
+    from app.ui.services_view import open_catalog
+
+    return open_catalog(Path(data))
+
+
+def service_catalog() -> ServiceCatalog:
+    """The published services, subscriptions and subscription keys, on the gateway's files in the data folder."""
+    return _service_catalog(*_folders())
 
 
 def assistant(
