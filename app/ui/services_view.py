@@ -42,6 +42,7 @@ __all__ = [
     "open_catalog",
     "refusal_error",
     "service_rows",
+    "service_totals",
     "subscription_rows",
     "usage_by_subscription",
     "variable_rows",
@@ -296,3 +297,31 @@ def subscription_rows(subscriptions: list[dict[str, Any]], usage: dict[str, dict
             }
         )
     return rows
+
+
+def service_totals(
+    names: list[str], subscriptions: list[dict[str, Any]], usage: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per service in ``names``: its subscribers (not revoked), and the requests, tokens and cost of every
+    subscription's calls so far.
+
+    Example:
+        >>> subs = [{"id": "sub_1", "service": "say", "subscriber": "team-b", "status": "approved"}]
+        >>> used = {"sub_1": {"requests": 2, "input_tokens": 5, "output_tokens": 3, "cost_usd": 0.5}}
+        >>> service_totals(["say"], subs, used)
+        [{'service': 'say', 'subscribers': 1, 'requests': 2, 'tokens': 8, 'cost_usd': 0.5}]
+    """
+    totals = []
+    for name in names:
+        mine = [sub for sub in subscriptions if sub["service"] == name]
+        used = [usage.get(sub["id"], {}) for sub in mine]
+        totals.append(
+            {
+                "service": name,
+                "subscribers": len({sub["subscriber"] for sub in mine if sub["status"] != "revoked"}),
+                "requests": sum(u.get("requests", 0) for u in used),
+                "tokens": sum(u.get("input_tokens", 0) + u.get("output_tokens", 0) for u in used),
+                "cost_usd": sum(u.get("cost_usd", 0.0) for u in used),
+            }
+        )
+    return totals

@@ -17,6 +17,7 @@ from app.ui.services_view import (
     known_identities,
     refusal_error,
     service_rows,
+    service_totals,
     subscription_rows,
     usage_by_subscription,
     variable_rows,
@@ -29,24 +30,28 @@ catalog = service_catalog()
 catalog.keys.refresh()  # keys and spend the gateway changed
 teams = known_identities(catalog)
 who = st.text_input("Act as", value="admin", key="portal_identity", help="Known here: " + ", ".join(teams))
-st.caption(
-    "This app is the single-user surface on this machine, so it acts as the identity named above without "
-    "asking for its key: a team's name (the name of its consumer keys on the gateway), or **admin**, who sees "
-    "and decides everything. The gateway's `/api/services` works on the same files; there a caller is "
-    "the name of the key it sends."
-)
 if not who.strip():
     st.info("Name the team you act as (or admin).")
     st.stop()
 me: Identity = identity_named(who)
+st.caption(
+    f"Acting as **{me.name}**. This app is the single-user surface on this machine, so it acts as the identity "
+    "named above without asking for its key: a team's name (the name of its consumer keys on the gateway), or "
+    "**admin**, who sees and decides everything. The gateway's `/api/services` works on the same files; there a "
+    "caller is the name of the key it sends."
+)
 
-for kind, text in st.session_state.pop("portal_notices", []):  # from the action before the last rerun
-    getattr(st, kind)(text)
-new_key = st.session_state.pop("portal_new_key", None)
-if new_key is not None:
-    st.success(f"Subscribed to **{new_key['service']}** as {new_key['subscriber']}: {new_key['status']}.")
-    st.code(new_key["secret"], language=None)
-    st.warning("Copy this key now: it will not be shown again. It calls the service once the subscription is approved.")
+# one container, so the tabs below keep their place whether or not there is something to report
+with st.container():
+    for kind, text in st.session_state.pop("portal_notices", []):  # from the action before the last rerun
+        getattr(st, kind)(text)
+    new_key = st.session_state.pop("portal_new_key", None)
+    if new_key is not None:
+        st.success(f"Subscribed to **{new_key['service']}** as {new_key['subscriber']}: {new_key['status']}.")
+        st.code(new_key["secret"], language=None)
+        st.warning(
+            "Copy this key now: it will not be shown again. It calls the service once the subscription is approved."
+        )
 
 services = catalog.services()
 usage = usage_by_subscription(catalog, request_log().usage(0, time.time()))
@@ -248,6 +253,11 @@ with owner_tab:
         for sub in pending:
             decision_buttons(sub, "owner")
         st.subheader("Subscribers")
+        for total in service_totals([s["name"] for s in owned], subscribers, usage):
+            st.markdown(
+                f"**{total['service']}**: {total['subscribers']} subscriber(s) · {total['requests']} request(s) · "
+                f"{total['tokens']} tokens · ${total['cost_usd']:.6f}"
+            )
         st.dataframe(subscription_rows(subscribers, usage), hide_index=True, key="subscribers")
     else:
         st.caption(f"{me.name} owns no published service yet.")

@@ -152,6 +152,7 @@ def test_subscribers_show_usage_and_cost_from_the_request_log(own_data_dir: Path
     app = app.run()
     row = table(app, "cost (USD)").set_index("subscriber").loc["team-c"]
     assert (row["requests"], row["tokens"], row["cost (USD)"], row["status"]) == (2, 20, 0.003, "pending")
+    assert "**haiku**: 1 subscriber(s) · 2 request(s) · 20 tokens · $0.003000" in [m.value for m in app.markdown]
 
     app = act_as(app, "team-c")
     app = app.button(key="revoke_mine").click().run()
