@@ -184,11 +184,6 @@ def _wait_logged(data: Path) -> None:
     raise AssertionError(f"the service call was not logged in {USAGE_SECONDS} s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend: a gateway that started with no key stays open (auth.admitted_key checks keys.configured "
-    "before authenticate refreshes the ring), so a key another process (this app) issued calls unchecked",
-)
 def test_a_pending_key_issued_by_the_app_is_refused_by_a_gateway_that_started_without_keys(tmp_path, upstream):
     from app.server.gateway.services import Identity, SubscriptionLimits
     from app.ui.services_view import ServiceForm, open_catalog

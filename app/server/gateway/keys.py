@@ -247,15 +247,21 @@ class KeyRing:
     # ---- the hot path ----------------------------------------------------------------------
     @property
     def configured(self) -> bool:
-        """Whether any key was ever created (revoking them all does not reopen the server)."""
+        """Whether any key was ever created — here or by another process on the same file (seen within
+        ``refresh_seconds``: a gateway that started open closes when the app issues the first key);
+        revoking them all does not reopen the server."""
+        self._refresh_if_stale()
         return bool(self._by_id)
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or ``None`` (keys changed by another process are seen
         within ``refresh_seconds``)."""
+        self._refresh_if_stale()
+        return self._by_hash.get(hash_secret(secret))
+
+    def _refresh_if_stale(self) -> None:
         if time.monotonic() - self._checked > self.refresh_seconds:
             self.refresh()
-        return self._by_hash.get(hash_secret(secret))
 
     def refresh(self) -> None:
         """Re-read the keys if another process changed the file: new keys, revocations, limits and
