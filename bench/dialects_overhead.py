@@ -9,7 +9,11 @@ with every limit set) answers the same question four ways, in interleaved rounds
   filter, the fields' forwarding, a bigger body and cache key);
 * ``messages`` — ``POST /v1/messages`` (Anthropic's dialect: translated to a chat request and back);
 * ``responses`` — ``POST /v1/responses`` (OpenAI's Responses API: translated, and the answer stored
-  per key for ``previous_response_id``).
+  per key for ``previous_response_id``);
+* ``operategpt`` — ``POST /api/v1/chat/completions`` with OpenAI's ``{"input", "model_name"}``;
+* ``service`` — ``POST /api/services/bench-say`` with a subscription key: a service (prompt
+  template ``Say {word}`` on ``fake-chat``, auto-approved) published and subscribed to through the
+  portal API by the bench's consumer key.
 
 Printed: p50 / p99 latency per path, added p50 against ``chat`` from the same rounds, and the
 gateway's CPU per request. Every request is distinct (exact-cache misses). No asserts.
@@ -48,9 +52,24 @@ TOOLS = [
 _SERIAL = itertools.count()
 
 
+SERVICE = {
+    "name": "bench-say",
+    "description": "Say a word.",
+    "model": base.MODEL,
+    "messages": [{"role": "user", "content": "Say {word}"}],
+    "params": {"max_tokens": 16},
+    "approval": "auto",
+    "limits": {},
+}
+
+
 def request_for(path: str) -> tuple[str, bytes]:
     """The URL path and body of one distinct request in ``path``'s dialect."""
     question = f"hi #{next(_SERIAL)}"
+    if path == "operategpt":
+        return "/api/v1/chat/completions", json.dumps({"input": question, "model_name": base.MODEL}).encode()
+    if path == "service":
+        return "/api/services/bench-say", json.dumps({"variables": {"word": question}}).encode()
     if path == "messages":
         body = {"model": base.MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": question}]}
         return "/v1/messages", json.dumps(body).encode()
@@ -68,15 +87,17 @@ async def run(url: str, pid: int, total: int, rounds: int = 10) -> dict[str, tup
     import psutil
 
     gw = psutil.Process(pid)
-    paths = ["chat", "chat + tools", "messages", "responses"]
+    paths = ["chat", "chat + tools", "messages", "responses", "operategpt", "service"]
     results = {path: (base.Samples(), [0.0]) for path in paths}
     headers = {**base.HEADERS, "x-api-key": base.HEADERS["authorization"].removeprefix("Bearer ")}
+    subscriber = {**base.HEADERS, "authorization": "Bearer " + subscribe(url)}
     async with aiohttp.ClientSession() as session:
 
         async def one(path: str, out: base.Samples) -> None:
             route, data = request_for(path)
             t0 = time.perf_counter()
-            async with session.post(url + route, data=data, headers=headers) as resp:
+            sent = subscriber if path == "service" else headers
+            async with session.post(url + route, data=data, headers=sent) as resp:
                 await resp.read()
                 if resp.status != 200 and out.first_error is None:
                     out.first_error = f"HTTP {resp.status}: {(await resp.read())[:200]!r}"
@@ -97,6 +118,17 @@ async def run(url: str, pid: int, total: int, rounds: int = 10) -> dict[str, tup
                 after = gw.cpu_times()
                 cpu[0] += (after.user - before.user) + (after.system - before.system)
     return {path: (samples, cpu[0]) for path, (samples, cpu) in results.items()}
+
+
+def subscribe(url: str) -> str:
+    """Publish :data:`SERVICE` and subscribe to it as the bench's consumer key; the subscription key."""
+    import httpx
+
+    owner = {"authorization": base.HEADERS["authorization"]}
+    httpx.post(url + "/api/services", json=SERVICE, headers=owner, timeout=30).raise_for_status()
+    answer = httpx.post(url + "/api/services/bench-say/subscriptions", headers=owner, timeout=30)
+    answer.raise_for_status()
+    return str(answer.json()["secret"])
 
 
 def report(results: dict[str, tuple[base.Samples, float]]) -> None:
