@@ -2,20 +2,18 @@
 
 The :class:`KeyRing` loads every key once from :class:`store.api_keys_db.ApiKeysDB` into a dict
 keyed by the SHA-256 of the secret, so checking a request is one hash and one lookup — no
-database read. Limits are rolling 60-second windows kept per key in memory: requests per minute
-are counted when a request is admitted; tokens per minute and USD spend are charged after the
-call from its :class:`~store.request_log.CallRecord`. A key whose window is full is refused
-until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend has reached
-its budget is refused until the budget is raised. Spend is written to SQLite off the hot path by
-one small thread (every ``flush_seconds`` while there is something to write, and on
+database read. Its limits (requests and tokens per minute, the budget) are checked by a
+:class:`~app.server.gateway.limits.LimitStore`: in this process by default
+(:mod:`~app.server.gateway.limits_local`), in Redis across replicas with ``REDIS_URL``
+(:mod:`~app.server.gateway.limits_redis`). Requests are counted when admitted; a call's estimate
+is held at admission and its tokens and cost charged when it settles. A key whose window is full
+is refused until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend
+has reached its budget is refused until the budget is raised. Spend is written to SQLite off the
+hot path by one small thread (every ``flush_seconds`` while there is something to write, and on
 :meth:`KeyRing.close`), so it survives a restart. A process killed outright (``kill -9``, OOM)
 loses what was charged since its last write — at most ``flush_seconds`` of spend, plus a write
 under way — and its keys may overshoot their budgets by that much after the restart; the request
 log has the same window (``tests/integration/test_gateway_crash.py`` measures both).
-
-Why not the ``limits`` package: its moving window refuses (and does not record) a charge larger
-than what is left, and stores one entry per unit of cost, so charging a call's tokens after the
-fact either gets lost or costs O(tokens). A deque of ``(time, amount)`` per key does both exactly.
 
 The secrets are random 256-bit tokens, so a plain SHA-256 is enough to store them (a slow
 password hash would only add milliseconds to every request).
@@ -25,16 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app.server.gateway.limits import Denial, KeyUsage, LimitStore, Reservation, seconds, usd
+from app.server.gateway.limits_local import LocalLimits, RollingWindow
 from store.api_keys_db import ApiKeysDB, StoredKey
 
 __all__ = [
@@ -52,7 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "my-"
-WINDOW_SECONDS = 60.0
 
 
 def hash_secret(secret: str) -> str:
@@ -60,79 +57,9 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def seconds(wait: float) -> int:
-    """A wait as whole seconds for ``Retry-After`` (rounded up, at least 1)."""
-    return max(1, math.ceil(wait))
-
-
-def usd(amount: float) -> str:
-    """``$0.0123``: enough digits for small amounts, none wasted on round ones."""
-    return "$" + (f"{amount:.6f}".rstrip("0").rstrip(".") or "0")
-
-
-class RollingWindow:
-    """Amounts added over the last ``seconds``, against a limit.
-
-    Example:
-        >>> window = RollingWindow(limit=2)
-        >>> window.add(0.0, 1); window.add(10.0, 1)
-        >>> window.retry_after(30.0)  # full until the first entry is 60 s old
-        30.0
-        >>> window.retry_after(61.0) is None
-        True
-    """
-
-    __slots__ = ("_events", "_used", "limit", "seconds")
-
-    def __init__(self, limit: int, seconds: float = WINDOW_SECONDS):
-        self.limit, self.seconds = limit, seconds
-        self._events: deque[tuple[float, int]] = deque()
-        self._used = 0
-
-    def _expire(self, now: float) -> None:
-        horizon = now - self.seconds
-        events = self._events
-        while events and events[0][0] <= horizon:
-            self._used -= events.popleft()[1]
-
-    def used(self, now: float) -> int:
-        """The total added in ``(now - seconds, now]``."""
-        self._expire(now)
-        return self._used
-
-    def add(self, now: float, amount: int) -> None:
-        """Count ``amount`` at time ``now`` (even past the limit: tokens are charged after the fact)."""
-        if amount > 0:
-            self._expire(now)
-            self._events.append((now, amount))
-            self._used += amount
-
-    def retry_after(self, now: float) -> float | None:
-        """``None`` while under the limit, else the seconds until enough ages out to get under it."""
-        self._expire(now)
-        excess = self._used - self.limit + 1
-        if excess <= 0:
-            return None
-        for at, amount in self._events:
-            excess -= amount
-            if excess <= 0:
-                return at + self.seconds - now
-        return self.seconds  # not reached: the events add up to _used
-
-
-@dataclass(frozen=True)
-class Denial:
-    """Why a valid key may not make a request now."""
-
-    code: str
-    """``rate_limit_exceeded`` or ``budget_exceeded``."""
-    message: str
-    retry_after: float | None = None
-    """Seconds until the request would be admitted (rate limits only)."""
-
-
 class ApiKey:
-    """A key as the gateway holds it: the stored row (no secret) plus its live windows and spend.
+    """A key as the gateway holds it: the stored row (no secret), its spend, and the windows and
+    holds the in-process limit store keeps on it (unused when the limits live in Redis).
 
     Example:
         >>> key = ApiKey(StoredKey("key_1", "team-a", "ab…", "my-AbCdE", ("m1",), rpm=10))
@@ -145,8 +72,9 @@ class ApiKey:
     def __init__(self, stored: StoredKey):
         self.stored = stored
         self.spent_usd = stored.spent_usd
+        """What was written to SQLite plus what this process charged since."""
         self.reserved_usd = 0.0
-        """Estimated cost of the calls admitted and not yet settled."""
+        """Estimated cost of the calls admitted and not yet settled (in-process store)."""
         self.reserved_tokens = 0
         self.requests = RollingWindow(stored.rpm) if stored.rpm else None
         self.tokens = RollingWindow(stored.tpm) if stored.tpm else None
@@ -164,12 +92,18 @@ class ApiKey:
         """The one service a subscription key may call; ``None`` for a general key."""
         return self.stored.service
 
+    @property
+    def limited(self) -> bool:
+        """Whether the key has any of ``rpm``, ``tpm`` or ``budget_usd`` (only then is a limit store asked)."""
+        s = self.stored
+        return s.budget_usd is not None or bool(s.rpm) or bool(s.tpm)
+
     def allows(self, model: str) -> bool:
         """Whether the key may call ``model`` (every model when it has no list)."""
         return not self.stored.allowed_models or model in self.stored.allowed_models
 
-    def view(self, now: float) -> dict[str, Any]:
-        """What a listing shows: settings, spend and this minute's use — never the hash."""
+    def view(self, usage: KeyUsage) -> dict[str, Any]:
+        """What a listing shows: settings, spend and this minute's use (``usage``) — never the hash."""
         s = self.stored
         return {
             "id": s.id,
@@ -179,22 +113,13 @@ class ApiKey:
             "rpm": s.rpm,
             "tpm": s.tpm,
             "budget_usd": s.budget_usd,
-            "spent_usd": self.spent_usd,
+            "spent_usd": usage.spent_usd,
             "created": s.created,
             "revoked_at": s.revoked_at,
             "service": s.service,
-            "requests_last_minute": self.requests.used(now) if self.requests else None,
-            "tokens_last_minute": self.tokens.used(now) if self.tokens else None,
+            "requests_last_minute": usage.requests_last_minute,
+            "tokens_last_minute": usage.tokens_last_minute,
         }
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """What an admitted call may cost at most, held against the key until the call settles."""
-
-    key: ApiKey
-    tokens: int
-    usd: float
 
 
 @dataclass(frozen=True)
@@ -211,6 +136,8 @@ class KeyRing:
     Args:
         path: the keys' SQLite file (created if missing).
         flush_seconds: longest a charged spend waits before it is written.
+        refresh_seconds: how often the file is checked for keys another process changed.
+        limits: where the keys' limits are checked (default: this process, :class:`LocalLimits`).
 
     Example:
         >>> ring = KeyRing(tmp_path / "keys.sqlite")  # doctest: +SKIP
@@ -220,8 +147,11 @@ class KeyRing:
         True
     """
 
-    def __init__(self, path: Path, flush_seconds: float = 0.5, refresh_seconds: float = 0.5):
+    def __init__(
+        self, path: Path, flush_seconds: float = 0.5, refresh_seconds: float = 0.5, limits: LimitStore | None = None
+    ):
         self.db = ApiKeysDB(path)
+        self.limits: LimitStore = limits or LocalLimits()
         self.flush_seconds = flush_seconds
         self.refresh_seconds = refresh_seconds
         """How often the file is checked for keys another process created, revoked or charged."""
@@ -290,33 +220,9 @@ class KeyRing:
 
     def admit(self, key: ApiKey, now: float | None = None) -> Denial | None:
         """Check budget, requests and tokens per minute; count the request when it is admitted."""
-        s = key.stored
-        if s.budget_usd is None and key.requests is None and key.tokens is None:
+        if not key.limited:
             return None
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if s.budget_usd is not None and key.spent_usd >= s.budget_usd:
-                return Denial(
-                    "budget_exceeded",
-                    f"key {s.id} has spent {usd(key.spent_usd)} of its {usd(s.budget_usd)} budget; "
-                    "ask the admin to raise budget_usd or issue a new key",
-                )
-            if key.requests is not None and (wait := key.requests.retry_after(now)) is not None:
-                return Denial(
-                    "rate_limit_exceeded",
-                    f"key {s.id} is over its limit of {s.rpm} requests per minute; retry in {seconds(wait)} s",
-                    wait,
-                )
-            if key.tokens is not None and (wait := key.tokens.retry_after(now)) is not None:
-                return Denial(
-                    "rate_limit_exceeded",
-                    f"key {s.id} is over its limit of {s.tpm} tokens per minute (used "
-                    f"{key.tokens.used(now)} in the last 60 s); retry in {seconds(wait)} s",
-                    wait,
-                )
-            if key.requests is not None:
-                key.requests.add(now, 1)
-        return None
+        return self.limits.admit(key, now)
 
     def reserve(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> Reservation | Denial:
         """Hold a call's estimated tokens and cost against the key's TPM and budget, or refuse it.
@@ -324,52 +230,26 @@ class KeyRing:
         A call is admitted while what was spent plus what is reserved is still under the limit, so
         concurrent calls overshoot a budget by at most one call's estimate (and its error).
         """
-        s = key.stored
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if s.budget_usd is not None and key.spent_usd + key.reserved_usd >= s.budget_usd:
-                return Denial(
-                    "budget_exceeded",
-                    f"key {s.id} has spent {usd(key.spent_usd)} of its {usd(s.budget_usd)} budget, with "
-                    f"{usd(key.reserved_usd)} held for calls under way; ask the admin to raise budget_usd",
-                )
-            if key.tokens is not None and key.tokens.used(now) + key.reserved_tokens >= key.tokens.limit:
-                wait = key.tokens.retry_after(now) or 1.0
-                return Denial(
-                    "rate_limit_exceeded",
-                    f"key {s.id} is over its limit of {s.tpm} tokens per minute (used {key.tokens.used(now)}, "
-                    f"{key.reserved_tokens} held for calls under way); retry in {seconds(wait)} s",
-                    wait,
-                )
-            key.reserved_usd += cost_usd
-            key.reserved_tokens += tokens
-        return Reservation(key, tokens, cost_usd)
+        return self.limits.reserve(key, tokens, cost_usd, now)
 
     def settle(
         self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None
     ) -> None:
         """Release ``reservation`` (if any) and charge what the call really used."""
-        if reservation is not None:
-            with self._lock:
-                key.reserved_usd = max(0.0, key.reserved_usd - reservation.usd)
-                key.reserved_tokens = max(0, key.reserved_tokens - reservation.tokens)
-        self.charge(key, tokens, cost_usd, now)
-
-    def charge(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> None:
-        """Account a finished call: its tokens against the TPM window, its cost against the budget."""
-        if tokens <= 0 and cost_usd <= 0:
+        if key.limited and (reservation is not None or tokens > 0 or cost_usd > 0):
+            self.limits.settle(reservation, key, max(0, tokens), max(0.0, cost_usd), now)
+        if cost_usd <= 0:
             return
-        now = time.monotonic() if now is None else now
-        wake = False
         with self._lock:
-            if key.tokens is not None:
-                key.tokens.add(now, tokens)
-            if cost_usd > 0:
-                key.spent_usd += cost_usd
-                wake = not self._pending  # the writer sleeps while nothing is pending
-                self._pending[key.id] = self._pending.get(key.id, 0.0) + cost_usd
+            key.spent_usd += cost_usd
+            wake = not self._pending  # the writer sleeps while nothing is pending
+            self._pending[key.id] = self._pending.get(key.id, 0.0) + cost_usd
         if wake:
             self._wake.set()
+
+    def charge(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> None:
+        """Account a finished call that held nothing: its tokens against the TPM window, its cost against the budget."""
+        self.settle(None, key, tokens, cost_usd, now)
 
     # ---- administration --------------------------------------------------------------------
     def create(
@@ -411,16 +291,17 @@ class KeyRing:
         return self._by_id.get(key_id)
 
     def view(self, key: ApiKey) -> dict[str, Any]:
-        """:meth:`ApiKey.view` of ``key`` (under the lock: its windows are read consistently)."""
-        now = time.monotonic()
-        with self._lock:
-            return key.view(now)
+        """:meth:`ApiKey.view` of ``key`` with its use from the limit store."""
+        return self._views([key])[0]
 
     def views(self) -> list[dict[str, Any]]:
         """:meth:`ApiKey.view` of every key, oldest first."""
-        now = time.monotonic()
-        with self._lock:
-            return [key.view(now) for key in self._by_id.values()]
+        return self._views(list(self._by_id.values()))
+
+    def _views(self, keys: list[ApiKey]) -> list[dict[str, Any]]:
+        limited = [key for key in keys if key.limited]
+        found = dict(zip((key.id for key in limited), self.limits.usage(limited), strict=True))
+        return [key.view(found.get(key.id) or KeyUsage(None, None, key.spent_usd)) for key in keys]
 
     def revoke(self, key_id: str) -> ApiKey | None:
         """Revoke ``key_id`` at once (the next request with it gets 401); ``None`` if unknown."""
@@ -461,6 +342,7 @@ class KeyRing:
         self._thread.join(timeout=10)
         self.flush()
         self.db.close()
+        self.limits.close()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
