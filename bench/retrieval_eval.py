@@ -132,9 +132,9 @@ def time_queries(search: Callable[[str], object], questions: list[str], warmup: 
     return timings
 
 
-def faq_section(workdir: Path, client) -> dict:  # type: ignore[no-untyped-def]
+def faq_section(workdir: Path, client, python_faq: Path | None = None) -> dict:  # type: ignore[no-untyped-def]
     """The FAQ-style corpora: every method, the diagnosis rows, leave-one-source-out."""
-    from bench.faq_corpora import build_python_faq, build_zaragoza_chapters, load_paraphrases
+    from bench.faq_corpora import PYTHON_FAQ_SOURCES, build_python_faq, build_zaragoza_chapters, load_paraphrases
     from bench.faq_eval import PREVIOUS_COMMIT, evaluate_corpus, leave_one_source_out
     from models.embeddings import local_embeddings
 
@@ -143,7 +143,10 @@ def faq_section(workdir: Path, client) -> dict:  # type: ignore[no-untyped-def]
         "baseline = plain dense (MiniLM, heading-aware 800-character chunks)"
     )
     paraphrases = load_paraphrases()
-    corpora = [build_python_faq(workdir / "faq" / "python-faq"), build_zaragoza_chapters(workdir / "faq" / "zaragoza")]
+    corpora = [
+        build_python_faq(workdir / "faq" / "python-faq", python_faq or PYTHON_FAQ_SOURCES),
+        build_zaragoza_chapters(workdir / "faq" / "zaragoza"),
+    ]
     results = {c.name: evaluate_corpus(c, paraphrases, client, local_embeddings(), workdir) for c in corpora}
     leave_one_source_out(results)
     for name, figures in results.items():
@@ -161,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="keep the collections here (default: a temp folder)")
     parser.add_argument("--skip-faq", action="store_true", help="only the answer-as-document part")
+    parser.add_argument("--python-faq", type=Path, help="the Python FAQ's .rst.txt sources (default: python3.11-doc's)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retrieval-eval-"))
     (workdir / "eval").mkdir(parents=True, exist_ok=True)
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return kb, KnowledgeBase(name, client=client, create=False, search_options=old), report
 
     if not args.skip_faq:
-        faq_section(workdir, client)
+        faq_section(workdir, client, args.python_faq)
     english_kb, english_rrf, _ = collection("zaragoza-eval", [answers_file])
     print(
         f"Retrieval on zaragoza-construction-faq (CC-BY-4.0), torch threads: {torch.get_num_threads()}; "

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["mmr_select", "reciprocal_rank_fusion", "score_fusion", "zscores"]
+__all__ = ["fusion_weights", "mmr_select", "reciprocal_rank_fusion", "score_fusion", "zscores"]
 
 
 def zscores(scores: Sequence[float]) -> np.ndarray:
@@ -84,6 +84,39 @@ def score_fusion(
         fused += weight * column
     order = sorted(range(len(pool)), key=lambda position: -fused[position])
     return [(pool[position], float(fused[position])) for position in order]
+
+
+def fusion_weights(
+    *, chinese: bool, heading_led: bool, primary_share: float, heading_share: float
+) -> tuple[float, float]:
+    """The ``(dense, lexical)`` weights of score fusion for one query.
+
+    The retriever that suits the query's script leads with ``primary_share``: lexical for
+    Chinese, dense otherwise. An alphabetic query whose best dense match is a section
+    *heading* (its heading cosine is at least its body cosine) compares a question with a
+    question, the dense signal's strongest case, and leans on dense with ``heading_share``;
+    BM25 then only breaks near-ties. Chinese queries keep the lexical lead: MiniLM's cosines
+    mean little there, headings or not.
+
+    Args:
+        chinese: the query is mostly Chinese (``SearchOptions.cjk_threshold``).
+        heading_led: the top dense candidate scored by its section heading.
+        primary_share: weight of the retriever that suits the script.
+        heading_share: dense weight for a heading-led alphabetic query.
+
+    Returns:
+        The dense and the lexical weight; they sum to 1.
+
+    Example:
+        >>> fusion_weights(chinese=False, heading_led=True, primary_share=0.75, heading_share=0.9)
+        (0.9, 0.09999999999999998)
+        >>> fusion_weights(chinese=True, heading_led=True, primary_share=0.75, heading_share=0.9)
+        (0.25, 0.75)
+    """
+    if chinese:
+        return 1 - primary_share, primary_share
+    share = heading_share if heading_led else primary_share
+    return share, 1 - share
 
 
 def reciprocal_rank_fusion(

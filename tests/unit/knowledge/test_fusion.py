@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge.fusion import mmr_select, reciprocal_rank_fusion, score_fusion, zscores
+from knowledge.fusion import fusion_weights, mmr_select, reciprocal_rank_fusion, score_fusion, zscores
 from knowledge.search import SearchOptions
 
 DENSE_LEADS = (0.75, 0.25)
@@ -82,9 +82,35 @@ def test_mmr_skips_a_near_duplicate_for_a_relevant_different_candidate():
 
 
 @pytest.mark.parametrize(
+    ("chinese", "heading_led", "expected"),
+    [
+        (False, False, (0.75, 0.25)),  # alphabetic, best dense match a body: the script's default
+        (False, True, (0.9, 0.1)),  # alphabetic, best dense match a heading: dense leans further
+        (True, False, (0.25, 0.75)),  # Chinese: lexical leads
+        (True, True, (0.25, 0.75)),  # ... whatever the headings say (MiniLM reads Chinese poorly)
+    ],
+)
+def test_fusion_weights_follow_the_script_and_whether_a_heading_leads(chinese, heading_led, expected):
+    weights = fusion_weights(chinese=chinese, heading_led=heading_led, primary_share=0.75, heading_share=0.9)
+    assert weights == pytest.approx(expected) and sum(weights) == pytest.approx(1.0)
+
+
+def test_a_heading_led_query_keeps_its_heading_match_against_a_keyword_match():
+    # A paraphrase meets its question's heading ("q", cosine 0.80) but shares words with another
+    # section ("w"): at the fixed 0.75 BM25 overturns the heading match, at heading_share 0.9 it does not.
+    dense = {"q": 0.80, "w": 0.74, "c": 0.55, "d": 0.52, "e": 0.50}
+    lexical = {"q": 0.0, "w": 6.0, "c": 1.0, "d": 0.5, "e": 0.0}
+    fixed = fusion_weights(chinese=False, heading_led=False, primary_share=0.75, heading_share=0.9)
+    adaptive = fusion_weights(chinese=False, heading_led=True, primary_share=0.75, heading_share=0.9)
+    assert ids(score_fusion([dense, lexical], weights=fixed))[0] == "w"
+    assert ids(score_fusion([dense, lexical], weights=adaptive))[0] == "q"
+
+
+@pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"primary_share": 1.5}, "primary_share must be between 0 and 1"),
+        ({"heading_share": -0.1}, "heading_share must be between 0 and 1"),
         ({"fetch_k": 0}, "fetch_k must be at least 1"),
         ({"fusion": "borda"}, "fusion must be 'score' or 'rrf'"),
         ({"secondary_weight": -1.0}, "must not be negative"),
