@@ -13,6 +13,7 @@ chooses an HTTP status.
     ├── ModerationBlocked     input or output was refused by a moderation policy
     ├── KnowledgeError        a knowledge-base operation failed (bad name, missing collection,
     │                         unreadable document)
+    ├── SharedStateUnavailable  the server replicas share state on (Redis) cannot be reached
     └── ProviderError         a model provider failed (provider, model, deployment, status)
         ├── ProviderConnectionError   could not connect
         ├── ProviderTimeout           no answer in time
@@ -43,6 +44,7 @@ __all__ = [
     "RegistryError",
     "RequestError",
     "RoutingError",
+    "SharedStateUnavailable",
 ]
 
 
@@ -88,6 +90,11 @@ class RequestError(ModelyardError):
 
 class ParameterError(RequestError):
     """A call parameter is unknown to the model or outside its allowed range (``param`` names it)."""
+
+
+class SharedStateUnavailable(ModelyardError):
+    """The server the gateway replicas share limits on (Redis, ``REDIS_URL``) cannot be reached;
+    what needs it is refused rather than served unchecked (fail closed)."""
 
 
 class KnowledgeError(ModelyardError):

@@ -13,6 +13,7 @@ from app.server import routes
 from app.server.dialects.anthropic import error_body as anthropic_error
 from app.server.gateway.cache import ResponseCache
 from app.server.gateway.keys import KeyRing
+from app.server.gateway.limits import open_limit_store
 from app.server.gateway.metrics import GatewayMetrics
 from app.server.gateway.services import ServiceCatalog
 from app.server.gateway.settings import GatewaySettings
@@ -90,7 +91,6 @@ def create_app(
         lifespan=lifespan,
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
-    keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite")
     responses = ResponsesDB(
         settings.responses_path or data_dir() / "responses.sqlite", retention_days=settings.responses_retention_days
     )
@@ -98,6 +98,8 @@ def create_app(
     services_db = ServicesDB(settings.services_path or data_dir() / "services.sqlite")
     prompts = PromptLibrary(settings.prompts_dir)
     metrics = GatewayMetrics(known_model=_model_names(registry))
+    limits = open_limit_store(settings, metrics.registry)  # in this process, or in Redis with REDIS_URL
+    keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
     app.state.gateway = Gateway(
         registry,
         router,

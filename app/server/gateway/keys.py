@@ -284,10 +284,12 @@ class KeyRing:
         return CreatedKey(key, secret)
 
     def keys(self) -> list[ApiKey]:
-        """Every key, revoked ones included, oldest first."""
+        """Every key, revoked ones included, oldest first (as another process may have changed them)."""
+        self._refresh_if_stale()
         return list(self._by_id.values())
 
     def get(self, key_id: str) -> ApiKey | None:
+        self._refresh_if_stale()
         return self._by_id.get(key_id)
 
     def view(self, key: ApiKey) -> dict[str, Any]:
@@ -296,7 +298,7 @@ class KeyRing:
 
     def views(self) -> list[dict[str, Any]]:
         """:meth:`ApiKey.view` of every key, oldest first."""
-        return self._views(list(self._by_id.values()))
+        return self._views(self.keys())
 
     def _views(self, keys: list[ApiKey]) -> list[dict[str, Any]]:
         limited = [key for key in keys if key.limited]

@@ -60,6 +60,11 @@ class GatewaySettings(BaseModel):
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
     """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
     ``request_log_path``."""
+    redis_url: str | None = Field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    """Redis shared by gateway replicas (``REDIS_URL``): the keys' rate limits and budgets are enforced
+    there, fail closed (Redis unreachable → 503). ``None``: in this process, as a single gateway."""
+    redis_prefix: str = Field(default_factory=lambda: os.environ.get("MODELYARD_REDIS_PREFIX") or "modelyard")
+    """The first part of every Redis key name (``MODELYARD_REDIS_PREFIX``), so deployments can share a Redis."""
     log_retention_days: float | None = Field(30.0, gt=0)
     """Request-log rows older than this are deleted (checked hourly); ``None`` keeps everything."""
     log_prune_every_seconds: float = Field(3600.0, gt=0)

@@ -31,6 +31,7 @@ from core.errors import (
     RegistryError,
     RequestError,
     RoutingError,
+    SharedStateUnavailable,
 )
 
 __all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "status_of", "validation_error"]
@@ -48,6 +49,7 @@ _TYPES = {
     429: "rate_limit_error",
     502: "upstream_error",
     500: "server_error",
+    503: "service_unavailable",
 }
 
 
@@ -107,6 +109,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str | None], ...] = (
     (RegistryError, 404, "not_found"),
     (ModerationBlocked, 400, "content_blocked"),
     (ProviderError, 502, None),
+    (SharedStateUnavailable, 503, "shared_state_unavailable"),
     (ModelyardError, 400, None),
 )
 """The one table from Modelyard's error classes to HTTP statuses and error codes."""
