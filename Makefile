@@ -22,6 +22,7 @@ test: install
 	# bytecode up front: CPython 3.11.7 can fail with "AST constructor recursion depth mismatch" when a
 	# thread compiles a module (the app's warm-up imports) while Streamlit parses a page in another
 	$(PY) -m compileall -q -j 0 app chains core knowledge models routers store > /dev/null
+	bash scripts/ensure_services.sh
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q --doctest-modules core models routers store knowledge chains app
 

@@ -1,0 +1,165 @@
+"""Three gateway replicas on one Redis share their keys' limits (issue 16, first slice).
+
+Three ``python -m app.server`` processes with ``REDIS_URL`` (a prefix of this run's own) and one
+data folder serve one fake upstream. The rpm limit is exact across them; 50 concurrent calls on a
+small budget overshoot it by at most one reservation; a key revoked on A is refused by B and C
+within a second; Redis round-trips per request are printed (``-s`` shows them), not asserted.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.redis_server import drop_prefix, fresh_prefix, redis_url, require_redis
+from tests.support.replicas import gateway_replica
+from tests.support.upstream import FakeUpstream
+
+MASTER = "redis-limits-admin"
+ADMIN = {"Authorization": f"Bearer {MASTER}"}
+USD_PER_1K = 10.0
+MAX_TOKENS = 20
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeUpstream, list[str]]]:
+    client = require_redis()
+    prefix = fresh_prefix("replicas")
+    data_dir: Path = tmp_path_factory.mktemp("replicas")
+    env = {"REDIS_URL": redis_url(), "MODELYARD_REDIS_PREFIX": prefix}
+    with FakeUpstream() as upstream, ExitStack() as stack:
+        urls = [stack.enter_context(gateway_replica(data_dir, MASTER, **env)) for _ in range(3)]
+        spec = {
+            "name": "paid",
+            "provider": "openai",
+            "tasks": ["chit_chat"],
+            "cost": {"input_per_1k": USD_PER_1K, "output_per_1k": USD_PER_1K},
+            "params": {"max_tokens": {"type": "int", "default": MAX_TOKENS, "min": 1, "max": 256}},
+            "deployments": [{"name": "d0", "base_url": upstream.base_url}],
+        }
+        assert httpx.post(f"{urls[0]}/api/models", json=spec, headers=ADMIN).status_code == 201
+        plain = _create(urls[0], {"name": "warm-up"})
+        for url in urls:  # the model and the key reached every replica
+            assert _eventually(lambda url=url: _chat(url, plain["secret"]).status_code == 200)
+        yield upstream, urls
+    drop_prefix(client, prefix)
+    client.close()
+
+
+def _create(url: str, body: dict) -> dict:
+    response = httpx.post(f"{url}/api/keys", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _listed(url: str, key_id: str) -> dict | None:
+    listing = httpx.get(f"{url}/api/keys", headers=ADMIN).json()["data"]
+    return next((key for key in listing if key["id"] == key_id), None)
+
+
+def _known_everywhere(urls: list[str], key_id: str) -> None:
+    for url in urls:
+        assert _eventually(lambda url=url: _listed(url, key_id) is not None)
+
+
+def _chat(url: str, secret: str, client: httpx.Client | None = None) -> httpx.Response:
+    body = {
+        "model": "paid",
+        "max_tokens": MAX_TOKENS,
+        "messages": [{"role": "user", "content": f"hello {uuid.uuid4().hex}"}],  # never a cache hit
+    }
+    post = client.post if client is not None else httpx.post
+    return post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+
+def _roundtrips(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    found = re.search(r"^modelyard_redis_roundtrips_total (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_rpm_is_exact_across_three_replicas(cluster):
+    _, urls = cluster
+    key = _create(urls[0], {"name": "rpm", "rpm": 60})
+    _known_everywhere(urls, key["id"])
+    with ThreadPoolExecutor(9) as pool, httpx.Client() as client:
+        statuses = list(pool.map(lambda i: _chat(urls[i % 3], key["secret"], client).status_code, range(90)))
+    assert statuses.count(200) == 60 and statuses.count(429) == 30
+
+
+def test_fifty_concurrent_calls_overshoot_a_small_budget_by_one_reservation_at_most(cluster):
+    upstream, urls = cluster
+    key = _create(urls[1], {"name": "budget", "budget_usd": 1.0})
+    _known_everywhere(urls, key["id"])
+    upstream.set_latency(0.3)  # every call is in flight while the others are admitted
+    try:
+        with ThreadPoolExecutor(50) as pool, httpx.Client(limits=httpx.Limits(max_connections=60)) as client:
+            answers = list(pool.map(lambda i: _chat(urls[i % 3], key["secret"], client), range(50)))
+    finally:
+        upstream.set_latency(0.0)
+    ok = [a for a in answers if a.status_code == 200]
+    assert ok and all(a.status_code in (200, 402) for a in answers)
+    burst = len(ok)
+    refused_in_a_row = 0
+    for i in range(60):  # then one at a time, until every replica in turn says the budget is spent
+        answer = _chat(urls[i % 3], key["secret"])
+        refused_in_a_row = refused_in_a_row + 1 if answer.status_code == 402 else 0
+        if answer.status_code == 200:
+            ok.append(answer)
+        if refused_in_a_row == 3:
+            break
+    usages = [a.json()["usage"] for a in ok]
+    dearest = max((u["prompt_tokens"] + MAX_TOKENS) * USD_PER_1K / 1000 for u in usages)  # ≥ one call's estimate
+    spent = sum(u["prompt_tokens"] + u["completion_tokens"] for u in usages) * USD_PER_1K / 1000
+    print(f"\nbudget $1: {burst} of 50 concurrent calls admitted, {len(ok)} in all; spent ${spent:.4f}")
+    assert spent <= 1.0 + dearest
+    shared = lambda: _listed(urls[2], key["id"])["spent_usd"]  # noqa: E731
+    assert _eventually(lambda: shared() == pytest.approx(spent)), (shared(), spent)  # seen on C
+
+
+def test_a_key_revoked_on_a_is_refused_on_b_and_c_within_a_second(cluster):
+    _, (a, b, c) = cluster
+    key = _create(a, {"name": "revoked", "rpm": 1000})
+    for url in (a, b, c):
+        assert _eventually(lambda url=url: _chat(url, key["secret"]).status_code == 200)
+    assert httpx.delete(f"{a}/api/keys/{key['id']}", headers=ADMIN).status_code == 200
+    revoked_at = time.monotonic()
+    for url in (b, c):
+        assert _eventually(lambda url=url: _chat(url, key["secret"]).status_code == 401, seconds=1.0)
+    print(f"\nrevocation seen by B and C after {time.monotonic() - revoked_at:.3f} s")
+
+
+def test_redis_round_trips_per_request_are_counted(cluster):
+    _, urls = cluster
+    a = urls[0]
+    key = _create(a, {"name": "round-trips", "rpm": 1000, "tpm": 1_000_000, "budget_usd": 1000.0})
+    with httpx.Client() as client:
+        assert _chat(a, key["secret"], client).status_code == 200
+        before, calls = _roundtrips(a), 20
+        for _ in range(calls):
+            assert _chat(a, key["secret"], client).status_code == 200
+        under_load = _roundtrips(a) - before
+        time.sleep(0.3)  # the last settlement goes out on its own
+        settled = _roundtrips(a) - before
+    print(
+        f"\nRedis round-trips per cache-miss chat (rpm + tpm + budget): {under_load / calls:.2f} "
+        f"back to back, {settled / calls:.2f} with the last settlement"
+    )
+    assert settled >= under_load > 0
