@@ -21,12 +21,8 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from app.server import create_app
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -98,19 +94,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
             params={"temperature": {"min": 0, "max": 2}},
             deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt"}],
         )
-        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec])
-        config = RoutingConfig.model_validate(
-            {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "hosted"}
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
-            keys_path=folder / "keys.sqlite",
-            request_log_path=folder / "requests.sqlite",
-        )
-        with serving(app) as url:
+        with serving(gateway_app(folder, [spec])) as url:
             yield Served(url, upstream)
 
 

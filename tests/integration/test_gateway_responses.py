@@ -17,12 +17,8 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from app.server import create_app
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -76,21 +72,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
             params={"temperature": {"min": 0, "max": 2}, "top_p": {"min": 0, "max": 1}, "max_tokens": {"min": 1}},
             deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt", "timeout": 5}],
         )
-        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec])
-        config = RoutingConfig.model_validate(
-            {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "hosted"}
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
-            master_key=ADMIN_KEY,
-            keys_path=folder / "keys.sqlite",
-            request_log_path=folder / "requests.sqlite",
-            responses_path=folder / "responses.sqlite",
-        )
-        with serving(app) as url:
+        with serving(gateway_app(folder, [spec], master_key=ADMIN_KEY)) as url:
             admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
             secrets = [httpx.post(f"{url}/api/keys", headers=admin, json={"name": n}).json()["secret"] for n in "ab"]
             yield Served(url, upstream, (secrets[0], secrets[1]))

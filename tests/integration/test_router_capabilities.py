@@ -23,9 +23,8 @@ from core.errors import CatalogError, ParameterError
 from models.catalog import parse_catalog
 from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
 from routers.router import RouterRunnable
+from tests.support.gateways import test_router
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -58,11 +57,7 @@ def templated(upstream: FakeUpstream) -> ModelSpec:
 
 
 def make_router(folder: Path, specs: list[ModelSpec], **config) -> RouterRunnable:
-    registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=specs)
-    settings = {"policies": ["explicit", "modality", "context_window", "cost"], "default_model": "templated", **config}
-    return RouterRunnable(
-        registry, RoutingConfig.model_validate(settings), experiments=Experiments([], folder / "ab.sqlite")
-    )
+    return test_router(folder, specs, **{"default_model": "templated", **config})
 
 
 @pytest.fixture
