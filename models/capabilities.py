@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CAPABILITIES", "needed_by"]
+__all__ = ["CAPABILITIES", "OPTION_FIELDS", "needed_by"]
 
 CAPABILITIES: dict[str, str] = {
     "tools": "calls the functions the request declares (tools, tool_choice)",
@@ -35,6 +35,13 @@ CAPABILITIES: dict[str, str] = {
     "n": "returns several choices for one request (n > 1)",
 }
 """Every capability by name, with what it promises (and the request fields that need it)."""
+
+
+OPTION_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "logprobs", "top_logprobs"}
+    | {"logit_bias", "n"}
+)
+"""The OpenAI request fields that need a capability: the router's call options (``RouteRequest.options``)."""
 
 
 def needed_by(fields: dict[str, Any]) -> dict[str, str]:

@@ -34,13 +34,11 @@ from pydantic import ConfigDict, Field
 
 from core.errors import RoutingError
 from models.adapters.openai_tools import OpenAIToolsMixin
+from models.capabilities import OPTION_FIELDS
 
 __all__ = ["OPTIONS", "RouterChatModel"]
 
-OPTIONS = frozenset(
-    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "logprobs", "top_logprobs"}
-    | {"logit_bias", "n"}
-)
+OPTIONS = OPTION_FIELDS
 """Call options passed to the chosen model (each needs a capability: :mod:`models.capabilities`)."""
 _HINTS = ("model", "task", "max_cost", "user", "timeout")
 _PARAMS = ("temperature", "max_tokens", "top_p")

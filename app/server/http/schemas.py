@@ -26,6 +26,8 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from models.capabilities import OPTION_FIELDS
+
 __all__ = [
     "OPENAI_FIELDS",
     "OPTION_FIELDS",
@@ -60,12 +62,6 @@ OPENAI_FIELDS = (
 )
 """OpenAI Chat Completions fields the gateway carries to the model (besides the canonical ones)."""
 
-OPTION_FIELDS = frozenset(
-    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "logprobs", "top_logprobs"}
-    | {"logit_bias", "n"}
-)
-"""Fields that need a capability (:mod:`models.capabilities`): the router picks only models that have
-it, and a LangChain chat model receives them as call options (``tools=...``, ``response_format=...``)."""
 
 _OWN = frozenset(
     {"model", "messages", "stream", "stream_options", "user", "temperature", "top_p", "max_tokens"}
