@@ -45,6 +45,7 @@ __all__ = [
     "OVERHEAD_HEADER",
     "AnswerCheck",
     "ROUTE_HEADER",
+    "answer_routed",
     "chat",
     "check_model",
     "complete",
@@ -202,10 +203,7 @@ async def complete(
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
         reserve(gw, call, key, body, routed)
-        if gw.forwardable(routed.attempts):
-            payload, route = await _forward(gw, routed, body, call)
-        else:
-            payload, route = await _through_langchain(gw, routed, call)
+        payload, route = await answer_routed(gw, routed, body.upstream_body(), call)
     except Exception as exc:
         raise fail(call, exc) from exc
     call.answered(route)
@@ -225,12 +223,23 @@ async def complete(
     return Response(body_bytes, media_type="application/json", headers={**headers, **cache.headers})
 
 
+async def answer_routed(
+    gw: Gateway, routed: Routed, upstream_body: dict[str, Any], call: Call
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAI JSON answer of a decided request and its route record, the usage counted on ``call``:
+    forwarded as ``upstream_body`` when every attempt speaks OpenAI's HTTP API, else through the
+    LangChain chat models. Chat completions and prompt calls (``routes/prompts.py``) answer through it."""
+    if gw.forwardable(routed.attempts):
+        return await _forward(gw, routed, upstream_body, call)
+    return await _through_langchain(gw, routed, call)
+
+
 async def _forward(
-    gw: Gateway, routed: Routed, body: ChatCompletionRequest, call: Call
+    gw: Gateway, routed: Routed, upstream_body: dict[str, Any], call: Call
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     waited = time.perf_counter()
     try:
-        payload: dict[str, Any] = await gw.router.engine.ainvoke(routed, gw.forwarder, body.upstream_body())
+        payload: dict[str, Any] = await gw.router.engine.ainvoke(routed, gw.forwarder, upstream_body)
     finally:
         call.upstream_s += time.perf_counter() - waited
     usage = payload.get("usage") or {}

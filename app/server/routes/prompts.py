@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, convert_to_openai_messages
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
@@ -28,12 +28,13 @@ from app.server.gateway.keys import ApiKey
 from app.server.gateway.lifecycle import Call
 from app.server.gateway.state import Gateway, gateway
 from app.server.http import reservations
-from app.server.http.auth import ConsumerKey, require_key
+from app.server.http.auth import ConsumerKey, is_admin, require_key
 from app.server.http.errors import ApiError
 from app.server.http.headers import ROUTE_HEADER, route_header
 from app.server.http.sse import settled_stream, sse, usage_of
 from app.server.http.timing import arrived
-from app.server.routes.completions import check_model, fail
+from app.server.http.upstream_text import route_without_upstream_text
+from app.server.routes.completions import answer_routed, check_model, fail
 from chains.prompt_library import Prompt, PromptInputError
 
 __all__ = ["PromptRunRequest", "answer", "router"]
@@ -90,8 +91,8 @@ async def answer(
         raise fail(call, exc) from exc
     config: RunnableConfig = {"configurable": _call_hints(body, key)}
     if body.stream:
-        return await _stream(gw, prompt, inputs, config, call)
-    return await _complete(gw, prompt, inputs, config, call)
+        return await _stream(gw, prompt, inputs, config, call, is_admin(request))
+    return await _complete(gw, prompt, inputs, config, call, is_admin(request))
 
 
 def _prompt(gw: Gateway, name: str) -> Prompt:
@@ -125,29 +126,35 @@ def _add(call: Call, piece: BaseMessage) -> None:
 
 
 async def _complete(
-    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call, reveal: bool
 ) -> JSONResponse:
+    """The filled template through the same decision and transports as a chat completion (forwarded
+    as JSON when every attempt speaks OpenAI's HTTP API), answered in the prompt API's shape."""
+    messages = prompt.template.invoke(inputs).to_messages()
+    hints = dict(config.get("configurable") or {})
+    upstream: dict[str, Any] = {"messages": convert_to_openai_messages(messages)}
+    if hints.get("user") is not None:
+        upstream["user"] = hints["user"]
     try:
-        message = await prompt.chain(gw.router).ainvoke(inputs, config)
+        routed = await gw.router.aroute({"messages": messages, **prompt.router_hints(), **hints})
+        answer, route = await answer_routed(gw, routed, upstream, call)
     except Exception as exc:
         raise fail(call, exc) from exc
-    route = message.response_metadata.get("route", {})
-    _add(call, message)
     call.answered(route)
     call.settle()
     record = call.record
     payload = {
-        "output": message.text,
+        "output": answer["choices"][0]["message"].get("content") or "",
         "model": record.model,
         "prompt": prompt.name,
         "usage": usage_of(record.input_tokens, record.output_tokens),
-        "modelyard_route": route,
+        "modelyard_route": route if reveal else route_without_upstream_text(route),
     }
     return JSONResponse(payload, headers={ROUTE_HEADER: route_header(record.route_reason)})
 
 
 async def _stream(
-    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call
+    gw: Gateway, prompt: Prompt, inputs: dict[str, Any], config: RunnableConfig, call: Call, reveal: bool
 ) -> StreamingResponse:
     chunks = prompt.chain(gw.router).astream(inputs, config)
     try:
@@ -155,18 +162,20 @@ async def _stream(
     except Exception as exc:
         raise fail(call, exc) from exc
     return StreamingResponse(
-        _events(prompt, call, first, chunks),
+        _events(prompt, call, first, chunks, reveal),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
-def _events(prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage]) -> AsyncIterator[bytes]:
-    return settled_stream(call, _prompt_events(prompt, call, first, rest), rest)
+def _events(
+    prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage], reveal: bool
+) -> AsyncIterator[bytes]:
+    return settled_stream(call, _prompt_events(prompt, call, first, rest, reveal), rest, reveal=reveal)
 
 
 async def _prompt_events(
-    prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage]
+    prompt: Prompt, call: Call, first: BaseMessage, rest: AsyncIterator[BaseMessage], reveal: bool
 ) -> AsyncIterator[bytes]:
     route: dict[str, Any] = {}
     piece: BaseMessage | None = first
@@ -180,5 +189,6 @@ async def _prompt_events(
     call.answered(route)
     record = call.record
     usage = usage_of(record.input_tokens, record.output_tokens)
-    yield sse({"model": record.model, "prompt": prompt.name, "usage": usage, "modelyard_route": route}).encode()
+    shown = route if reveal else route_without_upstream_text(route)
+    yield sse({"model": record.model, "prompt": prompt.name, "usage": usage, "modelyard_route": shown}).encode()
     yield sse("[DONE]").encode()
