@@ -71,7 +71,9 @@ def _shared(data: str, config: str) -> Shared:
     return Shared(Registry(), routing, HealthTracker(routing.health), Experiments(routing.experiments))
 
 
-@st.cache_resource(show_spinner="Loading the router (task classifier)…")
+# no spinner: the warm-up thread builds it, and a spinner from that thread lands in a script run that already
+# ended (the chat page shows the warm-up's own loading state instead)
+@st.cache_resource(show_spinner=False)
 def _router(data: str, config: str) -> RouterRunnable:
     from routers.router import RouterRunnable
 
