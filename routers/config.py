@@ -82,6 +82,8 @@ class RoutingConfig(_Strict):
     fallbacks: FallbackConfig = FallbackConfig()
     cost: CostConfig = CostConfig()
     experiments: list[ExperimentConfig] = []
+    experiment_retention_days: float | None = Field(90.0, gt=0)
+    """A/B outcomes (and their feedback) older than this are deleted; ``null`` keeps them all."""
     max_fallback_models: int = Field(3, ge=0)
     """Other candidates tried after the chosen model and its configured fallbacks."""
     timeout_seconds: float = Field(120.0, gt=0)

@@ -59,7 +59,8 @@ class RouterRunnable(Runnable[Any, BaseMessage]):
         self.config = config
         self.health = health or HealthTracker(config.health)
         self.balancer = Balancer(self.health, config.balance)
-        self.experiments = experiments or Experiments(config.experiments)
+        retention = config.experiment_retention_days
+        self.experiments = experiments or Experiments(config.experiments, retention_days=retention)
         self.classifier = classifier
         self.policies: list[Policy] = [
             self._policy(name) for name in config.policies if name != "task" or classifier is not None

@@ -68,7 +68,8 @@ def _folders() -> tuple[str, str]:
 @st.cache_resource(show_spinner=False)
 def _shared(data: str, config: str) -> Shared:
     routing = load_routing_config()
-    return Shared(Registry(), routing, HealthTracker(routing.health), Experiments(routing.experiments))
+    experiments = Experiments(routing.experiments, retention_days=routing.experiment_retention_days)
+    return Shared(Registry(), routing, HealthTracker(routing.health), experiments)
 
 
 # no spinner: the warm-up thread builds it, and a spinner from that thread lands in a script run that already
