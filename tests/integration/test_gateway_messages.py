@@ -20,12 +20,8 @@ import httpx
 import jsonschema
 import pytest
 
-from app.server import create_app
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -85,24 +81,8 @@ def served(tmp_path_factory) -> Iterator[Served]:
                 "response_extract": "answer",
             },
         )
-        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=[spec, templated])
-        config = RoutingConfig.model_validate(
-            {
-                "policies": ["explicit", "modality", "cost"],
-                "default_model": "hosted",
-                "health": {"failure_threshold": 1000},
-            }
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
-            master_key=MASTER,
-            keys_path=folder / "keys.sqlite",
-            request_log_path=folder / "requests.sqlite",
-            log_flush_seconds=0.05,
-        )
+        routing = {"policies": ["explicit", "modality", "cost"], "health": {"failure_threshold": 1000}}
+        app = gateway_app(folder, [spec, templated], routing=routing, master_key=MASTER, log_flush_seconds=0.05)
         with serving(app) as url:
             created = httpx.post(
                 f"{url}/api/keys", headers={"Authorization": f"Bearer {MASTER}"}, json={"name": "claude-tools"}

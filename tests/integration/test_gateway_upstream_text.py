@@ -14,12 +14,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from app.server import create_app
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -46,25 +42,14 @@ def served(tmp_path_factory) -> Iterator[Served]:
             ModelSpec(name=name, provider="openai", deployments=[{"name": "d0", "base_url": upstream.base_url}])
             for name, upstream in (("flaky", broken), ("alone", broken), ("steady", healthy))
         ]
-        registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=specs)
-        config = RoutingConfig.model_validate(
-            {
-                "policies": ["explicit"],
-                "default_model": "steady",
-                "max_fallback_models": 0,
-                "fallbacks": {"by_model": {"flaky": ["steady"]}},
-                "health": {"failure_threshold": 1000},
-            }
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments([], folder / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
-            master_key=MASTER,
-            keys_path=folder / "keys.sqlite",
-            request_log_path=folder / "requests.sqlite",
-        )
+        routing = {
+            "policies": ["explicit"],
+            "default_model": "steady",
+            "max_fallback_models": 0,
+            "fallbacks": {"by_model": {"flaky": ["steady"]}},
+            "health": {"failure_threshold": 1000},
+        }
+        app = gateway_app(folder, specs, routing=routing, master_key=MASTER)
         with serving(app) as url:
             created = httpx.post(f"{url}/api/keys", headers={"Authorization": f"Bearer {MASTER}"}, json={"name": "c"})
             yield Served(url, created.json()["secret"])

@@ -12,13 +12,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from app.server import create_app
 from app.server.gateway.cache import CacheSettings
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -58,19 +54,11 @@ def gw(tmp_path_factory) -> Iterator[Gateway]:
         chat = ModelSpec(
             name="fake-chat", provider="openai", deployments=[{"name": "d0", "base_url": upstream.base_url}]
         )
-        registry = Registry(db_path=tmp / "registry.sqlite", catalog_specs=[chat])
-        config = RoutingConfig.model_validate(
-            {"policies": ["explicit", "cost"], "default_model": "fake-chat", "health": {"failure_threshold": 1000}}
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
+        app = gateway_app(
+            tmp,
+            [chat],
+            routing={"policies": ["explicit", "cost"], "health": {"failure_threshold": 1000}},
             master_key=ADMIN_KEY,
-            keys_path=tmp / "keys.sqlite",
-            request_log_path=tmp / "requests.sqlite",
-            services_path=tmp / "services.sqlite",
             log_flush_seconds=0.05,
             cache=CacheSettings(enabled=False),  # the documented body is sent again and again: every one is routed
         )

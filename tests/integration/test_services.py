@@ -14,12 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.server import create_app
-from models.registry import Registry
 from models.spec import ModelSpec
-from routers.config import RoutingConfig
-from routers.experiments import Experiments
-from routers.router import RouterRunnable
+from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
 
@@ -90,20 +86,11 @@ def portal(tmp_path_factory) -> Iterator[Portal]:
             cost={"input_per_1k": 0.002, "output_per_1k": 0.002},
             deployments=[{"name": "d0", "base_url": upstream.base_url}],
         )
-        registry = Registry(db_path=tmp / "registry.sqlite", catalog_specs=[chat])
-        config = RoutingConfig.model_validate(
-            {"policies": ["explicit", "cost"], "default_model": "fake-chat", "health": {"failure_threshold": 1000}}
-        )
-        router = RouterRunnable(registry, config, experiments=Experiments(config.experiments, tmp / "ab.sqlite"))
-        app = create_app(
-            registry,
-            router,
-            knowledge=False,
+        app = gateway_app(
+            tmp,
+            [chat],
+            routing={"policies": ["explicit", "cost"], "health": {"failure_threshold": 1000}},
             master_key=ADMIN_KEY,
-            keys_path=tmp / "keys.sqlite",
-            request_log_path=tmp / "requests.sqlite",
-            services_path=tmp / "services.sqlite",
-            responses_path=tmp / "responses.sqlite",
             prompts_dir=tmp / "prompts",
             log_flush_seconds=0.05,
         )

@@ -45,12 +45,13 @@ test_router.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 
 def gateway_app(folder: Path, specs: list[ModelSpec], *, routing: dict[str, Any] | None = None, **app: Any) -> FastAPI:
     """``create_app`` over :func:`test_router`'s router, without the knowledge routes unless
-    ``knowledge=True``; keys, request log and stored responses in ``folder``; ``app`` passes
+    ``knowledge=True``; keys, request log, stored responses and services in ``folder``; ``app`` passes
     ``master_key`` and the like through."""
     router = test_router(folder, specs, **(routing or {}))
     paths = {
         "keys_path": folder / "keys.sqlite",
         "request_log_path": folder / "requests.sqlite",
         "responses_path": folder / "responses.sqlite",
+        "services_path": folder / "services.sqlite",
     }
     return create_app(router.registry, router, **{"knowledge": False, **paths, **app})
