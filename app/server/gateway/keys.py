@@ -232,6 +232,16 @@ class KeyRing:
         """
         return self.limits.reserve(key, tokens, cost_usd, now)
 
+    async def aadmit(self, key: ApiKey) -> Denial | None:
+        """:meth:`admit` for the gateway's requests: a shared store is awaited, not waited on."""
+        if not key.limited:
+            return None
+        return await self.limits.aadmit(key)
+
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
+        """:meth:`reserve` for the gateway's requests."""
+        return await self.limits.areserve(key, tokens, cost_usd)
+
     def settle(
         self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None
     ) -> None:

@@ -9,7 +9,9 @@ Two stores implement it, chosen by :func:`open_limit_store` from the settings:
   process; the default, exactly the single-process behaviour.
 * ``redis`` (:class:`~app.server.gateway.limits_redis.RedisLimits`, with ``REDIS_URL``) — the
   same windows and holds in Redis, checked and changed by Lua scripts, so every replica enforces
-  one shared limit. Redis unreachable raises :class:`~core.errors.SharedStateUnavailable` (503):
+  one shared limit; the gateway's requests await redis-py's asyncio client (``aadmit``,
+  ``areserve``), so a round-trip never blocks the event loop. Redis unreachable raises
+  :class:`~core.errors.SharedStateUnavailable` (503):
   limits fail closed.
 
 The refusal messages are built here, so both stores word them the same way.
@@ -141,6 +143,14 @@ class LimitStore(Protocol):
 
     def reserve(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> Reservation | Denial:
         """Hold a call's estimate while spent plus held stays under the budget and TPM, or refuse."""
+        ...
+
+    async def aadmit(self, key: ApiKey) -> Denial | None:
+        """:meth:`admit` for the event loop: a store that waits on the network awaits it."""
+        ...
+
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
+        """:meth:`reserve` for the event loop."""
         ...
 
     def settle(

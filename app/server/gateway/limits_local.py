@@ -124,6 +124,12 @@ class LocalLimits:
             key.reserved_tokens += tokens
         return Reservation(key, tokens, cost_usd)
 
+    async def aadmit(self, key: ApiKey) -> Denial | None:
+        return self.admit(key)  # microseconds under a lock: no reason to leave the loop
+
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
+        return self.reserve(key, tokens, cost_usd)
+
     def settle(
         self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None
     ) -> None:

@@ -8,9 +8,9 @@ this process), or is sent by a small thread after ``settle_delay`` seconds when 
 comes — so a cache miss with limits on costs two round-trips under load, three when idle.
 ``modelyard_redis_roundtrips_total`` (on ``/metrics``) counts them.
 
-The client is redis-py's synchronous one (with hiredis): the key ring's checks are synchronous
-and called from the event loop, so each admission blocks it for one loopback round-trip (tens of
-microseconds) rather than making every caller of the key ring async.
+Requests await redis-py's asyncio client (``aadmit``, ``areserve``; hiredis parses the replies),
+so a round-trip to a Redis across the network never stalls the event loop; the synchronous
+client serves the settling thread, key listings and callers outside an event loop (``admit``).
 
 Fail closed: Redis unreachable at admission is :class:`~core.errors.SharedStateUnavailable`
 (503 naming Redis) — a key with limits or a budget is refused rather than served unmetered; keys
@@ -22,6 +22,7 @@ retried; a replica that dies holding reservations releases them when their lease
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+import redis.asyncio
 from prometheus_client import CollectorRegistry, Counter
 
 from app.server.gateway.limits import (
@@ -100,7 +102,11 @@ class RedisLimits:
     ):
         self.url, self.prefix = url, prefix
         self.lease_seconds, self.settle_delay = lease_seconds, settle_delay
-        self._client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        self._client = redis.Redis.from_url(url, **self._options)
+        """For the settling thread and listings; requests use the asyncio client (:meth:`_async_client`)."""
+        self._aclient: redis.asyncio.Redis | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
         self._sha = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in SCRIPTS.items()}
         self.roundtrips = 0
         """Round-trips to Redis so far (also ``modelyard_redis_roundtrips_total``)."""
@@ -122,19 +128,25 @@ class RedisLimits:
         return [f"{base}:requests", f"{base}:tokens", f"{base}:holds", f"{base}:account"]
 
     def admit(self, key: ApiKey, now: float | None = None) -> Denial | None:
-        s = key.stored
-        args = [_clock(now), str(s.rpm or 0), str(s.tpm or 0), _budget(key), repr(key.spent_usd), repr(WINDOW_SECONDS)]
-        reply = self._admission(("admit", self.keys_of(key.id), args))
-        verdict = _text(reply[0])
-        if verdict == "budget":
-            return budget_denial(key, float(reply[1]))
-        if verdict == "rpm":
-            return rpm_denial(key, float(reply[1]))
-        if verdict == "tpm":
-            return tpm_denial(key, int(float(reply[2])), float(reply[1]))
-        return None
+        return _admission_verdict(key, self._admission(self._admit_call(key, now)))
+
+    async def aadmit(self, key: ApiKey) -> Denial | None:
+        return _admission_verdict(key, await self._aadmission(self._admit_call(key, None)))
 
     def reserve(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None) -> Reservation | Denial:
+        reply = self._admission(self._reserve_call(key, tokens, cost_usd, now))
+        return _reservation_verdict(key, tokens, cost_usd, reply)
+
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
+        reply = await self._aadmission(self._reserve_call(key, tokens, cost_usd, None))
+        return _reservation_verdict(key, tokens, cost_usd, reply)
+
+    def _admit_call(self, key: ApiKey, now: float | None) -> ScriptCall:
+        s = key.stored
+        args = [_clock(now), str(s.rpm or 0), str(s.tpm or 0), _budget(key), repr(key.spent_usd), repr(WINDOW_SECONDS)]
+        return ("admit", self.keys_of(key.id), args)
+
+    def _reserve_call(self, key: ApiKey, tokens: int, cost_usd: float, now: float | None) -> ScriptCall:
         s = key.stored
         args = [
             _clock(now),
@@ -146,13 +158,7 @@ class RedisLimits:
             repr(self.lease_seconds),
             repr(WINDOW_SECONDS),
         ]
-        reply = self._admission(("reserve", self.keys_of(key.id), args))
-        verdict = _text(reply[0])
-        if verdict == "budget":
-            return budget_denial(key, float(reply[1]), float(reply[2]))
-        if verdict == "tpm":
-            return tpm_denial(key, int(float(reply[2])), float(reply[1]), int(float(reply[3])))
-        return Reservation(key, tokens, cost_usd, ref=_text(reply[1]))
+        return ("reserve", self.keys_of(key.id), args)
 
     def settle(
         self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None
@@ -192,6 +198,7 @@ class RedisLimits:
         except SharedStateUnavailable as exc:
             log.warning("Redis limits: %d settlements not sent at shutdown (%s)", len(self._queued), exc)
         self._client.close()
+        self._aclient = None  # its connections close with their event loop
 
     # ---- round-trips -----------------------------------------------------------------------
     def _admission(self, call: ScriptCall) -> Any:
@@ -200,6 +207,20 @@ class RedisLimits:
             queued, self._queued = self._queued, []
         try:
             replies = self._send([*queued, call])
+        except SharedStateUnavailable:
+            self._requeue(queued)
+            raise
+        _log_failures(replies[:-1])
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
+    async def _aadmission(self, call: ScriptCall) -> Any:
+        """:meth:`_admission` on the asyncio client: the event loop serves other requests meanwhile."""
+        with self._lock:
+            queued, self._queued = self._queued, []
+        try:
+            replies = await self._asend([*queued, call])
         except SharedStateUnavailable:
             self._requeue(queued)
             raise
@@ -258,6 +279,37 @@ class RedisLimits:
                 replies[i] = reply
         return replies
 
+    async def _asend(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """:meth:`_send` on the asyncio client."""
+        replies = await self._apipeline(calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
+        if missing:
+            await asyncio.to_thread(self._load_scripts)
+            again = await self._apipeline([calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _apipeline(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        pipe = self._async_client().pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.evalsha(self._sha[name], len(keys), *keys, *args)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise self._unreachable(exc) from exc
+        finally:
+            self._count()
+        return list(replies)
+
+    def _async_client(self) -> redis.asyncio.Redis:
+        """The asyncio client of the running event loop (its connections belong to one loop; a test
+        client or a restarted server brings a new one)."""
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:
+            self._aclient, self._aloop = redis.asyncio.Redis.from_url(self.url, **self._options), loop
+        return self._aclient
+
     def _pipeline(self, calls: Sequence[ScriptCall]) -> list[Any]:
         pipe = self._client.pipeline(transaction=False)
         for name, keys, args in calls:
@@ -289,6 +341,26 @@ class RedisLimits:
             f"Redis at {redacted(self.url)} is unreachable ({exc}); it holds the keys' rate limits and "
             "budgets (REDIS_URL), so requests of keys with limits are refused until it answers"
         )
+
+
+def _admission_verdict(key: ApiKey, reply: Any) -> Denial | None:
+    verdict = _text(reply[0])
+    if verdict == "budget":
+        return budget_denial(key, float(reply[1]))
+    if verdict == "rpm":
+        return rpm_denial(key, float(reply[1]))
+    if verdict == "tpm":
+        return tpm_denial(key, int(float(reply[2])), float(reply[1]))
+    return None
+
+
+def _reservation_verdict(key: ApiKey, tokens: int, cost_usd: float, reply: Any) -> Reservation | Denial:
+    verdict = _text(reply[0])
+    if verdict == "budget":
+        return budget_denial(key, float(reply[1]), float(reply[2]))
+    if verdict == "tpm":
+        return tpm_denial(key, int(float(reply[2])), float(reply[1]), int(float(reply[3])))
+    return Reservation(key, tokens, cost_usd, ref=_text(reply[1]))
 
 
 def _clock(now: float | None) -> str:

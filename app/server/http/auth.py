@@ -105,7 +105,7 @@ async def admitted_key(request: Request, service: str | None = None) -> ApiKey |
             f"POST /api/services/{key.service}",
             code="subscription_key_scope",
         )
-    denial = gw.keys.admit(key)
+    denial = await gw.keys.aadmit(key)
     if denial is not None:
         error = refusal(denial)
         _account_refusal(gw, request, key.id, error)

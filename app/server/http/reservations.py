@@ -41,7 +41,7 @@ def prompt_tokens(messages: Any) -> int:
     return RouteRequest.parse(messages).prompt_tokens()
 
 
-def hold(
+async def hold(
     gw: Gateway,
     call: Call,
     key: ApiKey | None,
@@ -59,7 +59,7 @@ def hold(
     tokens_in = prompt_tokens(messages)
     specs = candidates(gw, model, key, output)
     cost = max((_estimate(spec, tokens_in, tokens_out) for spec in specs), default=0.0)
-    held = gw.keys.reserve(key, calls * (tokens_in + tokens_out), calls * cost)
+    held = await gw.keys.areserve(key, calls * (tokens_in + tokens_out), calls * cost)
     if isinstance(held, Denial):
         raise refusal(held)
     call.reservation = held

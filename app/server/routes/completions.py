@@ -167,7 +167,7 @@ def honour_fields(gw: Gateway, body: ChatCompletionRequest, routed: Routed) -> N
         routed.request.params.update(fields)  # every kept model declares them
 
 
-def reserve(gw: Gateway, call: Call, key: ApiKey | None, body: ChatCompletionRequest, routed: Routed) -> None:
+async def reserve(gw: Gateway, call: Call, key: ApiKey | None, body: ChatCompletionRequest, routed: Routed) -> None:
     """Hold the call's estimated tokens and cost (the dearest planned model) against ``key``, or refuse
     with 402 / 429: concurrent calls can overshoot a budget or TPM by one call's estimate at most."""
     if key is None or (key.stored.budget_usd is None and key.tokens is None):
@@ -175,7 +175,7 @@ def reserve(gw: Gateway, call: Call, key: ApiKey | None, body: ChatCompletionReq
     tokens_in = routed.request.prompt_tokens()
     tokens_out = body.max_tokens or body.max_completion_tokens or gw.router.config.cost.expected_output_tokens
     cost = max(entry.spec.cost.of(tokens_in, tokens_out) for entry, _ in routed.attempts)
-    held = gw.keys.reserve(key, tokens_in + tokens_out, cost)
+    held = await gw.keys.areserve(key, tokens_in + tokens_out, cost)
     if isinstance(held, Denial):
         raise refusal(held)
     call.reservation = held
@@ -202,7 +202,7 @@ async def complete(
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
-        reserve(gw, call, key, body, routed)
+        await reserve(gw, call, key, body, routed)
         payload, route = await answer_routed(gw, routed, body.upstream_body(), call)
     except Exception as exc:
         raise fail(call, exc) from exc
@@ -325,7 +325,7 @@ async def stream(
     try:
         routed = await gw.router.aroute(router_input(body, key))
         honour_fields(gw, body, routed)
-        reserve(gw, call, key, body, routed)
+        await reserve(gw, call, key, body, routed)
         if gw.forwardable(routed.attempts):
             chunks = _forwarded_chunks(gw, routed, body)
             finish = _forwarded_finish(gw, routed)

@@ -68,7 +68,7 @@ async def images_generations(body: ImageGenerationRequest, request: Request, key
     try:
         check_model(gw, body.model, key)
         _check_generates_images(gw, body.model)
-        reservations.hold(gw, call, key, body.model, body.prompt, 0, output="image", calls=body.n)
+        await reservations.hold(gw, call, key, body.model, body.prompt, 0, output="image", calls=body.n)
         waited = time.perf_counter()
         messages = await asyncio.gather(*(gw.router.ainvoke(_router_input(body, key)) for _ in range(body.n)))
         call.upstream_s += time.perf_counter() - waited

@@ -86,7 +86,7 @@ async def answer(
         check_model(gw, prompt.spec.model, key)
         inputs = prompt.inputs(body.variables)
         tokens_out = int(prompt.spec.params.get("max_tokens") or gw.router.config.cost.expected_output_tokens)
-        reservations.hold(gw, call, key, prompt.spec.model, prompt.template.invoke(inputs), tokens_out)
+        await reservations.hold(gw, call, key, prompt.spec.model, prompt.template.invoke(inputs), tokens_out)
     except (PromptInputError, ApiError) as exc:
         raise fail(call, exc) from exc
     config: RunnableConfig = {"configurable": _call_hints(body, key)}

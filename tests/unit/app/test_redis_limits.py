@@ -135,3 +135,32 @@ def test_an_unreachable_redis_fails_closed_naming_it():
         limits.settle(None, _key(budget_usd=1.0), 1, 0.1)  # queued, never raises
     finally:
         limits.close()  # what is queued waits for a Redis that never comes: logged, not raised
+
+
+def test_requests_await_the_asyncio_client_and_share_one_window(replicas):
+    """The gateway's path (``aadmit``/``areserve``): 60 concurrent admissions of a 5 rpm key on two
+    replicas admit exactly 5, and a settlement queued by the sync side rides on the next async admission."""
+    import asyncio
+
+    a, b = replicas
+    key = _key(rpm=5, budget_usd=1.0)
+
+    async def burst() -> list[Denial | None]:
+        return await asyncio.gather(*((a if i % 2 else b).aadmit(key) for i in range(60)))
+
+    verdicts = asyncio.run(burst())
+    assert sum(v is None for v in verdicts) == 5
+    assert {v.code for v in verdicts if v is not None} == {"rate_limit_exceeded"}
+
+    async def reserve_and_settle() -> list[Reservation | Denial]:
+        held = await a.areserve(key, 10, 0.7)
+        assert isinstance(held, Reservation)
+        a.settle(held, key, 10, 0.7)  # queued, sent with the next admission of this replica
+        before = a.roundtrips
+        second = await a.areserve(key, 10, 0.7)  # spent 0.7 + held 0 < 1.0: admitted
+        assert a.roundtrips == before + 1  # the settlement rode along
+        return [second, await b.areserve(key, 10, 0.7)]  # spent 0.7 + held 0.7 >= 1.0
+
+    second, third = asyncio.run(reserve_and_settle())
+    assert isinstance(second, Reservation)
+    assert isinstance(third, Denial) and third.code == "budget_exceeded"
