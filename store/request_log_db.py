@@ -2,12 +2,12 @@
 
 SQLite (``data/requests.sqlite``) by default; any SQLAlchemy URL (``DATABASE_URL``, e.g.
 ``postgresql+psycopg://…``) for a server database shared by several gateway processes.
-Queries are SQLAlchemy Core, so the same code runs on both.
+Queries are SQLAlchemy Core, so the same code runs on both; the engine comes from
+:func:`store.database.open_engine` (``database_url`` is re-exported here for older callers).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,15 @@ from sqlalchemy import (
     Table,
     Text,
     case,
-    create_engine,
     delete,
-    event,
     func,
     inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
+
+from store.database import database_url, open_engine
 
 __all__ = ["COLUMNS", "RequestLogDB", "database_url"]
 
@@ -78,25 +78,6 @@ _ADDED_COLUMNS = {"key_id": "TEXT", "cache": "TEXT"}
 """Columns added after the first release: a log written by an older version gets them on open."""
 
 
-def database_url(target: Path | str) -> str:
-    """A SQLAlchemy URL for ``target``: a URL is kept, a file path becomes ``sqlite:///path``."""
-    if isinstance(target, str) and "://" in target:
-        return target
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers beside one writer, committed rows intact across kill -9 (see store/sqlite.py)
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
-
-
 class RequestLogDB:
     """Writes batches of rows, summarises them per key and model, prunes old ones.
 
@@ -113,9 +94,7 @@ class RequestLogDB:
 
     def __init__(self, target: Path | str):
         self.url = database_url(target)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = open_engine(target)
         _metadata.create_all(self.engine)
         present = {column["name"] for column in inspect(self.engine).get_columns("requests")}
         with self.engine.begin() as conn:

@@ -16,9 +16,10 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 _SESSION_DATA = Path(tempfile.mkdtemp(prefix="modelyard-test-data-"))
 os.environ["MODELYARD_DATA_DIR"] = str(_SESSION_DATA)
-for key in ("OPENAI_API_KEY", "HF_TOKEN", "CHROMA_HOST", "CHROMA_PORT", "REDIS_URL"):
+for key in ("OPENAI_API_KEY", "HF_TOKEN", "CHROMA_HOST", "CHROMA_PORT", "REDIS_URL", "DATABASE_URL"):
     os.environ.pop(key, None)
 
+from tests.support.postgres import postgres_database, store_target  # noqa: E402, F401 - fixtures
 from tests.support.upstream import FakeUpstream  # noqa: E402
 
 
