@@ -25,11 +25,14 @@ from app.server.http.fast_chat import FastChatRoute
 from app.server.http.limits import BodySizeLimit
 from app.server.http.ops_guard import OpsGuard
 from app.server.http.timing import ArrivalTime
+from app.server.jobs.queue import open_queue
+from app.server.jobs.runner import JobRunner
 from chains.prompt_library import PromptLibrary
 from core.settings import data_dir
 from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
+from store.batches_db import BatchesDB
 from store.request_log import RequestLog
 from store.responses_db import ResponsesDB
 from store.services_db import ServicesDB
@@ -76,9 +79,11 @@ def create_app(
             if settings.knowledge:
                 await knowledge.arun()
             await asyncio.to_thread(_warm_models)
+        await jobs.start(app)  # without Redis the batch lines run here, on this loop
         try:
             yield
         finally:
+            await jobs.close()
             await forwarder.close()
             request_log.close()
             keys.close()
@@ -100,6 +105,8 @@ def create_app(
     metrics = GatewayMetrics(known_model=_model_names(registry))
     limits = open_limit_store(settings, metrics.registry)  # in this process, or in Redis with REDIS_URL
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
+    batches = BatchesDB(settings.database_url or settings.jobs.batches_path or data_dir() / "batches.sqlite")
+    jobs = JobRunner(open_queue(settings), batches, settings.jobs)  # Redis + workers with REDIS_URL
     app.state.gateway = Gateway(
         registry,
         router,
@@ -112,10 +119,16 @@ def create_app(
         forwarder=forwarder,
         responses=responses,
         services=ServiceCatalog(services_db, keys, prompts),
+        jobs=jobs,
     )
     install_error_handlers(app, shown_to)
     app.add_middleware(FastChatRoute)  # innermost: chat completions without FastAPI's per-request cost
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, shapes={"/v1/messages": anthropic_error})
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        shapes={"/v1/messages": anthropic_error},
+        larger={"/v1/files": settings.jobs.max_file_bytes},
+    )
     if settings.protect_ops:
         app.add_middleware(OpsGuard)
     app.add_middleware(RouteHeaderGuard)  # outside the chat route: upstream error text is the admin's

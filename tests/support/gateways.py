@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.server import create_app
+from app.server.jobs.settings import JobSettings
 from models.registry import Registry
 from models.spec import ModelSpec
 from routers.config import RoutingConfig
@@ -45,13 +46,14 @@ test_router.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 
 def gateway_app(folder: Path, specs: list[ModelSpec], *, routing: dict[str, Any] | None = None, **app: Any) -> FastAPI:
     """``create_app`` over :func:`test_router`'s router, without the knowledge routes unless
-    ``knowledge=True``; keys, request log, stored responses and services in ``folder``; ``app`` passes
-    ``master_key`` and the like through."""
+    ``knowledge=True``; keys, request log, stored responses, services and batches in ``folder``; ``app``
+    passes ``master_key`` and the like through (``jobs=JobSettings(...)`` replaces the batches' settings)."""
     router = test_router(folder, specs, **(routing or {}))
     paths = {
         "keys_path": folder / "keys.sqlite",
         "request_log_path": folder / "requests.sqlite",
         "responses_path": folder / "responses.sqlite",
         "services_path": folder / "services.sqlite",
+        "jobs": JobSettings(batches_path=folder / "batches.sqlite"),
     }
     return create_app(router.registry, router, **{"knowledge": False, **paths, **app})

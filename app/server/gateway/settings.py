@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.server.gateway.cache import CacheSettings
+from app.server.jobs.settings import JobSettings
 
 __all__ = ["GatewaySettings"]
 
@@ -77,3 +78,6 @@ class GatewaySettings(BaseModel):
     """The chat response cache: exact on (TTL 300 s), semantic opt-in (see app/server/gateway/cache.py)."""
     prompts_dir: Path | None = None
     """Folder of the prompt APIs' YAML files (``POST /api/prompts/{name}``); ``None`` = ``config/prompts``."""
+    jobs: JobSettings = JobSettings()
+    """Background jobs: the Batch API's store, upload size, local concurrency, the workers' lease
+    (see app/server/jobs/settings.py)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.server.gateway.cache import ResponseCache
 from app.server.gateway.keys import ApiKey, KeyRing, Reservation
@@ -19,6 +19,9 @@ from models.registry import Registry
 from routers.router import RouterRunnable
 from store.request_log import CallRecord, RequestLog
 from store.responses_db import ResponsesDB
+
+if TYPE_CHECKING:  # the jobs post to the app through the HTTP layer, which reads this module
+    from app.server.jobs.runner import JobRunner
 
 __all__ = ["Gateway", "gateway"]
 
@@ -45,6 +48,8 @@ class Gateway:
     """Stored ``/v1/responses`` answers, per API key (``previous_response_id``, ``GET``, ``DELETE``)."""
     services: ServiceCatalog
     """Published prompt services, their versions and subscriptions (``/api/services``)."""
+    jobs: JobRunner
+    """Background work (the Batch API's lines): its queue, its store and, where jobs run here, the runner."""
 
     def open_call(
         self, endpoint: str, model: str, key: ApiKey | None, cache: str = "", started: float | None = None

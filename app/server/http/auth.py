@@ -29,8 +29,11 @@ from app.server.http.errors import ApiError
 from store.request_log import CallRecord
 
 __all__ = [
+    "ACTING_KEY_SCOPE",
     "ConsumerKey",
+    "KnownKey",
     "admitted_key",
+    "authenticated_key",
     "refusal",
     "bearer",
     "check_model_allowed",
@@ -39,11 +42,17 @@ __all__ = [
     "require_admin",
     "require_chain_key",
     "require_key",
+    "require_known_key",
     "require_ops_key",
     "usage_scope",
 ]
 
 _REFUSAL_STATUS = {"rate_limit_exceeded": 429, "budget_exceeded": 402}
+
+ACTING_KEY_SCOPE = "modelyard.acting_key"
+"""ASGI scope entry naming the key (by id; ``""`` = the master key) a request from this process acts
+for — the batch jobs (``app/server/jobs/acting.py``). Only in-process callers can set the scope; the
+key is then checked like a presented one (revoked 401, subscription scope 403, limits 429 / 402)."""
 
 
 def bearer(request: Request) -> str | None:
@@ -85,19 +94,45 @@ async def admitted_key(request: Request, service: str | None = None) -> ApiKey |
     """The request's consumer key, admitted against its limits (``None`` for the master key or an open
     server). A subscription key (``key.service``) is accepted only where ``service`` is its service:
     403 elsewhere. 401 without a valid key, 429 over a limit, 402 over budget."""
+    key = authenticated_key(request, service)
+    if key is None:
+        return None
+    gw = gateway(request)
+    denial = await gw.keys.aadmit(key)
+    if denial is not None:
+        error = refusal(denial)
+        _account_refusal(gw, request, key.id, error)
+        raise error
+    return key
+
+
+def authenticated_key(request: Request, service: str | None = None) -> ApiKey | None:
+    """The request's consumer key, *not* counted against its limits: what :func:`admitted_key` checks
+    before admission (401, the subscription scope's 403). For calls that cost no model time — the
+    Batch API's files and batch objects — so polling a batch neither spends the key's requests per
+    minute nor stops working once its budget is spent."""
     gw = gateway(request)
     if not gw.settings.master_key and not gw.keys.configured:
         return None
-    token = presented_key(request)
-    if token is None:
-        raise _unauthorized(
-            "no API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' (keys are issued with POST /api/keys)"
-        )
-    key = gw.keys.authenticate(token)
-    if key is None:
-        if _is_master(gw, token):
+    acting = request.scope.get(ACTING_KEY_SCOPE)
+    if acting is not None:
+        if not acting:
             return None
-        raise _unauthorized("invalid API key: it is unknown or has been revoked")
+        key = gw.keys.get(acting)
+        if key is None or not key.stored.active:
+            raise _unauthorized(f"the key {acting} that owns this work has been revoked")
+    else:
+        token = presented_key(request)
+        if token is None:
+            raise _unauthorized(
+                "no API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' (keys are issued with "
+                "POST /api/keys)"
+            )
+        key = gw.keys.authenticate(token)
+        if key is None:
+            if _is_master(gw, token):
+                return None
+            raise _unauthorized("invalid API key: it is unknown or has been revoked")
     if key.service is not None and key.service != service:
         raise ApiError(
             403,
@@ -105,12 +140,12 @@ async def admitted_key(request: Request, service: str | None = None) -> ApiKey |
             f"POST /api/services/{key.service}",
             code="subscription_key_scope",
         )
-    denial = await gw.keys.aadmit(key)
-    if denial is not None:
-        error = refusal(denial)
-        _account_refusal(gw, request, key.id, error)
-        raise error
     return key
+
+
+async def require_known_key(request: Request) -> ApiKey | None:
+    """FastAPI dependency of the Batch API's management routes: :func:`authenticated_key` (no limits)."""
+    return authenticated_key(request)
 
 
 def _account_refusal(gw: Gateway, request: Request, key_id: str, error: ApiError) -> None:
@@ -232,3 +267,6 @@ async def usage_scope(request: Request) -> str | None:
 
 ConsumerKey = Annotated[ApiKey | None, Depends(require_key)]
 """A handler parameter for the request's consumer key (``None`` for the master key or an open server)."""
+
+KnownKey = Annotated[ApiKey | None, Depends(require_known_key)]
+""":data:`ConsumerKey` without admission: the key is checked, its limits are not spent."""

@@ -42,23 +42,32 @@ class BodySizeLimit:
         app: the wrapped ASGI application.
         max_bytes: the largest body accepted.
         shapes: path → the error body of the API served there (OpenAI's for any other path).
+        larger: path → its own limit, for the few routes that take files (``/v1/files``).
 
     Example:
         >>> from app.server.dialects.anthropic import error_body as anthropic_error
         >>> limited = BodySizeLimit(app, 1_000_000, shapes={"/v1/messages": anthropic_error})  # doctest: +SKIP
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, shapes: Mapping[str, ErrorBody] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        shapes: Mapping[str, ErrorBody] | None = None,
+        larger: Mapping[str, int] | None = None,
+    ):
         self.app, self.max_bytes, self.shapes = app, max_bytes, dict(shapes or {})
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
-            if length.isdigit() and int(length) > self.max_bytes:
-                await self._refuse(scope["path"], send)
+            if length.isdigit() and int(length) > limit:
+                await self._refuse(scope["path"], limit, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -69,16 +78,14 @@ class BodySizeLimit:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await self._refuse(scope["path"], send)
+            if len(body) > limit:
+                await self._refuse(scope["path"], limit, send)
                 return
         await self.app(scope, replay_body(bytes(body), receive), send)
 
-    async def _refuse(self, path: str, send: Send) -> None:
-        message = (
-            f"the request body is larger than {self.max_bytes} bytes; send less (the limit is "
-            "GatewaySettings.max_body_bytes)"
-        )
+    async def _refuse(self, path: str, limit: int, send: Send) -> None:
+        setting = "GatewaySettings.max_body_bytes" if path not in self.larger else "this route's own limit"
+        message = f"the request body is larger than {limit} bytes; send less (the limit is {setting})"
         shape = self.shapes.get(path)
         body = shape(413, message) if shape is not None else error_body(413, message, code="body_too_large")
         payload = json.dumps(body).encode()

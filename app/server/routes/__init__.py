@@ -4,6 +4,8 @@
 """
 
 from app.server.routes import (
+    batches,
+    files,
     images,
     keys,
     messages,
@@ -16,6 +18,19 @@ from app.server.routes import (
     services,
 )
 
-MODULES = (openai_compat, responses, messages, images, prompts, services, registry, operategpt, ops, keys)
+MODULES = (
+    openai_compat,
+    responses,
+    messages,
+    images,
+    files,
+    batches,
+    prompts,
+    services,
+    registry,
+    operategpt,
+    ops,
+    keys,
+)
 
 __all__ = ["MODULES"]
