@@ -14,6 +14,7 @@ chooses an HTTP status.
     ├── KnowledgeError        a knowledge-base operation failed (bad name, missing collection,
     │                         unreadable document)
     ├── SharedStateUnavailable  the server replicas share state on (Redis) cannot be reached
+    ├── StoreError            a store's database cannot be opened or migrated (URL without password)
     └── ProviderError         a model provider failed (provider, model, deployment, status)
         ├── ProviderConnectionError   could not connect
         ├── ProviderTimeout           no answer in time
@@ -45,6 +46,7 @@ __all__ = [
     "RequestError",
     "RoutingError",
     "SharedStateUnavailable",
+    "StoreError",
 ]
 
 
@@ -95,6 +97,11 @@ class ParameterError(RequestError):
 class SharedStateUnavailable(ModelyardError):
     """The server the gateway replicas share limits on (Redis, ``REDIS_URL``) cannot be reached;
     what needs it is refused rather than served unchecked (fail closed)."""
+
+
+class StoreError(ModelyardError):
+    """A store's database (a SQLite file or ``DATABASE_URL``) cannot be opened or brought to its
+    schema; the message names it without its password."""
 
 
 class KnowledgeError(ModelyardError):

@@ -1,5 +1,6 @@
 """The runtime registry: the YAML catalog plus models registered, changed or taken offline at
-run time, persisted in SQLite (``data/registry.sqlite``) so they survive a restart.
+run time, persisted (``data/registry.sqlite``, or ``DATABASE_URL``) so they survive a restart and
+every process on the same store sees them.
 
 Semantics follow OperateGPT's model manager: several deployments serve one model name;
 registering a name that exists adds (or replaces, by name) deployments and updates the spec;
@@ -26,12 +27,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.errors import CatalogError, RegistryError
-from core.settings import data_dir
 from models.availability import Availability, model_availability
 from models.catalog import load_catalog
 from models.spec import ModelSpec
+from store.database import store_location
 from store.registry_db import RegistryDB
-from store.sqlite import write_transaction
 
 __all__ = ["ModelEntry", "RegisterResult", "Registry", "spec_diff"]
 
@@ -73,19 +73,19 @@ class Registry:
     Args:
         catalog_file: YAML catalog (default ``config/models.yaml``); ``None`` entries are read
             from the default path. Pass ``catalog_specs`` to skip the file entirely.
-        db_path: SQLite file (default ``data/registry.sqlite``).
+        db_path: a SQLite file or a database URL (default: ``DATABASE_URL``, else ``data/registry.sqlite``).
     """
 
     def __init__(
         self,
         catalog_file: Path | None = None,
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         catalog_specs: list[ModelSpec] | None = None,
     ):
         self._catalog = {
             s.name: s for s in (catalog_specs if catalog_specs is not None else load_catalog(catalog_file))
         }
-        self._db = RegistryDB(db_path or data_dir() / "registry.sqlite")
+        self._db = RegistryDB(db_path or store_location("registry.sqlite"))
         self._lock = threading.Lock()
         self._cache: tuple[int, list[ModelEntry]] | None = None
         self._generation, self._checked_at, self._seen_own = -1, float("-inf"), -1
@@ -94,8 +94,9 @@ class Registry:
     def generation(self) -> int:
         """A number that changes whenever the registry does (for callers' caches).
 
-        This process's own writes show at once; other processes' writes are looked up in SQLite
-        at most every ``EXTERNAL_CHECK_SECONDS`` (it keeps a query off every routed request).
+        This process's own writes show at once; other processes' writes are looked up (the registry's
+        change counter, one primary-key read) at most every ``EXTERNAL_CHECK_SECONDS``: no query on
+        every routed request.
         """
         now = time.monotonic()
         if now - self._checked_at >= EXTERNAL_CHECK_SECONDS or self._db.own_writes != self._seen_own:
@@ -155,18 +156,17 @@ class Registry:
     def register(self, spec: ModelSpec | dict[str, Any], owner: str = "") -> RegisterResult:
         """Add a model, or merge deployments into an existing name and update its spec."""
         incoming = _validated(spec)
-        with self._lock, write_transaction(self._db.conn):
-            stored = self._db.stored_spec(incoming.name)
+        with self._lock, self._db.write() as tx:  # read, merge and save with no other writer between
+            stored = tx.stored_spec(incoming.name)
             previous = ModelSpec.model_validate(stored) if stored else self._catalog.get(incoming.name)
             merged = _merge(previous, incoming, owner)
             old_fp = previous.fingerprint() if previous else None
             new_fp = merged.fingerprint()
             diff, breaking = spec_diff(previous, merged) if previous else ([], [])
-            self._db.save_spec(merged.name, merged.model_dump(mode="json"), new_fp, merged.owner)
+            tx.save_spec(merged.name, merged.model_dump(mode="json"), new_fp, merged.owner)
             if previous and old_fp != new_fp:
-                self._db.record_change(merged.name, old_fp, new_fp, diff, breaking)
-            self._db.clear_offline(merged.name, [d.name for d in incoming.deployments])
-        self._db.note_write()
+                tx.record_change(merged.name, old_fp, new_fp, diff, breaking)
+            tx.clear_offline(merged.name, [d.name for d in incoming.deployments])
         return RegisterResult(merged.name, new_fp, old_fp, diff, breaking)
 
     def offline(self, name: str, deployment: str | None = None) -> None:
@@ -177,14 +177,12 @@ class Registry:
             raise RegistryError(f"model '{name}' has no deployment '{deployment}'; deployments: {known}")
         with self._lock:
             self._db.set_offline(name, deployment or WHOLE_MODEL)
-        self._db.note_write()
 
     def online(self, name: str) -> None:
         """Bring a model and all its deployments back online."""
         entry = self.get(name)
         with self._lock:
             self._db.clear_offline(name, [d.name for d in entry.spec.deployments])
-        self._db.note_write()
 
 
 def _validated(spec: ModelSpec | dict[str, Any]) -> ModelSpec:

@@ -3,8 +3,8 @@
 Assignment is sticky per ``user``: a SHA-256 of ``experiment:user`` picks a point in [0, 1)
 that falls in one arm's share, so the same user always lands in the same arm while the split
 over many users follows the weights. Without a user the point is random. Per-arm counts,
-latency, tokens, cost, errors and thumbs up/down are stored in SQLite
-(``data/experiments.sqlite``); an experiment can be paused or ended at run time.
+latency, tokens, cost, errors and thumbs up/down are stored (``data/experiments.sqlite``, or
+``DATABASE_URL`` for replicas that share them); an experiment can be paused or ended at run time.
 
 Outcome rows are written by one daemon thread, off the request's path: a busy SQLite file never
 stalls the gateway's event loop, and a failed write is logged, never turned into an error for an
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import RoutingError
-from core.settings import data_dir
 from routers.config import ArmConfig, ExperimentConfig
+from store.database import store_location
 from store.experiments_db import ExperimentsDB
 
 __all__ = ["Experiments", "assign_arm"]
@@ -58,7 +58,7 @@ class Experiments:
 
     Args:
         configs: the experiments of ``config/routing.yaml``.
-        db_path: the SQLite file (default ``data/experiments.sqlite``).
+        db_path: a SQLite file or a database URL (default: ``DATABASE_URL``, else ``data/experiments.sqlite``).
         retention_days: outcomes older than this are deleted; ``None`` keeps everything.
         prune_every_seconds: how often the retention is applied.
 
@@ -71,12 +71,12 @@ class Experiments:
     def __init__(
         self,
         configs: list[ExperimentConfig],
-        db_path: Path | None = None,
+        db_path: Path | str | None = None,
         retention_days: float | None = 90.0,
         prune_every_seconds: float = 3600.0,
     ):
         self.configs = {e.name: e for e in configs}
-        self.db = ExperimentsDB(db_path or data_dir() / "experiments.sqlite")
+        self.db = ExperimentsDB(db_path or store_location("experiments.sqlite"))
         self.retention_days, self.prune_every_seconds = retention_days, prune_every_seconds
         self.pruned = 0
         """Outcome rows deleted by the retention so far."""

@@ -1,33 +1,46 @@
-"""SQL of the consumer API keys (``data/keys.sqlite``): one row per key, the secret only as a hash.
+"""SQL of the consumer API keys (``data/keys.sqlite``, or ``DATABASE_URL``): one row per key, the
+secret only as a hash.
 
 A key's secret is shown once, when it is created; the table keeps its SHA-256 and its first
 characters (``prefix``, to tell keys apart in a listing). Spend is added as increments, so two
-writers never lose each other's updates.
+writers never lose each other's updates. Every write bumps the store's change counter
+(:mod:`store.versions`), which the gateway's key ring polls to see keys another replica changed.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from store.sqlite import connect, write_transaction
+from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, func, inspect, select, text, update
 
-__all__ = ["ApiKeysDB", "StoredKey", "count_active_keys"]
+from store.database import REAL_NUMBER, open_engine
+from store.store_engine import StoreEngine
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_sha256 TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,
-    allowed_models TEXT NOT NULL DEFAULT '[]', rpm INTEGER, tpm INTEGER, budget_usd REAL,
-    spent_usd REAL NOT NULL DEFAULT 0, created REAL NOT NULL, revoked_at REAL, service TEXT);
-"""
+__all__ = ["ApiKeysDB", "StoredKey", "api_keys", "count_active_keys"]
 
-_ADDED_COLUMNS = {"service": "TEXT"}
-"""Columns added after the first release: a key file written by an older version gets them on open."""
+api_keys = Table(
+    "api_keys",
+    MetaData(),
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_sha256", Text, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),
+    Column("allowed_models", Text, nullable=False, server_default="[]"),
+    Column("rpm", Integer),
+    Column("tpm", Integer),
+    Column("budget_usd", REAL_NUMBER),
+    Column("spent_usd", REAL_NUMBER, nullable=False, server_default=text("0")),
+    Column("created", REAL_NUMBER, nullable=False),
+    Column("revoked_at", REAL_NUMBER),
+    Column("service", Text),
+)
+"""One row per key (schema: ``store/migrations/versions/api_keys_*``)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class StoredKey:
         return self.revoked_at is None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> StoredKey:
+    def from_row(cls, row: Mapping[Any, Any]) -> StoredKey:
         values = dict(row)
         values["allowed_models"] = tuple(json.loads(values["allowed_models"]))
         return cls(**values)
@@ -72,7 +85,7 @@ class ApiKeysDB:
     """Reads and writes the ``api_keys`` table.
 
     Args:
-        path: the SQLite file (created with its table if missing).
+        target: a SQLite file path or a SQLAlchemy URL (created and migrated if needed).
 
     Example:
         >>> db = ApiKeysDB(tmp_path / "keys.sqlite")
@@ -82,79 +95,57 @@ class ApiKeysDB:
         >>> db.close()
     """
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(path)
-        self.conn.executescript(_SCHEMA)
-        present = {row["name"] for row in self.conn.execute("PRAGMA table_info(api_keys)")}
-        for column, kind in _ADDED_COLUMNS.items():
-            if column not in present:
-                self.conn.execute(f"ALTER TABLE api_keys ADD COLUMN {column} {kind}")
-        self._lock = threading.RLock()
-        """One connection, several threads (requests, the spend writer): one statement or transaction at a time."""
+    def __init__(self, target: Path | str):
+        self.tables = StoreEngine(target, "api_keys")
 
     def insert(self, key: StoredKey) -> None:
-        """Add a new key (its id and hash must be new)."""
-        with self._lock:
-            self.conn.execute(
-                """INSERT INTO api_keys (id, name, secret_sha256, prefix, allowed_models, rpm, tpm, budget_usd,
-                                         spent_usd, created, revoked_at, service)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    key.id,
-                    key.name,
-                    key.secret_sha256,
-                    key.prefix,
-                    json.dumps(list(key.allowed_models)),
-                    key.rpm,
-                    key.tpm,
-                    key.budget_usd,
-                    key.spent_usd,
-                    key.created,
-                    key.revoked_at,
-                    key.service,
-                ),
-            )
+        """Add a new key (its id and hash must be new: ``sqlalchemy.exc.IntegrityError`` otherwise)."""
+        row = {**asdict(key), "allowed_models": json.dumps(list(key.allowed_models))}
+        with self.tables.write() as conn:
+            conn.execute(api_keys.insert().values(row))
 
     def all(self) -> list[StoredKey]:
         """Every key, revoked ones included, oldest first."""
-        with self._lock:
-            return [StoredKey.from_row(row) for row in self.conn.execute("SELECT * FROM api_keys ORDER BY created")]
+        with self.tables.read() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created, api_keys.c.id))
+            return [StoredKey.from_row(row._mapping) for row in rows]
 
     def revoke(self, key_id: str, at: float | None = None) -> float | None:
         """Mark ``key_id`` revoked; the revocation time (the first one if already revoked), ``None`` if unknown."""
-        with self._lock:
-            with write_transaction(self.conn):
-                self.conn.execute(
-                    "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                    (time.time() if at is None else at, key_id),
-                )
-                row = self.conn.execute("SELECT revoked_at FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-            return None if row is None else row["revoked_at"]
+        when = time.time() if at is None else at
+        with self.tables.write() as conn:
+            active = (api_keys.c.id == key_id) & api_keys.c.revoked_at.is_(None)
+            conn.execute(update(api_keys).where(active).values(revoked_at=when))
+            revoked: float | None = conn.execute(select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).scalar()
+        return revoked
 
     def add_spend(self, spend: Mapping[str, float]) -> None:
-        """Add each key's USD increment to its ``spent_usd``, in one transaction."""
-        with self._lock:
-            if not spend:
-                return
-            with write_transaction(self.conn):
-                self.conn.executemany(
-                    "UPDATE api_keys SET spent_usd = spent_usd + ? WHERE id = ?",
-                    [(usd, key_id) for key_id, usd in spend.items()],
-                )
+        """Add each key's USD increment to its ``spent_usd``, in one transaction (an increment in SQL, so
+        writers in other processes lose nothing)."""
+        if not spend:
+            return
+        statement = (
+            update(api_keys)
+            .where(api_keys.c.id == bindparam("key"))
+            .values(spent_usd=api_keys.c.spent_usd + bindparam("usd"))
+        )
+        with self.tables.write() as conn:
+            conn.execute(statement, [{"key": key_id, "usd": usd} for key_id, usd in spend.items()])
 
     def data_version(self) -> int:
-        """SQLite's ``data_version``: it changes when *another* connection (process) commits."""
-        with self._lock:
-            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        """Changes whenever a write to the keys commits, from this process or any other (:mod:`store.versions`)."""
+        return self.tables.version()
 
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.tables.close()
 
 
-def count_active_keys(path: Path) -> int:
-    """How many unrevoked keys the file at ``path`` holds (0 when it does not exist; never creates it)."""
+def count_active_keys(target: Path | str) -> int:
+    """How many unrevoked keys ``target`` holds: a SQLite file (0 when it does not exist; never created)
+    or a database URL (0 when it has no keys table yet; never migrated)."""
+    if isinstance(target, str):
+        return _count_in_database(target)
+    path = target
     if not path.exists():
         return 0
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -164,3 +155,15 @@ def count_active_keys(path: Path) -> int:
         return 0
     finally:
         conn.close()
+
+
+def _count_in_database(url: str) -> int:
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("api_keys"):
+                return 0
+            active = select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
+            return int(conn.execute(active).scalar_one())
+    finally:
+        engine.dispose()

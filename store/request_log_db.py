@@ -2,8 +2,8 @@
 
 SQLite (``data/requests.sqlite``) by default; any SQLAlchemy URL (``DATABASE_URL``, e.g.
 ``postgresql+psycopg://…``) for a server database shared by several gateway processes.
-Queries are SQLAlchemy Core, so the same code runs on both; the engine comes from
-:func:`store.database.open_engine` (``database_url`` is re-exported here for older callers).
+Queries are SQLAlchemy Core, so the same code runs on both; the schema is the ``requests`` branch of
+:mod:`store.migrations` (``database_url`` is re-exported here for older callers).
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    inspect,
     select,
-    text,
 )
 from sqlalchemy.engine import Engine
 
-from store.database import database_url, open_engine
+from store.database import database_url
+from store.store_engine import StoreEngine
 
 __all__ = ["COLUMNS", "RequestLogDB", "database_url"]
 
@@ -74,15 +73,12 @@ requests = Table(
     Index("requests_ts", "ts"),
 )
 
-_ADDED_COLUMNS = {"key_id": "TEXT", "cache": "TEXT"}
-"""Columns added after the first release: a log written by an older version gets them on open."""
-
 
 class RequestLogDB:
     """Writes batches of rows, summarises them per key and model, prunes old ones.
 
     Args:
-        target: a SQLite file path or a SQLAlchemy database URL (created with its table if missing).
+        target: a SQLite file path or a SQLAlchemy database URL (created and migrated if needed).
 
     Example:
         >>> db = RequestLogDB(tmp_path / "requests.sqlite")
@@ -94,13 +90,8 @@ class RequestLogDB:
 
     def __init__(self, target: Path | str):
         self.url = database_url(target)
-        self.engine: Engine = open_engine(target)
-        _metadata.create_all(self.engine)
-        present = {column["name"] for column in inspect(self.engine).get_columns("requests")}
-        with self.engine.begin() as conn:
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in present:
-                    conn.execute(text(f"ALTER TABLE requests ADD COLUMN {column} {kind}"))
+        self.tables = StoreEngine(target, "requests")  # a log from before migrations is adopted
+        self.engine: Engine = self.tables.engine
 
     def insert(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert rows (tuples in :data:`COLUMNS` order) in one transaction."""

@@ -1,4 +1,5 @@
-"""SQL of stored Responses-API answers (``data/responses.sqlite``): one row per response, per API key.
+"""SQL of stored Responses-API answers (``data/responses.sqlite``, or ``DATABASE_URL``): one row per
+response, per API key.
 
 ``/v1/responses`` keeps each answer (unless the request says ``store: false``) so a later request can
 continue it with ``previous_response_id``. A row holds the Response object as answered and the
@@ -14,24 +15,30 @@ pruning stays off the gateway's event loop, as the request log's does in its own
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store.sqlite import connect
+from sqlalchemy import Column, Index, MetaData, Table, Text, delete, select
 
-__all__ = ["ResponsesDB", "StoredResponse"]
+from store.database import REAL_NUMBER
+from store.store_engine import StoreEngine
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    id TEXT PRIMARY KEY, owner TEXT NOT NULL, response TEXT NOT NULL, history TEXT NOT NULL, created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS responses_owner ON responses (owner, id);
-CREATE INDEX IF NOT EXISTS responses_created ON responses (created);
-"""
+__all__ = ["ResponsesDB", "StoredResponse", "responses"]
+
+responses = Table(
+    "responses",
+    MetaData(),
+    Column("id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("history", Text, nullable=False),
+    Column("created", REAL_NUMBER, nullable=False),
+    Index("responses_owner", "owner", "id"),
+    Index("responses_created", "created"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class ResponsesDB:
     """Reads and writes the ``responses`` table.
 
     Args:
-        path: the SQLite file (created with its table if missing).
+        target: a SQLite file path or a SQLAlchemy URL (created and migrated if needed).
         retention_days: responses older than this are deleted; ``None`` keeps everything.
         prune_every_seconds: how often a write deletes the old rows.
         clock: epoch seconds now (``time.time``).
@@ -76,45 +83,46 @@ class ResponsesDB:
 
     def __init__(
         self,
-        path: Path,
+        target: Path | str,
         retention_days: float | None = None,
         prune_every_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = connect(path)
-        self.conn.executescript(_SCHEMA)
+        self.tables = StoreEngine(target, "responses")
         self.retention_days, self.prune_every_seconds, self.clock = retention_days, prune_every_seconds, clock
         self.pruned = 0
         """Rows deleted by the retention so far."""
         self._next_prune = 0.0
-        self._lock = threading.Lock()
-        """One connection shared by request threads: one statement at a time."""
 
     def put(self, owner: str, response: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Store ``response`` (its ``id`` must be new) for ``owner``, with the ``history`` that led to it;
         deletes the rows past the retention when that is due."""
         now = self.clock()
-        row = (response["id"], owner, json.dumps(response), json.dumps(history), now)
-        with self._lock:
-            self.conn.execute(
-                "INSERT INTO responses (id, owner, response, history, created) VALUES (?, ?, ?, ?, ?)", row
-            )
+        row = {
+            "id": response["id"],
+            "owner": owner,
+            "response": json.dumps(response),
+            "history": json.dumps(history),
+            "created": now,
+        }
+        with self.tables.write() as conn:
+            conn.execute(responses.insert().values(row))
             if self.retention_days is not None and now >= self._next_prune:
                 self._next_prune = now + self.prune_every_seconds
-                deleted = self.conn.execute("DELETE FROM responses WHERE created < ?", (self._cutoff(now),))
+                deleted = conn.execute(delete(responses).where(responses.c.created < self._cutoff(now)))
                 self.pruned += deleted.rowcount or 0
 
     def get(self, owner: str, response_id: str) -> StoredResponse | None:
         """``owner``'s response ``response_id``, or ``None`` (unknown, another owner's, or past the retention)."""
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT response, history FROM responses WHERE id = ? AND owner = ? AND created >= ?",
-                (response_id, owner, self._cutoff(self.clock())),
-            ).fetchone()
+        r = responses.c
+        query = select(r.response, r.history).where(
+            (r.id == response_id) & (r.owner == owner) & (r.created >= self._cutoff(self.clock()))
+        )
+        with self.tables.read() as conn:
+            row = conn.execute(query).first()
         if row is None:
             return None
-        return StoredResponse(response_id, json.loads(row["response"]), json.loads(row["history"]))
+        return StoredResponse(response_id, json.loads(row.response), json.loads(row.history))
 
     def _cutoff(self, now: float) -> float:
         """Rows created before this (epoch seconds) are past the retention."""
@@ -122,10 +130,11 @@ class ResponsesDB:
 
     def delete(self, owner: str, response_id: str) -> bool:
         """Remove ``owner``'s response ``response_id``; whether there was one."""
-        with self._lock:
-            cursor = self.conn.execute("DELETE FROM responses WHERE id = ? AND owner = ?", (response_id, owner))
-        return cursor.rowcount > 0
+        with self.tables.write() as conn:
+            cursor = conn.execute(
+                delete(responses).where((responses.c.id == response_id) & (responses.c.owner == owner))
+            )
+        return bool(cursor.rowcount)
 
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.tables.close()

@@ -1,10 +1,11 @@
-"""The runtime registry: OperateGPT semantics, persistence, concurrency, fingerprints and diffs."""
+"""The runtime registry: OperateGPT semantics, persistence, concurrency, fingerprints and diffs — on a\nSQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,8 +33,8 @@ def hosted(name: str = "svc", deployment: str = "a", **extra) -> dict:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return Registry(db_path=tmp_path / "registry.sqlite", catalog_specs=[LOCAL])
+def registry(store_target: Path | str) -> Registry:
+    return Registry(db_path=store_target, catalog_specs=[LOCAL])
 
 
 def test_register_adds_deployments_under_one_name_and_offline_removes_them(registry):
@@ -79,8 +80,8 @@ def test_fingerprint_diff_and_breaking_changes_are_recorded(registry):
     assert [c["breaking"] for c in registry.changes("svc")] == [result.breaking, removed.breaking]
 
 
-def test_registry_survives_a_process_restart(tmp_path):
-    db = tmp_path / "registry.sqlite"
+def test_registry_survives_a_process_restart(store_target):
+    db = store_target
     script = (
         "import json, sys; from models.registry import Registry; from models.spec import ModelSpec\n"
         f"r = Registry(db_path={str(db)!r}, catalog_specs=[])\n"
@@ -100,8 +101,8 @@ def test_registry_survives_a_process_restart(tmp_path):
     assert json.loads(run("read").stdout) == ["ops", ["a"]]
 
 
-def test_concurrent_registrations_from_threads_and_processes_lose_nothing(tmp_path):
-    db = tmp_path / "registry.sqlite"
+def test_concurrent_registrations_from_threads_and_processes_lose_nothing(store_target):
+    db = store_target
     script = (
         "import sys; from models.registry import Registry\n"
         f"r = Registry(db_path={str(db)!r}, catalog_specs=[])\n"
@@ -116,3 +117,18 @@ def test_concurrent_registrations_from_threads_and_processes_lose_nothing(tmp_pa
     assert all(p.wait(timeout=60) == 0 for p in procs)
     names = {d.name for d in Registry(db_path=db, catalog_specs=[]).get("shared").spec.deployments}
     assert len(names) == 3 * 10 + 20
+
+
+def test_another_processs_registration_is_seen_within_the_check_interval(store_target):
+    mine, theirs = (Registry(db_path=store_target, catalog_specs=[LOCAL]) for _ in range(2))  # two engines
+    assert mine.names() == ["tiny"]
+    generation = mine.generation()
+    theirs.register(hosted(name="fresh"))
+    deadline = time.monotonic() + 5  # a bound, not a threshold: the check interval is 0.5 s
+    while "fresh" not in mine.names() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "fresh" in mine.names() and mine.generation() != generation
+    theirs.offline("fresh")
+    while mine.get("fresh").availability.available and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    assert mine.get("fresh").availability.reason == "taken offline"

@@ -1,4 +1,4 @@
-"""The A/B store's one connection, shared by the writer thread and request threads."""
+"""The A/B store shared by the writer thread and request threads, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import threading
 from store.experiments_db import ExperimentsDB
 
 
-def test_threads_sharing_the_connection_do_not_break_each_others_transactions(tmp_path):
+def test_threads_sharing_the_store_do_not_break_each_others_transactions(store_target):
     # the writer thread prunes inside BEGIN IMMEDIATE; a request thread's prune (or a statement that
     # slipped into that transaction) failed with "cannot start a transaction within a transaction"
-    db = ExperimentsDB(tmp_path / "ab.sqlite")
+    db = ExperimentsDB(store_target)
     errors: list[BaseException] = []
 
     def work(worker: int) -> None:

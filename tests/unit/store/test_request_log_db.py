@@ -43,8 +43,8 @@ def test_a_log_from_the_first_release_gains_the_new_columns_and_keeps_its_rows(t
     assert [(r["id"], r["key_id"]) for r in rows] == [("old", None), ("new", "key_a")]
 
 
-def test_usage_groups_by_key_and_model_and_one_key_sees_only_its_rows(tmp_path):
-    db = RequestLogDB(tmp_path / "requests.sqlite")
+def test_usage_groups_by_key_and_model_and_one_key_sees_only_its_rows(store_target):
+    db = RequestLogDB(store_target)
     db.insert([_row("1", 1, "key_a"), _row("2", 2, "key_a", status=502), _row("3", 3, "key_b", model="n")])
     everyone = {(u["key_id"], u["model"]): u for u in db.usage(0, 10)}
     assert set(everyone) == {("key_a", "m"), ("key_b", "n")}
@@ -54,8 +54,8 @@ def test_usage_groups_by_key_and_model_and_one_key_sees_only_its_rows(tmp_path):
     assert [u["key_id"] for u in only_a] == ["key_a"]
 
 
-def test_prune_deletes_only_rows_older_than_the_cutoff(tmp_path):
-    db = RequestLogDB(tmp_path / "requests.sqlite")
+def test_prune_deletes_only_rows_older_than_the_cutoff(store_target):
+    db = RequestLogDB(store_target)
     db.insert([_row("old", 100.0), _row("edge", 200.0), _row("new", 300.0)])
     assert db.prune(before=200.0) == 1
     assert [r["id"] for r in db.rows(0, 1000)] == ["edge", "new"]

@@ -1,14 +1,16 @@
 """Retention of the A/B outcomes and the stored Responses-API answers (issue 13, finding 13): rows older
-than the retention go, newer ones stay, as the request log does it."""
+than the retention go, newer ones stay, as the request log does it — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import time
 
+from sqlalchemy import select
+
 from routers.config import ExperimentConfig
 from routers.experiments import Experiments
 from store.experiments_db import ExperimentsDB
-from store.responses_db import ResponsesDB
+from store.responses_db import ResponsesDB, responses
 
 DAY = 86_400.0
 EXPERIMENT = ExperimentConfig.model_validate(
@@ -25,8 +27,8 @@ class Clock:
 
 
 # ---- A/B outcomes ---------------------------------------------------------------------------------
-def test_old_ab_outcomes_and_their_feedback_go_new_ones_stay(tmp_path):
-    path = tmp_path / "ab.sqlite"
+def test_old_ab_outcomes_and_their_feedback_go_new_ones_stay(store_target):
+    path = store_target
     old = ExperimentsDB(path)
     old.add_event("req-old", "exp", "a", 0.3, 1, 1, 0.0, "", at=time.time() - 40 * DAY)
     old.add_event("req-recent", "exp", "b", 0.3, 1, 1, 0.0, "", at=time.time() - 10 * DAY)
@@ -44,8 +46,8 @@ def test_old_ab_outcomes_and_their_feedback_go_new_ones_stay(tmp_path):
     assert experiments.feedback("req-recent", thumbs_up=True)
 
 
-def test_ab_outcomes_are_kept_without_a_retention(tmp_path):
-    path = tmp_path / "ab.sqlite"
+def test_ab_outcomes_are_kept_without_a_retention(store_target):
+    path = store_target
     ExperimentsDB(path).add_event("req-old", "exp", "a", 0.3, 1, 1, 0.0, "", at=time.time() - 400 * DAY)
     experiments = Experiments([EXPERIMENT], path, retention_days=None)
     experiments.record("req-new", "exp", "a", 0.2)
@@ -54,13 +56,19 @@ def test_ab_outcomes_are_kept_without_a_retention(tmp_path):
 
 
 # ---- stored responses -----------------------------------------------------------------------------
+def _stored_ids(db: ResponsesDB) -> list[str]:
+    """Every row still in the table, past the retention or not (``get`` hides the old ones)."""
+    with db.tables.read() as conn:
+        return list(conn.execute(select(responses.c.id).order_by(responses.c.created)).scalars())
+
+
 def _response(response_id: str) -> dict:
     return {"id": response_id, "object": "response", "output": []}
 
 
-def test_stored_responses_past_the_retention_are_gone(tmp_path):
+def test_stored_responses_past_the_retention_are_gone(store_target):
     clock = Clock()
-    db = ResponsesDB(tmp_path / "responses.sqlite", retention_days=30, prune_every_seconds=3600, clock=clock)
+    db = ResponsesDB(store_target, retention_days=30, prune_every_seconds=3600, clock=clock)
     db.put("key_a", _response("resp_old"), [])
     clock.now += 20 * DAY
     db.put("key_a", _response("resp_recent"), [])
@@ -69,31 +77,27 @@ def test_stored_responses_past_the_retention_are_gone(tmp_path):
     assert db.get("key_a", "resp_recent") is not None
     db.put("key_b", _response("resp_new"), [])  # a write deletes what is past the retention
     assert db.pruned == 1
-    stored = [row["id"] for row in db.conn.execute("SELECT id FROM responses ORDER BY created")]
-    assert stored == ["resp_recent", "resp_new"]
+    assert _stored_ids(db) == ["resp_recent", "resp_new"]
     db.close()
 
 
-def test_pruning_runs_at_most_every_prune_interval(tmp_path):
+def test_pruning_runs_at_most_every_prune_interval(store_target):
     clock = Clock()
-    db = ResponsesDB(tmp_path / "responses.sqlite", retention_days=1, prune_every_seconds=2 * DAY, clock=clock)
-
-    def ids() -> list[str]:
-        return [row["id"] for row in db.conn.execute("SELECT id FROM responses ORDER BY created")]
+    db = ResponsesDB(store_target, retention_days=1, prune_every_seconds=2 * DAY, clock=clock)
 
     db.put("k", _response("resp_1"), [])  # the first write prunes (nothing to delete yet)
     clock.now += 1.5 * DAY
     db.put("k", _response("resp_2"), [])  # not due: resp_1 is past the retention but still in the file
-    assert ids() == ["resp_1", "resp_2"] and db.get("k", "resp_1") is None
+    assert _stored_ids(db) == ["resp_1", "resp_2"] and db.get("k", "resp_1") is None
     clock.now += 0.9 * DAY
     db.put("k", _response("resp_3"), [])  # due: resp_1 goes, resp_2 (0.9 days old) stays
-    assert ids() == ["resp_2", "resp_3"] and db.pruned == 1
+    assert _stored_ids(db) == ["resp_2", "resp_3"] and db.pruned == 1
     db.close()
 
 
-def test_stored_responses_are_kept_without_a_retention(tmp_path):
+def test_stored_responses_are_kept_without_a_retention(store_target):
     clock = Clock()
-    db = ResponsesDB(tmp_path / "responses.sqlite", retention_days=None, clock=clock)
+    db = ResponsesDB(store_target, retention_days=None, clock=clock)
     db.put("k", _response("resp_old"), [])
     clock.now += 1000 * DAY
     db.put("k", _response("resp_new"), [])

@@ -1,0 +1,1 @@
+"""The revisions of every store's branch (``<store>_000N``); Alembic loads them by path."""
