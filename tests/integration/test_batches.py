@@ -21,6 +21,7 @@ import pytest
 
 from app.server.jobs.settings import JobSettings
 from models.spec import ModelSpec
+from store.batches_db import BatchesDB
 from tests.support.gateways import gateway_app
 from tests.support.serving import serving
 from tests.support.upstream import FakeUpstream
@@ -245,3 +246,50 @@ def test_a_key_that_runs_out_of_budget_gets_402_lines_in_the_error_file(served):
         assert line["error"]["code"] == "budget_exceeded"
         assert line["response"]["body"]["error"]["code"] == "budget_exceeded"
     assert sorted(line["custom_id"] for line in answered + refused) == sorted(f"b{i}" for i in range(12))
+
+
+def test_the_internal_acting_header_means_nothing_from_outside(served):
+    created = httpx.post(f"{served.url}/api/keys", headers=ADMIN, json={"name": "victim"}).json()
+    body = {"model": "hosted", "messages": [{"role": "user", "content": "who am I"}]}
+    for path in (CHAT, "/v1/batches"):
+        answer = httpx.post(
+            f"{served.url}{path}", json=body, headers={"x-modelyard-internal-acting-key": created["id"]}
+        )
+        assert answer.status_code == 401, answer.text
+
+
+def test_a_gateway_restarted_mid_batch_finishes_it_from_the_database(tmp_path):
+    with FakeUpstream() as upstream:
+        spec = ModelSpec(
+            name="hosted",
+            provider="openai",
+            tasks=["chit_chat"],
+            deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt", "timeout": 10}],
+        )
+        jobs = JobSettings(batches_path=tmp_path / "batches.sqlite", local_concurrency=1)
+        upstream.set_latency(0.3)
+        with serving(gateway_app(tmp_path, [spec], master_key=ADMIN_KEY, jobs=jobs)) as url:
+            served = Served(url, upstream)
+            secret = served.key()
+            client = served.client(secret)
+            file_id = _upload(client, _jsonl([_line(f"r{i}", f"restart {i}") for i in range(8)]))
+            batch_id = client.batches.create(input_file_id=file_id, endpoint=CHAT, completion_window="24h").id
+            deadline = time.monotonic() + 30
+            while client.batches.retrieve(batch_id).request_counts.completed < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        stopped = BatchesDB(tmp_path / "batches.sqlite")
+        left = stopped.counts(batch_id).pending
+        stopped.close()
+        assert left > 0  # the first gateway stopped with lines still to run
+        upstream.set_latency(0.0)
+        with serving(gateway_app(tmp_path, [spec], master_key=ADMIN_KEY, jobs=jobs)) as url:
+            client = Served(url, upstream).client(secret)
+            batch = _finished(client, batch_id)
+            output = _lines(client, batch.output_file_id)
+    assert batch.status == "completed" and batch.request_counts.completed == 8
+    assert sorted(line["custom_id"] for line in output) == sorted(f"r{i}" for i in range(8))
+    assert all(
+        line["response"]["body"]["choices"][0]["message"]["content"] == f"echo: restart {line['custom_id'][1:]}"
+        for line in output
+    )
