@@ -63,6 +63,11 @@ def create_app(
     if router is None:
         router = RouterRunnable.from_config(registry)
     registry = registry or router.registry
+    shares_health = bool(settings.redis_url) and router.health.board is None
+    if shares_health:  # failures, cooldowns and the half-open probe, with every replica on this Redis
+        from routers.health_redis import RedisHealthBoard
+
+        router.health.share(RedisHealthBoard(settings.redis_url or "", prefix=settings.redis_prefix))
     request_log = RequestLog(
         settings.database_url or settings.request_log_path or data_dir() / "requests.sqlite",
         batch_size=settings.log_batch_size,
@@ -89,6 +94,8 @@ def create_app(
             keys.close()
             responses.close()
             services_db.close()
+            if shares_health:
+                router.health.close()
 
     app = FastAPI(
         title="Modelyard gateway",
@@ -103,6 +110,7 @@ def create_app(
     services_db = ServicesDB(settings.services_path or data_dir() / "services.sqlite")
     prompts = PromptLibrary(settings.prompts_dir)
     metrics = GatewayMetrics(known_model=_model_names(registry))
+    metrics.watch_health(router.health)
     limits = open_limit_store(settings, metrics.registry)  # in this process, or in Redis with REDIS_URL
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
     batches = BatchesDB(settings.database_url or settings.jobs.batches_path or data_dir() / "batches.sqlite")

@@ -3,7 +3,8 @@
 Three ``python -m app.server`` processes with ``REDIS_URL`` (a prefix of this run's own) and one
 data folder serve one fake upstream. The rpm limit is exact across them; 50 concurrent calls on a
 small budget overshoot it by at most one reservation; a key revoked on A is refused by B and C
-within a second; Redis round-trips per request are printed (``-s`` shows them), not asserted.
+within a second; a deployment failing through A is skipped by B and C; Redis round-trips per
+request are printed (``-s`` shows them), not asserted.
 """
 
 from __future__ import annotations
@@ -163,3 +164,39 @@ def test_redis_round_trips_per_request_are_counted(cluster):
         f"back to back, {settled / calls:.2f} with the last settlement"
     )
     assert settled >= under_load > 0
+
+
+def _metrics(url: str) -> str:
+    return httpx.get(f"{url}/metrics").text
+
+
+def test_a_deployment_failing_through_a_is_skipped_by_b_and_c(cluster):
+    healthy, (a, b, c) = cluster
+    with FakeUpstream() as broken:
+        broken.fail(status=503)
+        spec = {
+            "name": "flaky",
+            "provider": "openai",
+            "tasks": ["chit_chat"],
+            "deployments": [
+                {"name": "bad", "base_url": broken.base_url},
+                {"name": "good", "base_url": healthy.base_url},
+            ],
+        }
+        assert httpx.post(f"{a}/api/models", json=spec, headers=ADMIN).status_code == 201
+        body = {"model": "flaky", "messages": [{"role": "user", "content": "hi"}], "modelyard_cache": False}
+        post = lambda url: httpx.post(f"{url}/v1/chat/completions", json=body, headers=ADMIN, timeout=30)  # noqa: E731
+        for url in (b, c):  # the model reached every replica
+            assert _eventually(lambda url=url: post(url).status_code == 200)
+        broken.fail(status=503)
+        while 'modelyard_deployment_cooling{deployment="bad",model="flaky"} 1.0' not in _metrics(a):
+            assert post(a).status_code == 200  # the good deployment answers while the bad one fails
+            assert len(broken.requests) < 20, "A never cooled the failing deployment down"
+        failed_on_a = len(broken.requests)
+        for url in (b, c):  # they hear of it (pub/sub): their gauge says so before any call of theirs
+            assert _eventually(lambda url=url: 'cooling{deployment="bad",model="flaky"} 1.0' in _metrics(url))
+            answer = post(url)
+            assert answer.status_code == 200
+            assert "deployment bad in cooldown" in answer.json()["modelyard_route"]["reason"]
+        assert len(broken.requests) == failed_on_a  # B and C never called it themselves
+        print(f"\n{failed_on_a} failures through A cooled 'bad' down on B and C too")

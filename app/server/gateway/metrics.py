@@ -3,16 +3,21 @@
 Series: ``modelyard_requests_total`` (endpoint, model, deployment, status),
 ``modelyard_request_latency_seconds`` and ``modelyard_ttft_seconds`` histograms,
 ``modelyard_tokens_total`` (model, deployment, direction), ``modelyard_cost_usd_total``
-(model, deployment), ``modelyard_errors_total`` (error class) and
-``modelyard_cache_requests_total`` (kind, result).
+(model, deployment), ``modelyard_errors_total`` (error class),
+``modelyard_cache_requests_total`` (kind, result), and — read from the router's health at scrape
+time — ``modelyard_deployment_cooling`` (1 while a deployment is skipped: cooling down, or probed
+by another replica) and ``modelyard_deployment_in_flight`` (model, deployment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from routers.health import HealthTracker
 from store.request_log import CallRecord
 
 __all__ = ["UNKNOWN_MODEL", "GatewayMetrics"]
@@ -100,6 +105,27 @@ class GatewayMetrics:
         miss or bypass)."""
         self.cache_requests.labels(kind, result).inc()
 
+    def watch_health(self, health: HealthTracker) -> None:
+        """Expose ``health``'s deployments as gauges, read when ``/metrics`` is scraped."""
+        self.registry.register(_HealthCollector(health))
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every series."""
         return generate_latest(self.registry)
+
+
+class _HealthCollector(Collector):
+    """The deployments' cooldown and in-flight gauges, from one snapshot per scrape."""
+
+    def __init__(self, health: HealthTracker):
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["model", "deployment"]
+        cooling = GaugeMetricFamily("modelyard_deployment_cooling", "Deployment skipped now (1)", labels=labels)
+        in_flight = GaugeMetricFamily("modelyard_deployment_in_flight", "Calls under way", labels=labels)
+        for model, deployment in self.health.snapshot():
+            cooling.add_metric([model, deployment], 1.0 if self.health.cooling(model, deployment) else 0.0)
+            in_flight.add_metric([model, deployment], float(self.health.in_flight(model, deployment)))
+        yield cooling
+        yield in_flight
