@@ -1,7 +1,7 @@
 """``python -m app.server [--host H] [--port P] [--no-knowledge]``: serve the gateway with uvicorn.
 
 On an address other than loopback the server refuses to start unless ``MODELYARD_MASTER_KEY`` is
-set or the key store (``data/keys.sqlite``) holds an active consumer key: the models would
+set or the key store (``data/keys.sqlite``, or ``DATABASE_URL``) holds an active consumer key: the models would
 otherwise be open to the network. (Without a master key the admin endpoints answer only callers
 on this machine.)
 """
@@ -15,8 +15,9 @@ import os
 import uvicorn
 
 from app.server.factory import create_app
-from core.settings import data_dir
+from core.redaction import redacted
 from store.api_keys_db import count_active_keys
+from store.database import store_location
 
 __all__ = ["is_loopback", "main"]
 
@@ -55,11 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    keys_path = data_dir() / "keys.sqlite"
-    if not is_loopback(args.host) and not os.environ.get("MODELYARD_MASTER_KEY") and not count_active_keys(keys_path):
+    keys = store_location("keys.sqlite")
+    if not is_loopback(args.host) and not os.environ.get("MODELYARD_MASTER_KEY") and not count_active_keys(keys):
         parser.error(
             f"refusing to serve on {args.host} without MODELYARD_MASTER_KEY and with no active API key in "
-            f"{keys_path}: the models would be open to the network (set MODELYARD_MASTER_KEY, or serve on "
+            f"{redacted(str(keys))}: the models would be open to the network (set MODELYARD_MASTER_KEY, or serve on "
             "127.0.0.1 and create a key with POST /api/keys, or bind 127.0.0.1)"
         )
     # before torch is first imported (it loads lazily, on the first prompt that needs an embedding)

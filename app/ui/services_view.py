@@ -30,6 +30,7 @@ from app.server.gateway.services import ADMIN, Identity, ServiceCatalog, Service
 from app.ui.models_view import FieldError, errors_by_field
 from chains.prompt_library import PromptLibrary, PromptSpec, build_prompt
 from core.errors import CatalogError
+from store.database import store_location
 from store.services_db import Approval, ServicesDB
 
 __all__ = [
@@ -70,11 +71,11 @@ _RULES = {
 
 
 def open_catalog(data: Path, prompts_dir: Path | None = None) -> ServiceCatalog:
-    """The catalog over the gateway's files in ``data`` (``services.sqlite``, ``keys.sqlite``) and the
-    prompt files (default ``config/prompts``): what the page changes is what the gateway serves."""
-    return ServiceCatalog(
-        ServicesDB(data / "services.sqlite"), KeyRing(data / "keys.sqlite"), PromptLibrary(prompts_dir)
-    )
+    """The catalog over the gateway's stores — ``DATABASE_URL`` when set, else the files in ``data``
+    (``services.sqlite``, ``keys.sqlite``) — and the prompt files (default ``config/prompts``): what the
+    page changes is what the gateway serves."""
+    services, keys = store_location("services.sqlite", data), store_location("keys.sqlite", data)
+    return ServiceCatalog(ServicesDB(services), KeyRing(keys), PromptLibrary(prompts_dir))
 
 
 def identity_named(name: str) -> Identity:

@@ -23,7 +23,7 @@ KNOWN_VARIABLES = {
     "OPENAI_API_KEY": "OpenAI models (gpt-4o-mini, dall-e-3)",
     "HF_TOKEN": "Hugging Face Inference endpoints",
     "MODELYARD_MASTER_KEY": "the gateway's admin API (registry, usage); required off loopback",
-    "DATABASE_URL": "request log on a database server instead of data/requests.sqlite",
+    "DATABASE_URL": "every store (keys, registry, A/B, services, request log) in one database, not data/*.sqlite",
     "CHROMA_HOST": "a Chroma server for the knowledge base instead of data/chroma",
 }
 """Secrets and connection settings Modelyard reads, and what for."""

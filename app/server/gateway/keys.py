@@ -8,7 +8,8 @@ database read. Its limits (requests and tokens per minute, the budget) are check
 (:mod:`~app.server.gateway.limits_redis`). Requests are counted when admitted; a call's estimate
 is held at admission and its tokens and cost charged when it settles. A key whose window is full
 is refused until enough of it has aged out (that wait is the ``Retry-After``); a key whose spend
-has reached its budget is refused until the budget is raised. Spend is written to SQLite off the
+has reached its budget is refused until the budget is raised. Spend is written to the key store
+(:class:`~store.api_keys_db.ApiKeysDB`: a SQLite file, or ``DATABASE_URL`` shared by replicas) off the
 hot path by one small thread (every ``flush_seconds`` while there is something to write, and on
 :meth:`KeyRing.close`), so it survives a restart. A process killed outright (``kill -9``, OOM)
 loses what was charged since its last write — at most ``flush_seconds`` of spend, plus a write
@@ -72,7 +73,7 @@ class ApiKey:
     def __init__(self, stored: StoredKey):
         self.stored = stored
         self.spent_usd = stored.spent_usd
-        """What was written to SQLite plus what this process charged since."""
+        """What was written to the key store plus what this process charged since."""
         self.reserved_usd = 0.0
         """Estimated cost of the calls admitted and not yet settled (in-process store)."""
         self.reserved_tokens = 0
@@ -131,12 +132,12 @@ class CreatedKey:
 
 
 class KeyRing:
-    """Every consumer key of one gateway, checked in memory and persisted in SQLite.
+    """Every consumer key of one gateway, checked in memory and persisted (a SQLite file or ``DATABASE_URL``).
 
     Args:
-        path: the keys' SQLite file (created if missing).
+        target: the keys' SQLite file or database URL (created and migrated if missing).
         flush_seconds: longest a charged spend waits before it is written.
-        refresh_seconds: how often the file is checked for keys another process changed.
+        refresh_seconds: how often the store's change counter is read for keys another process changed.
         limits: where the keys' limits are checked (default: this process, :class:`LocalLimits`).
 
     Example:
@@ -148,13 +149,18 @@ class KeyRing:
     """
 
     def __init__(
-        self, path: Path, flush_seconds: float = 0.5, refresh_seconds: float = 0.5, limits: LimitStore | None = None
+        self,
+        target: Path | str,
+        flush_seconds: float = 0.5,
+        refresh_seconds: float = 0.5,
+        limits: LimitStore | None = None,
     ):
-        self.db = ApiKeysDB(path)
+        self.db = ApiKeysDB(target)
         self.limits: LimitStore = limits or LocalLimits()
         self.flush_seconds = flush_seconds
         self.refresh_seconds = refresh_seconds
-        """How often the file is checked for keys another process created, revoked or charged."""
+        """How often the store is checked for keys another process created, revoked or charged (one
+        primary-key read of its change counter)."""
         self._lock = threading.Lock()
         self._by_id: dict[str, ApiKey] = {}
         self._by_hash: dict[str, ApiKey] = {}
@@ -177,7 +183,7 @@ class KeyRing:
     # ---- the hot path ----------------------------------------------------------------------
     @property
     def configured(self) -> bool:
-        """Whether any key was ever created — here or by another process on the same file (seen within
+        """Whether any key was ever created — here or by another process on the same store (seen within
         ``refresh_seconds``: a gateway that started open closes when the app issues the first key);
         revoking them all does not reopen the server."""
         self._refresh_if_stale()
@@ -194,8 +200,9 @@ class KeyRing:
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read the keys if another process changed the file: new keys, revocations, limits and
-        the spend it flushed (this process's unflushed spend is kept on top)."""
+        """Re-read the keys if a write committed since the last look (the store's change counter moved —
+        another replica's, or this process's own flush): new keys, revocations, limits and the spend
+        flushed (this process's unflushed spend is kept on top)."""
         self._checked = time.monotonic()
         version = self.db.data_version()
         if version == self._version:

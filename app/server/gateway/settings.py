@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.server.gateway.cache import CacheSettings
 from app.server.jobs.settings import JobSettings
+from core.settings import data_dir
 
 __all__ = ["GatewaySettings"]
 
@@ -59,8 +60,9 @@ class GatewaySettings(BaseModel):
     services_path: Path | None = None
     """SQLite file of the published services and subscriptions; ``None`` = ``data/services.sqlite``."""
     database_url: str | None = Field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
-    """A SQLAlchemy URL for the request log on a database server (``DATABASE_URL``); wins over
-    ``request_log_path``."""
+    """A SQLAlchemy URL (``DATABASE_URL``, e.g. ``postgresql+psycopg://user:pw@host/modelyard``) that holds
+    every store of the gateway — keys, request log, stored responses, services — so replicas share them;
+    wins over the ``*_path`` fields (see :meth:`store_target`). ``None``: one SQLite file per store."""
     redis_url: str | None = Field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     """Redis shared by gateway replicas (``REDIS_URL``): the keys' rate limits and budgets are enforced
     there, fail closed (Redis unreachable → 503). ``None``: in this process, as a single gateway."""
@@ -81,3 +83,15 @@ class GatewaySettings(BaseModel):
     jobs: JobSettings = JobSettings()
     """Background jobs: the Batch API's store, upload size, local concurrency, the workers' lease
     (see app/server/jobs/settings.py)."""
+
+    def store_target(self, path: Path | None, file_name: str) -> Path | str:
+        """Where one of the gateway's stores lives: :attr:`database_url` when set, else ``path``, else
+        ``file_name`` in the data folder.
+
+        Example:
+            >>> GatewaySettings(database_url=None).store_target(Path("k.sqlite"), "keys.sqlite")
+            PosixPath('k.sqlite')
+            >>> GatewaySettings(database_url="postgresql+psycopg://db/m").store_target(None, "keys.sqlite")
+            'postgresql+psycopg://db/m'
+        """
+        return self.database_url or path or data_dir() / file_name

@@ -1,9 +1,12 @@
-"""The in-memory key ring on a real SQLite file: rolling windows, admission, charging, persistence.
+"""The in-memory key ring on a real SQLite file and PostgreSQL: rolling windows, admission, charging,
+persistence, and what two rings on one store see of each other.
 
 Times are passed explicitly (``now=``), so the windows are tested without sleeping or clocks.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -11,8 +14,8 @@ from app.server.gateway.keys import KeyRing, RollingWindow, hash_secret, usd
 
 
 @pytest.fixture
-def ring(tmp_path):
-    keys = KeyRing(tmp_path / "keys.sqlite", flush_seconds=0.01)
+def ring(store_target):
+    keys = KeyRing(store_target, flush_seconds=0.01)
     yield keys
     keys.close()
 
@@ -70,8 +73,8 @@ def test_unlimited_keys_are_always_admitted(ring):
     assert ring.views()[0]["requests_last_minute"] is None
 
 
-def test_spend_and_revocation_survive_a_new_ring(tmp_path):
-    path = tmp_path / "keys.sqlite"
+def test_spend_and_revocation_survive_a_new_ring(store_target):
+    path = store_target
     first = KeyRing(path, flush_seconds=0.01)
     paying = first.create("paying", budget_usd=1.0)
     gone = first.create("gone")
@@ -89,3 +92,27 @@ def test_spend_and_revocation_survive_a_new_ring(tmp_path):
 
 def test_usd_formatting():
     assert [usd(0.00001), usd(2.5), usd(100.0), usd(0.0)] == ["$0.00001", "$2.5", "$100", "$0"]
+
+
+def _within(seconds: float, check) -> bool:
+    """Poll ``check`` until it holds, for at most ``seconds`` (a bound, never a sleep the test relies on)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_two_rings_on_one_store_see_new_keys_revocations_and_spend_within_a_second(store_target):
+    # two replicas' key rings (each its own engine) on one store; refresh_seconds is the default 0.5
+    a, b = KeyRing(store_target, flush_seconds=0.01), KeyRing(store_target, flush_seconds=0.01)
+    created = a.create("team-a", budget_usd=1.0)
+    assert _within(1.0, lambda: b.authenticate(created.secret) is not None)  # issued on A
+    a.charge(created.key, 0, 0.25)
+    assert _within(1.0, lambda: b.get(created.key.id).spent_usd == pytest.approx(0.25))  # A's flushed spend
+    b.revoke(created.key.id)
+    assert _within(1.0, lambda: a.authenticate(created.secret) is None)  # revoked on B
+    assert not a.get(created.key.id).stored.active
+    a.close()
+    b.close()

@@ -3,6 +3,7 @@ spend increments, counting."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 
@@ -141,3 +142,27 @@ def test_data_version_moves_with_every_write_from_any_connection(store_target):
     assert other.data_version() == mine.data_version() == seen + 3
     mine.add_spend({})  # nothing written, nothing counted
     assert mine.data_version() == seen + 3
+
+
+def _spend_from_a_process(target, start) -> None:
+    db = ApiKeysDB(target)
+    start.wait()
+    for _ in range(50):
+        db.add_spend({"key_a": 0.5, "key_b": 0.25})
+    db.close()
+
+
+def test_spend_increments_from_two_processes_add_up(store_target):
+    ApiKeysDB(store_target).insert(_key("key_a", spent_usd=1.0))
+    ApiKeysDB(store_target).insert(_key("key_b"))
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    writers = [context.Process(target=_spend_from_a_process, args=(store_target, start)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    start.set()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    spent = {key.id: key.spent_usd for key in ApiKeysDB(store_target).all()}
+    assert spent == {"key_a": pytest.approx(1.0 + 2 * 50 * 0.5), "key_b": pytest.approx(2 * 50 * 0.25)}
