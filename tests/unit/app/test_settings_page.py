@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.engine import make_url
+
 from tests.unit.app.conftest import page, rendered_text, table
 
 SECRETS = {
@@ -12,12 +15,20 @@ SECRETS = {
 }
 
 
-def test_keys_are_reported_as_set_without_their_values(own_data_dir, monkeypatch):
-    for name, value in SECRETS.items():
+@pytest.fixture
+def secrets(postgres_database) -> dict[str, str]:
+    """:data:`SECRETS`, with a ``DATABASE_URL`` the app's stores really open (the test PostgreSQL trusts
+    local connections, so the password in the URL is carried and never checked)."""
+    url = make_url(postgres_database).set(password="db-password-0815").render_as_string(hide_password=False)
+    return {**SECRETS, "DATABASE_URL": url}
+
+
+def test_keys_are_reported_as_set_without_their_values(own_data_dir, monkeypatch, secrets):
+    for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     app = page("settings")
     text = rendered_text(app)
-    for name, value in SECRETS.items():
+    for name, value in secrets.items():
         assert name in text  # the walk does see the keys table ...
         assert value not in text, name  # ... and no value appears anywhere on the page
         assert value[-12:] not in text, name  # nor a recognisable tail of it
