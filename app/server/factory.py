@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from app.server import routes
 from app.server.dialects.anthropic import error_body as anthropic_error
-from app.server.gateway.cache import ResponseCache
+from app.server.gateway.cache import ExactAnswers, ResponseCache
 from app.server.gateway.keys import KeyRing
 from app.server.gateway.limits import open_limit_store
 from app.server.gateway.metrics import GatewayMetrics
@@ -94,6 +94,7 @@ def create_app(
             keys.close()
             responses.close()
             services_db.close()
+            cache.close()
             if shares_health:
                 router.health.close()
 
@@ -111,7 +112,9 @@ def create_app(
     prompts = PromptLibrary(settings.prompts_dir)
     metrics = GatewayMetrics(known_model=_model_names(registry))
     metrics.watch_health(router.health)
-    limits = open_limit_store(settings, metrics.registry)  # in this process, or in Redis with REDIS_URL
+    # the keys' limits: in this process, or in Redis with REDIS_URL
+    limits = open_limit_store(settings, metrics.redis_roundtrips.labels("limits"))
+    cache = ResponseCache(settings.cache, on_lookup=metrics.cache_lookup, exact=_exact_answers(settings, metrics))
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
     batches = BatchesDB(settings.database_url or settings.jobs.batches_path or data_dir() / "batches.sqlite")
     jobs = JobRunner(open_queue(settings), batches, settings.jobs)  # Redis + workers with REDIS_URL
@@ -122,7 +125,7 @@ def create_app(
         metrics,
         request_log,
         keys=keys,
-        cache=ResponseCache(settings.cache, on_lookup=metrics.cache_lookup),
+        cache=cache,
         prompts=prompts,
         forwarder=forwarder,
         responses=responses,
@@ -148,6 +151,16 @@ def create_app(
 
         add_chain_routes(app, router, settings.knowledge_collection, knowledge)
     return app
+
+
+def _exact_answers(settings: GatewaySettings, metrics: GatewayMetrics) -> ExactAnswers | None:
+    """The exact cache's store: Redis (shared by the replicas) with ``REDIS_URL``, else this process."""
+    if not settings.redis_url:
+        return None
+    from app.server.gateway.cache_redis import RedisExactAnswers
+
+    ttl, size, counter = settings.cache.ttl_seconds, settings.cache.max_bytes, metrics.redis_roundtrips.labels("cache")
+    return RedisExactAnswers(settings.redis_url, settings.redis_prefix, ttl, size, counter=counter)
 
 
 def _model_names(registry: Registry) -> Callable[[str], bool]:

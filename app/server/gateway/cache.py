@@ -6,7 +6,8 @@ the answer — model, messages, the generation parameters, Modelyard's routing h
 not ``stream``, ``stream_options``, ``user`` or ``modelyard_cache``. The request is serialised
 by its pydantic schema (fixed field order, ``None`` left out) and the parameters are canonical,
 so ``max_tokens`` and ``max_completion_tokens`` are one key; a hit costs tens of microseconds.
-Entries live in a ``cachetools.TTLCache`` (LRU + TTL, in memory) bounded by the bytes of the stored
+Entries live in a ``cachetools.TTLCache`` (LRU + TTL, in memory; with ``REDIS_URL`` in Redis,
+shared by every replica, see :mod:`~app.server.gateway.cache_redis`) bounded by the bytes of the stored
 answers (``CacheSettings.max_bytes``), not by their count: a few long answers cannot take the memory
 that thousands of short ones would; an answer larger than the whole bound is not stored. Like
 LiteLLM and Portkey, a request is cached whatever its temperature: turning the cache on says "the
@@ -58,7 +59,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -131,7 +132,8 @@ class CacheSettings(BaseModel):
     Measured on MiniLM: paraphrases of one question 0.95-0.99, "open on Sunday?" vs "open on
     Monday?" 0.93, so lower values start answering different questions."""
     semantic_max_entries: int = Field(2_000, gt=0)
-    """Semantic entries kept per model (least recently used evicted)."""
+    """Semantic entries kept per model (least recently used evicted). The semantic index lives in each
+    replica's memory, also with ``REDIS_URL`` (where the exact entries are shared)."""
     semantic_shared: bool = False
     """Let a semantic hit cross API keys (one scope for every caller). Off: each key (and keyless
     callers together) match only their own earlier questions."""
@@ -186,6 +188,40 @@ class CacheLookup:
         self.cache.store(self, answer)
 
 
+class ExactAnswers(Protocol):
+    """Where exact entries live: this process or Redis (bounded by TTL and bytes either way)."""
+
+    async def get(self, key: str) -> CachedAnswer | None: ...
+    def put(self, key: str, answer: CachedAnswer) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def stored_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class LocalExactAnswers:
+    """Exact entries in this process: a ``cachetools.TTLCache`` weighed in answer bytes (LRU + TTL)."""
+
+    def __init__(self, ttl_seconds: float, max_bytes: int):
+        self._entries: TTLCache[str, CachedAnswer] = TTLCache(max_bytes, ttl_seconds, getsizeof=_size_of)
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        self._entries[key] = answer
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def stored_bytes(self) -> int:
+        return int(self._entries.currsize)
+
+    def close(self) -> None:
+        """Nothing to let go of."""
+
+
 NOT_CONSULTED = CacheLookup()
 """The lookup of a request that did not consult the cache (no header, nothing stored)."""
 
@@ -197,6 +233,8 @@ class ResponseCache:
         settings: TTL, sizes, threshold and defaults.
         on_lookup: called with ``(kind, result)`` once per consulted request (the metrics).
         embed: text → unit vector; default the local MiniLM (loaded on the first semantic lookup).
+        exact: where exact entries live; default this process (:class:`LocalExactAnswers`), with
+            ``REDIS_URL`` every replica's Redis (:class:`~app.server.gateway.cache_redis.RedisExactAnswers`).
 
     Example:
         >>> cache = ResponseCache(CacheSettings(ttl_seconds=60))
@@ -211,12 +249,13 @@ class ResponseCache:
         settings: CacheSettings,
         on_lookup: Callable[[str, str], None] | None = None,
         embed: Callable[[str], np.ndarray] | None = None,
+        exact: ExactAnswers | None = None,
     ):
         self.settings = settings
         self._on_lookup = on_lookup or (lambda kind, result: None)
         self._embed = embed or _minilm
-        self._exact: TTLCache[str, CachedAnswer] = TTLCache(
-            settings.max_bytes, settings.ttl_seconds, getsizeof=_size_of
+        self._exact: ExactAnswers = (
+            LocalExactAnswers(settings.ttl_seconds, settings.max_bytes) if exact is None else exact
         )
         self._semantic: dict[str, SemanticIndex] = {}
 
@@ -226,7 +265,11 @@ class ResponseCache:
     @property
     def stored_bytes(self) -> int:
         """Bytes of the exact answers held now (at most ``settings.max_bytes``)."""
-        return int(self._exact.currsize)
+        return self._exact.stored_bytes
+
+    def close(self) -> None:
+        """Send what the exact store has queued and let go of its connections."""
+        self._exact.close()
 
     async def lookup(
         self, body: ChatCompletionRequest, headers: Mapping[str, str], scope: Any = None, owner: str = ""
@@ -248,7 +291,7 @@ class ResponseCache:
         if not read:
             self._on_lookup(kind, "bypass")
             return CacheLookup(kind, "bypass", cache=self, key=key if write else None)
-        answer = self._exact.get(key)
+        answer = await self._exact.get(key)
         if answer is not None:
             self._on_lookup(kind, "hit")
             return CacheLookup(kind, "hit", answer=answer)
@@ -267,7 +310,7 @@ class ResponseCache:
         if answer.size > self.settings.max_bytes:
             return
         if lookup.key is not None:
-            self._exact[lookup.key] = answer
+            self._exact.put(lookup.key, answer)
         if lookup.semantic is not None:
             index, partition, vector = lookup.semantic
             index.add(partition, vector, answer)

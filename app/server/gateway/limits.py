@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import Counter
 
     from app.server.gateway.keys import ApiKey
     from app.server.gateway.settings import GatewaySettings
@@ -168,27 +168,27 @@ class LimitStore(Protocol):
         ...
 
 
-def _local(settings: GatewaySettings, metrics: CollectorRegistry | None = None) -> LimitStore:
+def _local(settings: GatewaySettings, counter: Counter | None = None) -> LimitStore:
     from app.server.gateway.limits_local import LocalLimits
 
     return LocalLimits()
 
 
-def _redis(settings: GatewaySettings, metrics: CollectorRegistry | None = None) -> LimitStore:
+def _redis(settings: GatewaySettings, counter: Counter | None = None) -> LimitStore:
     from app.server.gateway.limits_redis import RedisLimits
 
     if settings.redis_url is None:
         raise ValueError("the redis limit store needs GatewaySettings.redis_url (REDIS_URL)")
-    return RedisLimits(settings.redis_url, prefix=settings.redis_prefix, metrics=metrics)
+    return RedisLimits(settings.redis_url, prefix=settings.redis_prefix, counter=counter)
 
 
-LIMIT_STORES: dict[str, Callable[[GatewaySettings, CollectorRegistry | None], LimitStore]] = {
+LIMIT_STORES: dict[str, Callable[[GatewaySettings, Counter | None], LimitStore]] = {
     "local": _local,
     "redis": _redis,
 }
 """Limit stores by name: ``redis`` when ``REDIS_URL`` is set, else ``local``."""
 
 
-def open_limit_store(settings: GatewaySettings, metrics: CollectorRegistry | None = None) -> LimitStore:
-    """The limit store the settings choose; ``metrics`` receives its series (Redis round-trips)."""
-    return LIMIT_STORES["redis" if settings.redis_url else "local"](settings, metrics)
+def open_limit_store(settings: GatewaySettings, counter: Counter | None = None) -> LimitStore:
+    """The limit store the settings choose; ``counter`` counts its Redis round-trips."""
+    return LIMIT_STORES["redis" if settings.redis_url else "local"](settings, counter)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 
 from app.server.gateway.limits import (
     WINDOW_SECONDS,
@@ -80,7 +80,7 @@ class RedisLimits:
     Args:
         url: the Redis URL (``REDIS_URL``), e.g. ``redis://127.0.0.1:6379/0``.
         prefix: the first part of every key name (``MODELYARD_REDIS_PREFIX``; tests use their own).
-        metrics: where ``modelyard_redis_roundtrips_total`` is registered, if anywhere.
+        counter: what counts the round-trips (``modelyard_redis_roundtrips_total{use="limits"}``), if anything.
         lease_seconds: longest a reservation is held when its call never settles.
         settle_delay: longest a settlement waits for an admission to ride on.
         timeout: seconds to connect or to get an answer before Redis counts as unreachable.
@@ -95,7 +95,7 @@ class RedisLimits:
         self,
         url: str,
         prefix: str = "modelyard",
-        metrics: CollectorRegistry | None = None,
+        counter: Counter | None = None,
         lease_seconds: float = 900.0,
         settle_delay: float = 0.05,
         timeout: float = 1.0,
@@ -110,11 +110,7 @@ class RedisLimits:
         self._sha = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in SCRIPTS.items()}
         self.roundtrips = 0
         """Round-trips to Redis so far (also ``modelyard_redis_roundtrips_total``)."""
-        self._counter = (
-            Counter("modelyard_redis_roundtrips", "Round-trips to Redis (limits)", registry=metrics)
-            if metrics is not None
-            else None
-        )
+        self._counter = counter
         self._lock = threading.Lock()
         self._queued: list[ScriptCall] = []
         self._wake, self._stopping = threading.Event(), threading.Event()

@@ -4,7 +4,8 @@ Series: ``modelyard_requests_total`` (endpoint, model, deployment, status),
 ``modelyard_request_latency_seconds`` and ``modelyard_ttft_seconds`` histograms,
 ``modelyard_tokens_total`` (model, deployment, direction), ``modelyard_cost_usd_total``
 (model, deployment), ``modelyard_errors_total`` (error class),
-``modelyard_cache_requests_total`` (kind, result), and — read from the router's health at scrape
+``modelyard_cache_requests_total`` (kind, result), ``modelyard_redis_roundtrips_total`` (use:
+``limits``, ``cache``; with ``REDIS_URL``), and — read from the router's health at scrape
 time — ``modelyard_deployment_cooling`` (1 while a deployment is skipped: cooling down, or probed
 by another replica) and ``modelyard_deployment_in_flight`` (model, deployment).
 """
@@ -74,6 +75,12 @@ class GatewayMetrics:
         )
         self.errors = Counter(
             "modelyard_errors", "Failed requests by error class", ["error_class"], registry=self.registry
+        )
+        self.redis_roundtrips = Counter(
+            "modelyard_redis_roundtrips",
+            "Round-trips to Redis that requests waited on (use: limits, cache)",
+            ["use"],
+            registry=self.registry,
         )
         self.cache_requests = Counter(
             "modelyard_cache_requests",

@@ -1,10 +1,10 @@
-"""Three gateway replicas on one Redis share their keys' limits (issue 16, first slice).
+"""Three gateway replicas on one Redis share their keys' limits, deployment health and cache (issue 16).
 
 Three ``python -m app.server`` processes with ``REDIS_URL`` (a prefix of this run's own) and one
 data folder serve one fake upstream. The rpm limit is exact across them; 50 concurrent calls on a
 small budget overshoot it by at most one reservation; a key revoked on A is refused by B and C
-within a second; a deployment failing through A is skipped by B and C; Redis round-trips per
-request are printed (``-s`` shows them), not asserted.
+within a second; a deployment failing through A is skipped by B and C; an answer served by A is
+a cache hit on B and C; Redis round-trips per request are printed (``-s`` shows them), not asserted.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def _chat(url: str, secret: str, client: httpx.Client | None = None) -> httpx.Re
 
 def _roundtrips(url: str) -> float:
     text = httpx.get(f"{url}/metrics").text
-    found = re.search(r"^modelyard_redis_roundtrips_total (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    found = re.findall(r"^modelyard_redis_roundtrips_total\{use=\"\w+\"\} (\S+)$", text, re.MULTILINE)
+    return sum(float(value) for value in found)  # limits and cache
 
 
 def test_rpm_is_exact_across_three_replicas(cluster):
@@ -160,7 +160,7 @@ def test_redis_round_trips_per_request_are_counted(cluster):
         time.sleep(0.3)  # the last settlement goes out on its own
         settled = _roundtrips(a) - before
     print(
-        f"\nRedis round-trips per cache-miss chat (rpm + tpm + budget): {under_load / calls:.2f} "
+        f"\nRedis round-trips per cache-miss chat (rpm + tpm + budget, shared exact cache): {under_load / calls:.2f} "
         f"back to back, {settled / calls:.2f} with the last settlement"
     )
     assert settled >= under_load > 0
@@ -200,3 +200,22 @@ def test_a_deployment_failing_through_a_is_skipped_by_b_and_c(cluster):
             assert "deployment bad in cooldown" in answer.json()["modelyard_route"]["reason"]
         assert len(broken.requests) == failed_on_a  # B and C never called it themselves
         print(f"\n{failed_on_a} failures through A cooled 'bad' down on B and C too")
+
+
+def test_an_answer_served_by_a_is_a_cache_hit_on_b_and_c(cluster):
+    upstream, (a, b, c) = cluster
+    body = {
+        "model": "paid",
+        "max_tokens": MAX_TOKENS,
+        "messages": [{"role": "user", "content": f"once {uuid.uuid4()}"}],
+    }
+    post = lambda url: httpx.post(f"{url}/v1/chat/completions", json=body, headers=ADMIN, timeout=30)  # noqa: E731
+    first = post(a)
+    assert first.status_code == 200 and first.headers["x-modelyard-cache"] == "miss"
+    called = len(upstream.requests)
+    assert _eventually(lambda: post(b).headers["x-modelyard-cache"] == "hit")  # stored by A's writer thread
+    replay = post(c)
+    assert replay.headers["x-modelyard-cache"] == "hit"
+    answer = lambda response: response.json()["choices"][0]["message"]["content"]  # noqa: E731
+    assert answer(replay) == answer(first)
+    assert len(upstream.requests) == called  # neither B nor C called the provider
