@@ -33,6 +33,7 @@ from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
 from store.batches_db import BatchesDB
+from store.jobs_db import JobsDB
 from store.request_log import RequestLog
 from store.responses_db import ResponsesDB
 from store.services_db import ServicesDB
@@ -116,8 +117,9 @@ def create_app(
     limits = open_limit_store(settings, metrics.redis_roundtrips.labels("limits"))
     cache = ResponseCache(settings.cache, on_lookup=metrics.cache_lookup, exact=_exact_answers(settings, metrics))
     keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
-    batches = BatchesDB(settings.database_url or settings.jobs.batches_path or data_dir() / "batches.sqlite")
-    jobs = JobRunner(open_queue(settings), batches, settings.jobs)  # Redis + workers with REDIS_URL
+    batches = BatchesDB(settings.store_target(settings.jobs.batches_path, "batches.sqlite"))
+    jobs_db = JobsDB(settings.store_target(settings.jobs.jobs_path, "jobs.sqlite"))
+    jobs = JobRunner(open_queue(settings), batches, jobs_db, settings.jobs)  # Redis + workers with REDIS_URL
     app.state.gateway = Gateway(
         registry,
         router,
@@ -138,7 +140,7 @@ def create_app(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         shapes={"/v1/messages": anthropic_error},
-        larger={"/v1/files": settings.jobs.max_file_bytes},
+        larger={"/v1/files": settings.jobs.max_file_bytes, "/api/knowledge/": settings.jobs.max_file_bytes},
     )
     if settings.protect_ops:
         app.add_middleware(OpsGuard)

@@ -1,8 +1,8 @@
 """What the Knowledge page shows and does, without Streamlit: collection sizes, uploaded files
 saved for ingestion, document and search-hit rows.
 
-Uploaded files are kept under ``data/uploads/<collection>/`` (the ingested path is the
-document's identity, so uploading a file again replaces its chunks instead of duplicating them).
+Uploaded files are kept under ``data/uploads/<collection>/`` by :mod:`knowledge.uploads` (re-exported
+here); an ingestion runs as a background job (:mod:`app.ui.ingest_jobs`) whose progress the page polls.
 
 Example:
     >>> paths = save_uploads("shop", [("faq.md", b"# FAQ")])          # doctest: +SKIP
@@ -15,54 +15,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.errors import KnowledgeError
-from core.settings import data_dir
-from knowledge import SUPPORTED_SUFFIXES, IngestReport, KnowledgeBase, SearchHit
-from knowledge.store import validate_collection_name
+from knowledge import IngestReport, KnowledgeBase, SearchHit
+from knowledge.uploads import remove_upload, save_uploads, upload_dir
+from store.jobs_db import JobRow
 
 __all__ = [
     "collection_rows",
     "document_rows",
     "hit_rows",
     "ingest_notices",
+    "job_notices",
+    "job_progress",
     "remove_upload",
     "save_uploads",
     "upload_dir",
     "uploader_key",
 ]
-
-
-def upload_dir(collection: str) -> Path:
-    """Where files uploaded into ``collection`` are kept."""
-    return data_dir("uploads", validate_collection_name(collection))
-
-
-def save_uploads(collection: str, files: list[tuple[str, bytes]]) -> list[Path]:
-    """Write uploaded ``(name, bytes)`` files for ingestion; returns their paths.
-
-    Raises:
-        KnowledgeError: a file type the loaders cannot read, or an invalid collection name.
-    """
-    folder = upload_dir(collection)
-    paths = []
-    for name, data in files:
-        safe = Path(name).name  # never a path chosen by the browser
-        if Path(safe).suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise KnowledgeError(f"{safe}: unsupported file type; use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}")
-        path = folder / safe
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
-
-
-def remove_upload(collection: str, source: str) -> bool:
-    """Delete the uploaded copy of ``source`` if it lives in the collection's upload folder."""
-    path = Path(source)
-    folder = upload_dir(collection).resolve()
-    if path.parent.resolve() == folder and path.exists():
-        path.unlink()
-        return True
-    return False
 
 
 def uploader_key(upload_round: int) -> str:
@@ -84,6 +52,32 @@ def ingest_notices(report: IngestReport) -> list[tuple[str, str]]:
     notices = [(kind, _without_folders(report.summary()))]
     notices += [("warning", f"Skipped {Path(s.path).name}: {_without_folders(s.reason)}") for s in report.skipped]
     return notices
+
+
+def job_progress(job: JobRow) -> tuple[float, str]:
+    """The progress bar of a running ingestion job: reading is the first fifth, embedding the rest.
+
+    Example:
+        >>> from store.jobs_db import JobRow
+        >>> job = JobRow("j", "ui", "knowledge.ingest", "notes", "running", "embedding", 2, 2, 30, 120,
+        ...              None, None, 0, 0, None)
+        >>> job_progress(job)
+        (0.4, 'Embedding: 30/120 chunks')
+    """
+    if job.stage == "embedding" and job.chunks_total:
+        return 0.2 + 0.8 * job.chunks_done / job.chunks_total, f"Embedding: {job.chunks_done}/{job.chunks_total} chunks"
+    if job.files_total:
+        return 0.2 * job.files_done / job.files_total, f"Reading: {job.files_done}/{job.files_total} files"
+    return 0.0, "Queued…" if job.status == "queued" else "Loading the embedding model…"
+
+
+def job_notices(job: JobRow) -> list[tuple[str, str]]:
+    """``(kind, text)`` notices for a finished ingestion job (see :func:`ingest_notices`)."""
+    if job.error is not None or job.result is None:
+        return [("error", _without_folders(job.error or "the ingestion stopped without a result"))]
+    skipped = job.result.get("skipped") or []
+    notices = [("warning" if skipped else "success", _without_folders(str(job.result["summary"])))]
+    return notices + [("warning", f"Skipped {s['file']}: {_without_folders(s['reason'])}") for s in skipped]
 
 
 def _without_folders(text: str) -> str:

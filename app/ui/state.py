@@ -27,6 +27,7 @@ from routers.health import HealthTracker
 
 if TYPE_CHECKING:
     from app.server.gateway.services import ServiceCatalog
+    from app.ui.ingest_jobs import IngestJobs
     from routers.router import RouterRunnable
     from store.request_log import RequestLog
     from store.shop_orders import ShopOrders
@@ -36,6 +37,7 @@ __all__ = [
     "assistant",
     "experiments",
     "health",
+    "ingest_jobs",
     "registry",
     "request_log",
     "request_log_target",
@@ -142,6 +144,24 @@ def _service_catalog(data: str, config: str) -> ServiceCatalog:
 def service_catalog() -> ServiceCatalog:
     """The published services, subscriptions and subscription keys, on the gateway's files in the data folder."""
     return _service_catalog(*_folders())
+
+
+@st.cache_resource(show_spinner=False)
+def _ingest_jobs(data: str) -> IngestJobs:
+    from app.ui.ingest_jobs import IngestJobs
+    from store.batches_db import BatchesDB
+    from store.database import store_location
+    from store.jobs_db import JobsDB
+
+    folder = Path(data)
+    return IngestJobs(
+        JobsDB(store_location("jobs.sqlite", folder)), BatchesDB(store_location("batches.sqlite", folder))
+    )
+
+
+def ingest_jobs() -> IngestJobs:
+    """The Knowledge page's ingestion jobs (one background runner per server process)."""
+    return _ingest_jobs(str(data_dir()))
 
 
 def assistant(

@@ -57,7 +57,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             params={"max_tokens": {"min": 1}},
             deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt", "timeout": 10}],
         )
-        jobs = JobSettings(batches_path=folder / "batches.sqlite", local_concurrency=2, retry_after_seconds=0.2)
+        jobs = JobSettings(
+            batches_path=folder / "batches.sqlite",
+            jobs_path=folder / "jobs.sqlite",
+            local_concurrency=2,
+            retry_after_seconds=0.2,
+        )
         with serving(gateway_app(folder, [spec], master_key=ADMIN_KEY, jobs=jobs)) as url:
             yield Served(url, upstream)
 
@@ -266,7 +271,9 @@ def test_a_gateway_restarted_mid_batch_finishes_it_from_the_database(tmp_path):
             tasks=["chit_chat"],
             deployments=[{"name": "d0", "base_url": upstream.base_url, "model_id": "fake-gpt", "timeout": 10}],
         )
-        jobs = JobSettings(batches_path=tmp_path / "batches.sqlite", local_concurrency=1)
+        jobs = JobSettings(
+            batches_path=tmp_path / "batches.sqlite", jobs_path=tmp_path / "jobs.sqlite", local_concurrency=1
+        )
         upstream.set_latency(0.3)
         with serving(gateway_app(tmp_path, [spec], master_key=ADMIN_KEY, jobs=jobs)) as url:
             served = Served(url, upstream)

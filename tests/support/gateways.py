@@ -32,13 +32,16 @@ DEFAULT_POLICIES = ("explicit", "modality", "context_window", "cost")
 """The routing policies of a test gateway: no task classifier (no embedding model to load)."""
 
 
-def test_router(folder: Path, specs: list[ModelSpec], **routing: Any) -> RouterRunnable:
-    """A router over ``specs`` (registry and A/B files in ``folder``); ``routing`` overrides the config,
-    e.g. ``default_model``, ``fallbacks`` or ``policies``."""
+def test_router(
+    folder: Path, specs: list[ModelSpec], *, database_url: str | None = None, **routing: Any
+) -> RouterRunnable:
+    """A router over ``specs`` (registry and A/B files in ``folder``, or in ``database_url``); ``routing``
+    overrides the config, e.g. ``default_model``, ``fallbacks`` or ``policies``."""
     settings = {"policies": list(DEFAULT_POLICIES), "default_model": specs[0].name, **routing}
-    registry = Registry(db_path=folder / "registry.sqlite", catalog_specs=specs)
+    registry = Registry(db_path=database_url or folder / "registry.sqlite", catalog_specs=specs)
     config = RoutingConfig.model_validate(settings)
-    return RouterRunnable(registry, config, experiments=Experiments(config.experiments, folder / "ab.sqlite"))
+    experiments = Experiments(config.experiments, database_url or folder / "ab.sqlite")
+    return RouterRunnable(registry, config, experiments=experiments)
 
 
 test_router.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test pytest should collect
@@ -47,13 +50,14 @@ test_router.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 def gateway_app(folder: Path, specs: list[ModelSpec], *, routing: dict[str, Any] | None = None, **app: Any) -> FastAPI:
     """``create_app`` over :func:`test_router`'s router, without the knowledge routes unless
     ``knowledge=True``; keys, request log, stored responses, services and batches in ``folder``; ``app``
-    passes ``master_key`` and the like through (``jobs=JobSettings(...)`` replaces the batches' settings)."""
-    router = test_router(folder, specs, **(routing or {}))
+    passes ``master_key`` and the like through (``jobs=JobSettings(...)`` replaces the batches' settings);
+    ``database_url=`` puts every store in that database instead, as ``DATABASE_URL`` does."""
+    router = test_router(folder, specs, database_url=app.get("database_url"), **(routing or {}))
     paths = {
         "keys_path": folder / "keys.sqlite",
         "request_log_path": folder / "requests.sqlite",
         "responses_path": folder / "responses.sqlite",
         "services_path": folder / "services.sqlite",
-        "jobs": JobSettings(batches_path=folder / "batches.sqlite"),
+        "jobs": JobSettings(batches_path=folder / "batches.sqlite", jobs_path=folder / "jobs.sqlite"),
     }
     return create_app(router.registry, router, **{"knowledge": False, **paths, **app})

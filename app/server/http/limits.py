@@ -42,7 +42,7 @@ class BodySizeLimit:
         app: the wrapped ASGI application.
         max_bytes: the largest body accepted.
         shapes: path → the error body of the API served there (OpenAI's for any other path).
-        larger: path → its own limit, for the few routes that take files (``/v1/files``).
+        larger: path prefix → its own limit, for the few routes that take files (``/v1/files``).
 
     Example:
         >>> from app.server.dialects.anthropic import error_body as anthropic_error
@@ -63,7 +63,7 @@ class BodySizeLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.max_bytes)
+        limit = next((size for prefix, size in self.larger.items() if scope["path"].startswith(prefix)), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > limit:
@@ -84,7 +84,7 @@ class BodySizeLimit:
         await self.app(scope, replay_body(bytes(body), receive), send)
 
     async def _refuse(self, path: str, limit: int, send: Send) -> None:
-        setting = "GatewaySettings.max_body_bytes" if path not in self.larger else "this route's own limit"
+        setting = "GatewaySettings.max_body_bytes" if limit == self.max_bytes else "this route's own limit"
         message = f"the request body is larger than {limit} bytes; send less (the limit is {setting})"
         shape = self.shapes.get(path)
         body = shape(413, message) if shape is not None else error_body(413, message, code="body_too_large")

@@ -99,6 +99,8 @@ async def run_line(ctx: JobContext, batch_id: str, line_no: int) -> Retry | None
         await asyncio.to_thread(ctx.db.finish_line, batch_id, line_no, "failed", output)
         await _finalize_when_done(ctx, batch_id)
         return None
+    if ctx.caller is None:
+        raise RuntimeError("batch lines run only where the gateway app runs (JobRunner.start(app))")
     answer = await ctx.caller.post(row.owner, line.request["url"], line.request["body"])
     body = _json(answer)
     error = body.get("error") if isinstance(body, dict) and answer.status_code >= 400 else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from app.server.jobs.acting import ActingClient
 from app.server.jobs.settings import JobSettings
 from store.batches_db import BatchesDB
+from store.jobs_db import JobsDB
 
 __all__ = ["JobContext"]
 
@@ -17,9 +18,13 @@ class JobContext:
     """One process's means to run jobs (built by :class:`~app.server.jobs.runner.JobRunner`)."""
 
     db: BatchesDB
+    """The Batch API's files, batches and lines."""
+    jobs_db: JobsDB
+    """Long jobs' progress and uploads (knowledge ingestion)."""
     send: Callable[..., Awaitable[None]]
     """``await send(job, ...)``: queue follow-up jobs (:class:`~app.server.jobs.queue.Job`)."""
-    caller: ActingClient
+    caller: ActingClient | None
+    """Requests to the gateway app in this process (``None`` where no app runs here: the Streamlit app)."""
     settings: JobSettings
     clock: Callable[[], float]
     """Epoch seconds now."""

@@ -27,8 +27,10 @@ class JobSettings(BaseModel):
     batches_path: Path | None = None
     """SQLite file of the Batch API's files, batches and lines; ``None`` = ``data/batches.sqlite``
     (``DATABASE_URL`` wins, as for the request log)."""
+    jobs_path: Path | None = None
+    """SQLite file of long jobs' progress and uploads (knowledge ingestion); ``None`` = ``data/jobs.sqlite``."""
     max_file_bytes: int = Field(100_000_000, gt=0)
-    """Largest upload to ``POST /v1/files`` (the rest of the gateway keeps ``max_body_bytes``)."""
+    """Largest upload to ``POST /v1/files`` and ``/api/knowledge/…`` (the rest keeps ``max_body_bytes``)."""
     max_lines: int = Field(50_000, gt=0)
     """Most requests in one batch input file (OpenAI's limit)."""
     local_concurrency: int = Field(4, gt=0)

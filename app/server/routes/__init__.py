@@ -8,6 +8,7 @@ from app.server.routes import (
     files,
     images,
     keys,
+    knowledge,
     messages,
     openai_compat,
     operategpt,
@@ -31,6 +32,7 @@ MODULES = (
     operategpt,
     ops,
     keys,
+    knowledge,
 )
 
 __all__ = ["MODULES"]

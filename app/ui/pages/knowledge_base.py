@@ -1,5 +1,6 @@
-"""Knowledge: collections with their sizes; upload files to ingest (with progress), delete
-documents, and search a collection to see the retrieved chunks and their scores."""
+"""Knowledge: collections with their sizes; upload files to ingest (a background job whose progress the
+page polls, so a large upload blocks nothing), delete documents, and search a collection to see the
+retrieved chunks and their scores."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from app.ui.knowledge_view import (
     collection_rows,
     document_rows,
     hit_rows,
-    ingest_notices,
+    job_notices,
+    job_progress,
     remove_upload,
-    save_uploads,
     uploader_key,
 )
+from app.ui.state import ingest_jobs
 from core.errors import KnowledgeError
 from knowledge import SAMPLE_COLLECTION, SUPPORTED_SUFFIXES, KnowledgeBase, list_collections
 from knowledge.search import SearchMode
@@ -63,24 +65,32 @@ with upload_tab:
         key=uploader_key(upload_round),  # a new key after each ingest empties the uploader
         type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
     )
-    if st.button("Ingest", key="kb_ingest", type="primary", disabled=not (files and collection)):
-        bar = st.progress(0.0, text="Reading files…")
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.progress(done / total if total else 1.0, text=f"{stage.capitalize()}: {done}/{total}")
-
+    running = st.session_state.get("kb_job")
+    if st.button("Ingest", key="kb_ingest", type="primary", disabled=bool(running or not (files and collection))):
         try:
-            paths = save_uploads(collection, [(f.name, f.getvalue()) for f in files])
-            with st.spinner("Loading the embedding model…"):
-                report = KnowledgeBase(collection).ingest(paths, progress=progress)
+            st.session_state.kb_job = ingest_jobs().submit(collection, [(f.name, f.getvalue()) for f in files])
         except KnowledgeError as exc:
             st.error(str(exc))
         else:
-            bar.progress(1.0, text="Done")
-            st.session_state.knowledge_notices = ingest_notices(report)
             st.session_state.kb_upload_round = upload_round + 1
-            st.session_state.kb_pick = collection
             st.rerun()
+
+    @st.fragment(run_every=0.5)
+    def ingestion_progress(job_id: str) -> None:
+        """The running job's progress; once it finished, its notices and a full rerun (new sizes, documents)."""
+        job = ingest_jobs().get(job_id)
+        if job is not None and job.status in ("queued", "running"):
+            fraction, text = job_progress(job)
+            st.progress(min(fraction, 1.0), text=text)
+            return
+        del st.session_state.kb_job
+        if job is not None:
+            st.session_state.knowledge_notices = job_notices(job)
+            st.session_state.kb_pick = job.target
+        st.rerun()
+
+    if running:
+        ingestion_progress(running)
 
 with documents_tab:
     if collection and collection in names:

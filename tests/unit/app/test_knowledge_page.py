@@ -6,6 +6,8 @@ embeddings come from the real offline MiniLM.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from knowledge import KnowledgeBase, list_collections
@@ -21,6 +23,19 @@ The tomato beds in the greenhouse are watered at 6 a.m. with 4 litres per plant.
 ## Pests
 Aphids on the peppers are treated with ladybirds, never with sprays.
 """
+
+
+def ingest(app):
+    """Click Ingest, then poll as the page's fragment does until the background job finished."""
+    app.button(key="kb_ingest").click().run()
+    assert not app.exception and not app.error
+    job_id = app.session_state["kb_job"]  # the click queued a job and returned; the page did not wait
+    deadline = time.monotonic() + 120
+    while "kb_job" in app.session_state:
+        assert time.monotonic() < deadline, f"ingestion job {job_id} still running after 120 s"
+        time.sleep(0.2)
+        app.run()
+    return app
 
 
 def new_collection(app, name: str):
@@ -41,7 +56,7 @@ def test_empty_state_and_a_bad_collection_name(own_data_dir):
 def test_upload_ingest_search_and_delete(own_data_dir):
     app = new_collection(page("knowledge_base"), "uitest-notes")
     app.file_uploader(key="kb_files").set_value(("notes.md", NOTES, "text/markdown")).run()
-    app.button(key="kb_ingest").click().run()
+    app = ingest(app)
     assert not app.error and not app.exception
     assert app.success[0].value.startswith("uitest-notes: 1 added")
     saved = own_data_dir / "uploads" / "uitest-notes" / "notes.md"
@@ -89,7 +104,7 @@ def test_after_an_ingest_the_uploader_is_empty_and_the_new_collection_is_picked(
     app.file_uploader(key="kb_files").set_value(
         [("notes.md", NOTES, "text/markdown"), ("broken.pdf", b"not a pdf", "application/pdf")]
     ).run()
-    app.button(key="kb_ingest").click().run()
+    app = ingest(app)
     assert not app.exception
     assert app.selectbox(key="kb_collection").value == "uitest-fresh"  # not "new collection" again
     assert not app.file_uploader(key="kb_files_1").value and app.button(key="kb_ingest").disabled
