@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, func, inspect, select, text, update
 
+from store import versions
 from store.database import REAL_NUMBER, open_engine
 from store.store_engine import StoreEngine
 
@@ -119,11 +120,13 @@ class ApiKeysDB:
             revoked: float | None = conn.execute(select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).scalar()
         return revoked
 
-    def add_spend(self, spend: Mapping[str, float]) -> None:
+    def add_spend(self, spend: Mapping[str, float]) -> int | None:
         """Add each key's USD increment to its ``spent_usd``, in one transaction (an increment in SQL, so
-        writers in other processes lose nothing)."""
+        writers in other processes lose nothing); the store's :meth:`data_version` this write made
+        (``None`` when there was nothing to write). One less than that is the version just before it:
+        writes are serialised, so no other write came between."""
         if not spend:
-            return
+            return None
         statement = (
             update(api_keys)
             .where(api_keys.c.id == bindparam("key"))
@@ -131,6 +134,7 @@ class ApiKeysDB:
         )
         with self.tables.write() as conn:
             conn.execute(statement, [{"key": key_id, "usd": usd} for key_id, usd in spend.items()])
+            return versions.current(conn, "api_keys")
 
     def data_version(self) -> int:
         """Changes whenever a write to the keys commits, from this process or any other (:mod:`store.versions`)."""

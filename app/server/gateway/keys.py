@@ -200,9 +200,9 @@ class KeyRing:
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read the keys if a write committed since the last look (the store's change counter moved —
-        another replica's, or this process's own flush): new keys, revocations, limits and the spend
-        flushed (this process's unflushed spend is kept on top)."""
+        """Re-read the keys if another writer committed since the last look (the store's change counter
+        moved; this ring's own spend flushes do not count — :meth:`flush` keeps up with them): new keys,
+        revocations, limits and the spend flushed (this process's unflushed spend is kept on top)."""
         self._checked = time.monotonic()
         version = self.db.data_version()
         if version == self._version:
@@ -343,7 +343,7 @@ class KeyRing:
             pending, self._pending = self._pending, {}
             self._flushing = pending
         try:
-            self.db.add_spend(pending)
+            version = self.db.add_spend(pending)
         except Exception:  # keep it for the next try rather than lose it
             with self._lock:
                 for key_id, amount in pending.items():
@@ -353,6 +353,8 @@ class KeyRing:
         with self._lock:
             self._flushing = {}
             self._flushes += 1
+            if version is not None and version - 1 == self._version:
+                self._version = version  # only our own write since the last read: nothing to re-read
 
     def close(self) -> None:
         """Stop the writer thread and write what is pending."""

@@ -116,3 +116,19 @@ def test_two_rings_on_one_store_see_new_keys_revocations_and_spend_within_a_seco
     assert not a.get(created.key.id).stored.active
     a.close()
     b.close()
+
+
+def test_a_rings_own_spend_flush_is_not_a_change_to_re_read_but_another_writers_is(store_target):
+    ring = KeyRing(store_target, flush_seconds=60)  # flushed by hand below
+    created = ring.create("team-a")
+    ring.refresh()
+    ring.charge(created.key, 0, 0.5)
+    ring.flush()
+    assert ring._version == ring.db.data_version()  # its own write: the counter it saw is current
+    other = KeyRing(store_target, flush_seconds=60)
+    other.revoke(created.key.id)
+    assert ring._version != ring.db.data_version()
+    ring.refresh()  # another writer's change is read
+    assert ring.authenticate(created.secret) is None and ring.get(created.key.id).spent_usd == 0.5
+    ring.close()
+    other.close()
