@@ -19,11 +19,13 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ.setdefault("MODELYARD_DATA_DIR", tempfile.mkdtemp(prefix="modelyard-doctest-data-"))
-for key in ("OPENAI_API_KEY", "HF_TOKEN", "CHROMA_HOST", "CHROMA_PORT"):
+for key in ("OPENAI_API_KEY", "HF_TOKEN", "CHROMA_HOST", "CHROMA_PORT", "DATABASE_URL"):
     os.environ.pop(key, None)
 
 # Streamlit runs these as scripts (``streamlit run``); importing one would render a page.
 collect_ignore = ["app/ui/main.py"]
+# Alembic runs its env.py inside a migration (store.migrations.migrate); importing it alone has no context.
+collect_ignore.append("store/migrations/env.py")
 collect_ignore_glob = ["app/ui/pages/*.py", "notebooks/*", "bench/*", "scripts/*"]
 
 
