@@ -144,6 +144,18 @@ def test_responses_lines_run_through_the_responses_route(served):
     assert output["response"]["body"]["output"][0]["content"][0]["text"] == "echo: hello responses"
 
 
+def test_embeddings_lines_run_through_the_embeddings_route(served):
+    client = served.client(served.key())
+    body = {"model": "all-MiniLM-L6-v2", "input": ["a greenhouse", "tomatoes"]}
+    line = {"custom_id": "e1", "method": "POST", "url": "/v1/embeddings", "body": body}
+    created = client.batches.create(
+        input_file_id=_upload(client, _jsonl([line])), endpoint="/v1/embeddings", completion_window="24h"
+    )
+    (output,) = _lines(client, _finished(client, created.id, seconds=120).output_file_id)
+    vectors = output["response"]["body"]["data"]
+    assert [v["index"] for v in vectors] == [0, 1] and all(len(v["embedding"]) == 384 for v in vectors)
+
+
 @pytest.mark.parametrize(
     ("third_line", "named"),
     [

@@ -1,7 +1,7 @@
 """Requests to the gateway's own app, in this process, on behalf of the key that owns the work.
 
 A batch line is served by the very route a live client calls — key admission (rpm, budget), model
-check, moderation, cache, routing, settlement, request log, error shapes — because the job posts it
+check, cache, routing, settlement, request log, error shapes — because the job posts it
 to the app through ``httpx.ASGITransport``: there is one request lifecycle, not a second one for
 background work.
 
