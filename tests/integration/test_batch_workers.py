@@ -13,6 +13,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ import openai
 import pytest
 
 from tests.support.redis_server import drop_prefix, fresh_prefix, redis_url, require_redis
-from tests.support.replicas import gateway_replica
+from tests.support.replicas import ROOT, gateway_replica
 from tests.support.upstream import FakeUpstream
 from tests.support.workers import batch_worker
 
@@ -110,3 +112,26 @@ def test_a_worker_killed_mid_batch_loses_no_line_and_the_other_finishes_it(clust
         f"(lease 2 s); {rerun} upstream call(s) the killed worker had in flight were made again"
     )
     assert set(asked) == {f"line {i}" for i in range(LINES)} and rerun <= 2  # at most its 2 threads' calls
+
+
+def test_a_worker_stops_cleanly_on_sigterm_and_refuses_to_start_without_redis(tmp_path):
+    client = require_redis()
+    prefix = fresh_prefix("worker-stop")
+    log = tmp_path / "worker.log"
+    env = {"REDIS_URL": redis_url(), "MODELYARD_REDIS_PREFIX": prefix}
+    try:
+        with batch_worker(tmp_path / "data", log, **env) as worker:
+            deadline = time.monotonic() + 60
+            while "serving jobs" not in (log.read_text(errors="replace") if log.exists() else ""):
+                assert worker.poll() is None and time.monotonic() < deadline, _show(log)
+                time.sleep(0.1)
+            worker.send_signal(signal.SIGTERM)  # what Kubernetes sends before it kills a pod
+            assert worker.wait(timeout=30) == 0, _show(log)
+    finally:
+        drop_prefix(client, prefix)
+        client.close()
+    environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "app.worker"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and "set REDIS_URL" in refused.stderr
