@@ -146,16 +146,20 @@ class RequestLog:
     def _run(self) -> None:
         batch: list[CallRecord] = []
         waiting: list[threading.Event] = []
+        due = 0.0  # when the batch's oldest row must be written
         while True:
-            idle = None if self.retention_days is None else max(0.0, self._next_prune - time.monotonic())
+            now = time.monotonic()
+            idle = None if self.retention_days is None else max(0.0, self._next_prune - now)
             item: CallRecord | threading.Event | None | EllipsisType  # ... = the wait timed out
             try:
-                item = self._queue.get(timeout=self.flush_seconds if batch else idle)
+                item = self._queue.get(timeout=max(0.0, due - now) if batch else idle)
             except queue.Empty:
                 item = ...
             if isinstance(item, CallRecord):
+                if not batch:
+                    due = time.monotonic() + self.flush_seconds
                 batch.append(item)
-                if len(batch) < self.batch_size:
+                if len(batch) < self.batch_size and time.monotonic() < due:
                     continue
             elif isinstance(item, threading.Event):
                 waiting.append(item)

@@ -18,7 +18,7 @@ import httpx
 
 from tests.support.upstream import free_port
 
-__all__ = ["ROOT", "gateway_replica"]
+__all__ = ["ROOT", "gateway_replica", "gateway_replica_process"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def gateway_replica(data_dir: Path, master_key: str, **env: str) -> Iterator[str]:
     """The base URL of a gateway serving ``data_dir`` with ``env`` added, once ``/healthz`` answers."""
+    with gateway_replica_process(data_dir, master_key, **env) as (_, url):
+        yield url
+
+
+@contextmanager
+def gateway_replica_process(data_dir: Path, master_key: str, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """:func:`gateway_replica` with its process (for a test that kills it)."""
     port = free_port()
     environment = {**os.environ, "MODELYARD_DATA_DIR": str(data_dir), "MODELYARD_MASTER_KEY": master_key, **env}
     process = subprocess.Popen(
@@ -49,7 +56,7 @@ def gateway_replica(data_dir: Path, master_key: str, **env: str) -> Iterator[str
             if time.monotonic() > deadline:
                 raise AssertionError("the gateway did not start in 120 s")
             time.sleep(0.1)
-        yield url
+        yield process, url
     finally:
         if process.poll() is None:
             process.kill()
