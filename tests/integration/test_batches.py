@@ -312,3 +312,21 @@ def test_a_gateway_restarted_mid_batch_finishes_it_from_the_database(tmp_path):
         line["response"]["body"]["choices"][0]["message"]["content"] == f"echo: restart {line['custom_id'][1:]}"
         for line in output
     )
+
+
+def test_uploads_have_their_own_size_limit(tmp_path):
+    spec = ModelSpec(
+        name="hosted", provider="openai", deployments=[{"name": "d0", "base_url": "http://127.0.0.1:9/v1"}]
+    )
+    jobs = JobSettings(
+        batches_path=tmp_path / "batches.sqlite", jobs_path=tmp_path / "jobs.sqlite", max_file_bytes=4000
+    )
+    with serving(gateway_app(tmp_path, [spec], master_key=ADMIN_KEY, jobs=jobs, max_body_bytes=1000)) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=ADMIN_KEY, max_retries=0)
+        fits = _jsonl([_line(f"s{i}", "x" * 100) for i in range(12)])  # over the 1000-byte body limit
+        assert 1000 < len(fits) < 4000 and client.files.retrieve(_upload(client, fits)).bytes == len(fits)
+        with pytest.raises(openai.APIStatusError, match="larger than 4000 bytes") as refused:
+            _upload(client, _jsonl([_line(f"s{i}", "x" * 100) for i in range(40)]))
+        assert refused.value.status_code == 413
+        chat = httpx.post(f"{url}/v1/chat/completions", headers=ADMIN, content=b"{" + b" " * 2000 + b"}")
+        assert chat.status_code == 413  # the rest of the gateway keeps its own limit
