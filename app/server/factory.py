@@ -28,7 +28,6 @@ from app.server.http.timing import ArrivalTime
 from app.server.jobs.queue import open_queue
 from app.server.jobs.runner import JobRunner
 from chains.prompt_library import PromptLibrary
-from core.settings import data_dir
 from models.adapters.openai_http import OpenAIHTTPTransport
 from models.registry import Registry
 from routers.router import RouterRunnable
@@ -70,7 +69,7 @@ def create_app(
 
         router.health.share(RedisHealthBoard(settings.redis_url or "", prefix=settings.redis_prefix))
     request_log = RequestLog(
-        settings.database_url or settings.request_log_path or data_dir() / "requests.sqlite",
+        settings.store_target(settings.request_log_path, "requests.sqlite"),
         batch_size=settings.log_batch_size,
         flush_seconds=settings.log_flush_seconds,
         retention_days=settings.log_retention_days,
@@ -106,17 +105,18 @@ def create_app(
         description="Many LLMs behind one OpenAI-compatible API, with routing and fallbacks.",
     )
     responses = ResponsesDB(
-        settings.responses_path or data_dir() / "responses.sqlite", retention_days=settings.responses_retention_days
+        settings.store_target(settings.responses_path, "responses.sqlite"),
+        retention_days=settings.responses_retention_days,
     )
     forwarder = OpenAIHTTPTransport()
-    services_db = ServicesDB(settings.services_path or data_dir() / "services.sqlite")
+    services_db = ServicesDB(settings.store_target(settings.services_path, "services.sqlite"))
     prompts = PromptLibrary(settings.prompts_dir)
     metrics = GatewayMetrics(known_model=_model_names(registry))
     metrics.watch_health(router.health)
     # the keys' limits: in this process, or in Redis with REDIS_URL
     limits = open_limit_store(settings, metrics.redis_roundtrips.labels("limits"))
     cache = ResponseCache(settings.cache, on_lookup=metrics.cache_lookup, exact=_exact_answers(settings, metrics))
-    keys = KeyRing(settings.keys_path or data_dir() / "keys.sqlite", limits=limits)
+    keys = KeyRing(settings.store_target(settings.keys_path, "keys.sqlite"), limits=limits)
     batches = BatchesDB(settings.store_target(settings.jobs.batches_path, "batches.sqlite"))
     jobs_db = JobsDB(settings.store_target(settings.jobs.jobs_path, "jobs.sqlite"))
     jobs = JobRunner(open_queue(settings), batches, jobs_db, settings.jobs)  # Redis + workers with REDIS_URL
