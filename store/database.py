@@ -33,13 +33,22 @@ from typing import Any
 
 from sqlalchemy import REAL, Double, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 from core.settings import data_dir
 
-__all__ = ["REAL_NUMBER", "database_url", "open_engine", "store_location", "upsert", "write_transaction"]
+__all__ = [
+    "POSTGRES_POOL",
+    "REAL_NUMBER",
+    "accumulate",
+    "database_url",
+    "open_engine",
+    "store_location",
+    "upsert",
+    "write_transaction",
+]
 
 REAL_NUMBER: TypeEngine[float] = Double().with_variant(REAL(), "sqlite")
 """``REAL`` on SQLite (as the files have always been), ``DOUBLE PRECISION`` on PostgreSQL (its ``REAL``
@@ -72,9 +81,27 @@ def store_location(file_name: str, folder: Path | None = None) -> Path | str:
     return os.environ.get("DATABASE_URL") or (folder or data_dir()) / file_name
 
 
+POSTGRES_POOL = {"pool_size": 2, "max_overflow": 3, "pool_pre_ping": True}
+"""Each store's connection pool on a server database: 2 kept open, 3 more at a burst, each checked before use.
+
+Every store opens its own engine, and a gateway process holds 8 of them (keys, registry, experiments,
+services, stored responses, the request log, batches, jobs). SQLAlchemy's default pool (5 kept + 10
+overflow) would let one process open 8 × 15 = 120 connections — more than PostgreSQL's default
+``max_connections`` of 100 on its own. With 2 + 3: 8 × 2 = 16 connections idle per process and at most
+8 × 5 = 40 when every store is busy at once, so 4 processes (say 3 replicas and a worker) hold 64 at
+rest, leaving room for bursts, migrations and an operator's ``psql``. Two per store is enough at rest:
+a store's calls are short (one statement or one small transaction) and the request log's writer is
+one thread; a sixth concurrent caller of one store waits for a free connection (``pool_timeout``, 30 s).
+``pool_pre_ping`` replaces a connection the server closed (a restart, an idle timeout) instead of
+failing the request that drew it."""
+
+
 def open_engine(target: Path | str) -> Engine:
-    """An engine on ``target`` (a SQLite file path or a SQLAlchemy URL); connects lazily."""
-    engine = create_engine(database_url(target), pool_pre_ping=True)
+    """An engine on ``target`` (a SQLite file path or a SQLAlchemy URL); connects lazily. A server
+    database gets a small pool (:data:`POSTGRES_POOL`); SQLite files keep SQLAlchemy's own pool."""
+    url = database_url(target)
+    options = POSTGRES_POOL if make_url(url).get_backend_name() == "postgresql" else {"pool_pre_ping": True}
+    engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -95,10 +122,26 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def upsert(table: Table, keys: list[str], dialect: str) -> Insert:
     """``INSERT … ON CONFLICT (keys) DO UPDATE`` every other column (``INSERT OR REPLACE`` on both
     SQLite and PostgreSQL); call ``.values(...)`` on it, or execute it with a list of rows."""
-    insert: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = _dialect_insert(table, dialect)
     updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
     statement: Insert = insert.on_conflict_do_update(index_elements=keys, set_=updated)
     return statement
+
+
+def accumulate(table: Table, keys: list[str], dialect: str) -> Insert:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c`` for every other column: counters
+    that several writers add to (a row's totals grow by the new row's), atomic on both SQLite and
+    PostgreSQL. Rows of one statement must have distinct keys; writers that may run at once should send
+    them in one order (sorted), so two transactions never wait on each other's rows in a cycle."""
+    insert = _dialect_insert(table, dialect)
+    added = {c.name: c + insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement: Insert = insert.on_conflict_do_update(index_elements=keys, set_=added)
+    return statement
+
+
+def _dialect_insert(table: Table, dialect: str) -> Any:
+    """The dialect's ``INSERT`` construct, the one that knows ``ON CONFLICT``."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select, text
 
 from core.redaction import redacted
-from store.database import open_engine, upsert, write_transaction
+from store.database import POSTGRES_POOL, accumulate, open_engine, upsert, write_transaction
+from tests.support.postgres import scratch_database
 
 _metadata = MetaData()
 _pairs = Table("pairs", _metadata, Column("k", Text, primary_key=True), Column("v", Integer, nullable=False))
@@ -62,6 +63,43 @@ def test_upsert_inserts_then_replaces_on_both_backends(store_target):
     with engine.connect() as conn:
         assert conn.execute(select(_pairs).order_by(_pairs.c.k)).all() == [("a", 3), ("b", 2)]
     engine.dispose()
+
+
+def test_accumulate_adds_to_the_totals_a_row_already_has(store_target):
+    engine = open_engine(store_target)
+    _metadata.create_all(engine)
+    statement = accumulate(_pairs, ["k"], engine.dialect.name)
+    with write_transaction(engine) as conn:
+        conn.execute(statement, [{"k": "a", "v": 1}, {"k": "b", "v": 2}])
+    with write_transaction(engine) as conn:
+        conn.execute(statement, [{"k": "a", "v": 3}, {"k": "c", "v": 5}])
+    with engine.connect() as conn:
+        assert conn.execute(select(_pairs).order_by(_pairs.c.k)).all() == [("a", 4), ("b", 2), ("c", 5)]
+    engine.dispose()
+
+
+def test_a_postgresql_engine_keeps_two_connections_and_opens_at_most_five():
+    with scratch_database() as url:
+        engine = open_engine(url)
+        assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._pre_ping) == (2, 3, True)
+        database = engine.url.database
+
+        def sessions() -> int:
+            with engine.connect() as probe:
+                return probe.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"), {"db": database}
+                ).scalar_one()
+
+        held = [engine.connect() for _ in range(POSTGRES_POOL["pool_size"] + POSTGRES_POOL["max_overflow"])]
+        for conn in held:
+            conn.execute(text("SELECT 1"))
+        assert engine.pool.checkedout() == 5
+        for conn in held:
+            conn.close()
+        # the 3 overflow connections are closed on return, the pool keeps 2 (one of them counts itself here)
+        assert engine.pool.checkedin() == 2
+        assert sessions() == 2
+        engine.dispose()
 
 
 def test_a_url_is_used_as_given(store_target):
