@@ -32,6 +32,7 @@ from models.catalog import load_catalog
 from models.spec import ModelSpec
 from store.database import store_location
 from store.registry_db import RegistryDB
+from store.watch import watch
 
 __all__ = ["ModelEntry", "RegisterResult", "Registry", "spec_diff"]
 
@@ -89,21 +90,31 @@ class Registry:
         self._lock = threading.Lock()
         self._cache: tuple[int, list[ModelEntry]] | None = None
         self._generation, self._checked_at, self._seen_own = -1, float("-inf"), -1
+        self.closed = False
+        watch(self, "check_external", EXTERNAL_CHECK_SECONDS, "modelyard-registry-watch")
 
     # ---- reading ---------------------------------------------------------------------------
     def generation(self) -> int:
         """A number that changes whenever the registry does (for callers' caches).
 
         This process's own writes show at once; other processes' writes are looked up (the registry's
-        change counter, one primary-key read) at most every ``EXTERNAL_CHECK_SECONDS``: no query on
-        every routed request.
+        change counter, one primary-key read) every ``EXTERNAL_CHECK_SECONDS`` by a background thread
+        (:func:`store.watch.watch`): no query on a routed request, none on the event loop.
         """
-        now = time.monotonic()
-        if now - self._checked_at >= EXTERNAL_CHECK_SECONDS or self._db.own_writes != self._seen_own:
-            with self._lock:
-                self._generation = self._db.generation()
-                self._checked_at, self._seen_own = now, self._db.own_writes
+        if self._checked_at == float("-inf") or self._db.own_writes != self._seen_own:
+            self.check_external()
         return self._generation
+
+    def check_external(self) -> None:
+        """Read the change counter now (the watcher's tick; also after this process wrote)."""
+        with self._lock:
+            seen_own = self._db.own_writes
+            self._generation = self._db.generation()
+            self._checked_at, self._seen_own = time.monotonic(), seen_own
+
+    def close(self) -> None:
+        """Stop watching for other processes' changes."""
+        self.closed = True
 
     def entries(self) -> list[ModelEntry]:
         """Every model, catalog and runtime, with availability (cached until a write)."""

@@ -29,6 +29,7 @@ from core.errors import RoutingError
 from routers.config import ArmConfig, ExperimentConfig
 from store.database import store_location
 from store.experiments_db import ExperimentsDB
+from store.watch import watch
 
 __all__ = ["Experiments", "assign_arm"]
 
@@ -85,6 +86,8 @@ class Experiments:
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=100_000)
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self.closed = False
+        watch(self, "reread_statuses", STATUS_REFRESH_SECONDS, "modelyard-ab-watch")
 
     def get(self, name: str) -> ExperimentConfig:
         try:
@@ -94,13 +97,18 @@ class Experiments:
             raise RoutingError(f"unknown experiment '{name}'; configured: {configured}") from None
 
     def status(self, name: str) -> str:
-        """Runtime status (pause/end) or the configured one; re-read at most every 0.5 s."""
+        """Runtime status (pause/end) or the configured one; another process's change is re-read by a
+        background thread every ``STATUS_REFRESH_SECONDS`` (:func:`store.watch.watch`), so a routed
+        request reads memory only (the first ask for an experiment reads the database once)."""
         cached = self._status.get(name)
-        now = time.monotonic()
-        if cached is None or now - cached[1] > STATUS_REFRESH_SECONDS:
-            cached = (self.db.status(name) or self.get(name).status, now)
-            self._status[name] = cached
+        if cached is None:
+            cached = self._status[name] = (self.db.status(name) or self.get(name).status, time.monotonic())
         return cached[0]
+
+    def reread_statuses(self) -> None:
+        """The watcher's tick: every status asked for so far, from the database."""
+        for name in list(self._status):
+            self._status[name] = (self.db.status(name) or self.get(name).status, time.monotonic())
 
     def _set_status(self, name: str, status: str) -> None:
         self.get(name)

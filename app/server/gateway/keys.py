@@ -35,6 +35,7 @@ from typing import Any
 from app.server.gateway.limits import Denial, KeyUsage, LimitStore, Reservation, seconds, usd
 from app.server.gateway.limits_local import LocalLimits, RollingWindow
 from store.api_keys_db import ApiKeysDB, StoredKey
+from store.watch import watch
 
 __all__ = [
     "ApiKey",
@@ -174,6 +175,8 @@ class KeyRing:
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="modelyard-key-spend", daemon=True)
         self._thread.start()
+        self.closed = False
+        watch(self, "refresh", refresh_seconds, "modelyard-key-watch")  # other processes' changes, off the loop
 
     def _add(self, key: ApiKey) -> None:
         self._by_id[key.id] = key
@@ -186,18 +189,12 @@ class KeyRing:
         """Whether any key was ever created — here or by another process on the same store (seen within
         ``refresh_seconds``: a gateway that started open closes when the app issues the first key);
         revoking them all does not reopen the server."""
-        self._refresh_if_stale()
         return bool(self._by_id)
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or ``None`` (keys changed by another process are seen
         within ``refresh_seconds``)."""
-        self._refresh_if_stale()
         return self._by_hash.get(hash_secret(secret))
-
-    def _refresh_if_stale(self) -> None:
-        if time.monotonic() - self._checked > self.refresh_seconds:
-            self.refresh()
 
     def refresh(self) -> None:
         """Re-read the keys if another writer committed since the last look (the store's change counter
@@ -302,11 +299,9 @@ class KeyRing:
 
     def keys(self) -> list[ApiKey]:
         """Every key, revoked ones included, oldest first (as another process may have changed them)."""
-        self._refresh_if_stale()
         return list(self._by_id.values())
 
     def get(self, key_id: str) -> ApiKey | None:
-        self._refresh_if_stale()
         return self._by_id.get(key_id)
 
     def view(self, key: ApiKey) -> dict[str, Any]:
@@ -358,6 +353,7 @@ class KeyRing:
 
     def close(self) -> None:
         """Stop the writer thread and write what is pending."""
+        self.closed = True
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=10)

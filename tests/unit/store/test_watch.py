@@ -1,0 +1,62 @@
+"""Other processes' changes reach a replica's memory with no request asking (store/watch.py).
+
+Two instances on one store stand for two replicas. The second one is never called between the
+first one's write and the check — only memory is read (``active_count``, ``_generation``, the status
+cache) — so what is seen came from its background watcher, not from a read on a request's path.
+On both SQLite and PostgreSQL (``store_target``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from app.server.gateway.keys import KeyRing
+from models.registry import Registry
+from routers.config import ExperimentConfig
+from routers.experiments import Experiments
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_a_revocation_reaches_an_idle_key_ring(store_target):
+    a, b = KeyRing(store_target), KeyRing(store_target)
+    try:
+        created = a.create("team")
+        assert _eventually(lambda: b.active_count() == 1)  # memory only
+        a.revoke(created.key.id)
+        assert _eventually(lambda: b.active_count() == 0)
+        assert b.authenticate(created.secret) is None
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_registration_reaches_an_idle_registry(store_target):
+    a, b = Registry(catalog_specs=[], db_path=store_target), Registry(catalog_specs=[], db_path=store_target)
+    try:
+        before = b.generation()
+        a.register({"name": "m", "provider": "openai", "deployments": [{"name": "d0", "base_url": "http://x/v1"}]})
+        assert _eventually(lambda: b._generation != before)  # memory only: the watcher read the counter
+        assert [entry.spec.name for entry in b.entries()] == ["m"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_paused_experiment_reaches_an_idle_replica(store_target):
+    config = ExperimentConfig.model_validate(
+        {"name": "exp", "arms": [{"name": "x", "model": "m", "weight": 1}, {"name": "y", "model": "n", "weight": 1}]}
+    )
+    a, b = Experiments([config], store_target), Experiments([config], store_target)
+    assert b.status("exp") == "active"
+    a.pause("exp")
+    assert _eventually(lambda: b._status["exp"][0] == "paused")  # memory only
+    assert b.status("exp") == "paused"
