@@ -28,7 +28,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
@@ -45,11 +44,12 @@ from app.server.gateway.limits import (
 )
 from app.server.gateway.limits_lua import SCRIPTS
 from core.errors import SharedStateUnavailable
+from core.redaction import redacted
 
 if TYPE_CHECKING:
     from app.server.gateway.keys import ApiKey
 
-__all__ = ["RedisLimits", "ScriptCall", "redacted"]
+__all__ = ["RedisLimits", "ScriptCall"]
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,6 @@ ScriptCall = tuple[str, list[str], list[str]]
 
 _MAX_QUEUED = 100_000
 """Settlements kept while Redis is away; older ones are dropped (their holds end with the lease)."""
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs.
-
-    Example:
-        >>> redacted("redis://user:secret@10.0.0.5:6379/0")
-        'redis://user:***@10.0.0.5:6379/0'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisLimits:
