@@ -6,7 +6,14 @@ in batches (``batch_size`` rows or every ``flush_seconds``). When the queue is f
 dropped and counted in ``dropped`` — serving wins over accounting.
 
 The same thread deletes rows older than ``retention_days`` at start and then every
-``prune_every_seconds``, so the log cannot grow without bound.
+``prune_every_seconds``, so the log cannot grow without bound. The hourly rollups that answer usage
+(:mod:`store.request_rollups`) are pruned at ``rollup_retention_days`` instead, 400 by default: totals
+per key and model are what a bill, a budget review or this month against the same month last year
+need long after the rows they came from; one rollup row stands for up to an hour of one key's calls to
+one model, so a year of them is at most 8,760 rows per active (key, model) pair however busy the
+gateway is. Rollups are never dropped before the raw rows they sum (a shorter rollup retention is
+raised to the rows'; no retention for the rows keeps the rollups too), so a range the raw rows still
+cover is answered in full.
 """
 
 from __future__ import annotations
@@ -81,7 +88,9 @@ class RequestLog:
         flush_seconds: longest a row waits in memory.
         max_queue: records held in memory before new ones are dropped.
         retention_days: rows older than this are deleted; ``None`` keeps everything.
-        prune_every_seconds: how often the retention is applied.
+        rollup_retention_days: hourly rollups older than this are deleted (never before the rows);
+            ``None`` keeps them.
+        prune_every_seconds: how often the retentions are applied.
 
     Example:
         >>> request_log = RequestLog(tmp_path / "requests.sqlite")
@@ -101,12 +110,19 @@ class RequestLog:
         max_queue: int = 50_000,
         retention_days: float | None = None,
         prune_every_seconds: float = 3600.0,
+        rollup_retention_days: float | None = 400.0,
     ):
         self.db = RequestLogDB(target)
         self.batch_size, self.flush_seconds = batch_size, flush_seconds
         self.retention_days, self.prune_every_seconds = retention_days, prune_every_seconds
+        self.rollup_retention_days = (
+            None
+            if retention_days is None or rollup_retention_days is None
+            else max(retention_days, rollup_retention_days)
+        )
         self.dropped = 0
         self.pruned = 0
+        self.pruned_rollups = 0
         self._next_prune = 0.0
         self._queue: queue.Queue[CallRecord | threading.Event | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="modelyard-request-log", daemon=True)
@@ -175,8 +191,11 @@ class RequestLog:
 
     def _prune(self, retention_days: float) -> None:
         self._next_prune = time.monotonic() + self.prune_every_seconds
+        now = time.time()
         try:
-            self.pruned += self.db.prune(time.time() - retention_days * 86_400)
+            self.pruned += self.db.prune(now - retention_days * 86_400)
+            if self.rollup_retention_days is not None:
+                self.pruned_rollups += self.db.prune_rollups(now - self.rollup_retention_days * 86_400)
         except Exception:
             log.exception("request log: pruning old rows failed")
 

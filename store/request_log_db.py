@@ -1,9 +1,15 @@
-"""SQL of the request log: one row per gateway call, no prompt bodies.
+"""SQL of the request log: one row per gateway call (no prompt bodies) and hourly rollups of them.
 
 SQLite (``data/requests.sqlite``) by default; any SQLAlchemy URL (``DATABASE_URL``, e.g.
 ``postgresql+psycopg://…``) for a server database shared by several gateway processes.
 Queries are SQLAlchemy Core, so the same code runs on both; the schema is the ``requests`` branch of
-:mod:`store.migrations` (``database_url`` is re-exported here for older callers).
+:mod:`store.migrations` (tables in :mod:`store.request_log_tables`; ``database_url`` is re-exported
+here for older callers).
+
+A million rows stay cheap to summarise: every batch of rows adds itself to ``request_rollups``
+in its own transaction (:mod:`store.request_rollups`), and :meth:`RequestLogDB.usage` reads whole hours
+from there and only the partial hours at the ends of its range from the raw rows
+(:mod:`store.request_usage`). Raw rows and rollups are pruned separately: the rollups are kept longer.
 """
 
 from __future__ import annotations
@@ -12,70 +18,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    case,
-    delete,
-    func,
-    select,
-)
+from sqlalchemy import Select, delete, select
 from sqlalchemy.engine import Engine
 
 from store.database import database_url
+from store.request_log_tables import COLUMNS, request_rollups, requests
+from store.request_rollups import add_rollups, hour_of
+from store.request_usage import finished, raw_usage_query, usage_query
 from store.store_engine import StoreEngine
 
-__all__ = ["COLUMNS", "RequestLogDB", "database_url"]
-
-COLUMNS = (
-    "id",
-    "ts",
-    "endpoint",
-    "model",
-    "deployment",
-    "route_reason",
-    "latency_ms",
-    "ttft_ms",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "status",
-    "error_class",
-    "key_id",
-    "cache",
-)
-
-_metadata = MetaData()
-requests = Table(
-    "requests",
-    _metadata,
-    Column("id", String(64), primary_key=True),
-    Column("ts", Float, nullable=False),
-    Column("endpoint", String(32), nullable=False),
-    Column("model", Text),
-    Column("deployment", Text),
-    Column("route_reason", Text),
-    Column("latency_ms", Float),
-    Column("ttft_ms", Float),
-    Column("input_tokens", Integer),
-    Column("output_tokens", Integer),
-    Column("cost_usd", Float),
-    Column("status", Integer),
-    Column("error_class", Text),
-    Column("key_id", Text),
-    Column("cache", Text),
-    Index("requests_ts", "ts"),
-)
+__all__ = ["COLUMNS", "RequestLogDB", "database_url", "request_rollups", "requests"]
 
 
 class RequestLogDB:
-    """Writes batches of rows, summarises them per key and model, prunes old ones.
+    """Writes batches of rows with their rollups, summarises them per key and model, prunes old ones.
 
     Args:
         target: a SQLite file path or a SQLAlchemy database URL (created and migrated if needed).
@@ -94,12 +50,13 @@ class RequestLogDB:
         self.engine: Engine = self.tables.engine
 
     def insert(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Insert rows (tuples in :data:`COLUMNS` order) in one transaction."""
+        """Insert rows (tuples in :data:`COLUMNS` order) and add them to their rollups, in one transaction."""
         values = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
         if not values:
             return
-        with self.engine.begin() as conn:
+        with self.tables.write() as conn:
             conn.execute(requests.insert(), values)
+            add_rollups(conn, values)
 
     def rows(self, since: float, until: float) -> list[dict[str, Any]]:
         """Every row logged in ``[since, until]``, oldest first."""
@@ -108,38 +65,33 @@ class RequestLogDB:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def usage(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
-        """Totals per (key, model) over ``[since, until]`` (epoch seconds).
+        """Totals per (key, model) over ``[since, until]`` (epoch seconds), busiest first: requests,
+        errors, tokens, cost, mean latency and TTFT.
 
-        ``key_id`` limits the rows to one consumer key (what that key may see of the log).
+        ``key_id`` limits the rows to one consumer key (what that key may see of the log). Whole hours
+        come from the rollups, so a range reaching back past the raw rows' retention still counts the
+        whole hours there (the rollups are kept longer) but not the pruned partial hour at its start.
         """
-        key = func.coalesce(requests.c.key_id, "")
-        model = func.coalesce(requests.c.model, "-")
-        count = func.count()
-        query = (
-            select(
-                key.label("key_id"),
-                model.label("model"),
-                count.label("requests"),
-                func.coalesce(func.sum(case((requests.c.status >= 400, 1), else_=0)), 0).label("errors"),
-                func.coalesce(func.sum(requests.c.input_tokens), 0).label("input_tokens"),
-                func.coalesce(func.sum(requests.c.output_tokens), 0).label("output_tokens"),
-                func.coalesce(func.sum(requests.c.cost_usd), 0.0).label("cost_usd"),
-                func.avg(requests.c.latency_ms).label("avg_latency_ms"),
-                func.avg(requests.c.ttft_ms).label("avg_ttft_ms"),
-            )
-            .where(requests.c.ts.between(since, until))
-            .group_by(key, model)
-            .order_by(count.desc())
-        )
-        if key_id is not None:
-            query = query.where(key == key_id)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return self._totals(usage_query(since, until, key_id))
+
+    def usage_from_rows(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
+        """:meth:`usage` from every raw row in the range, as it was computed before rollups (for checks
+        and ``bench/usage_query.py``)."""
+        return self._totals(raw_usage_query(since, until, key_id))
 
     def prune(self, before: float) -> int:
-        """Delete rows older than ``before`` (epoch seconds); returns how many went."""
-        with self.engine.begin() as conn:
+        """Delete rows older than ``before`` (epoch seconds); returns how many went. Rollups stay."""
+        with self.tables.write() as conn:
             return conn.execute(delete(requests).where(requests.c.ts < before)).rowcount or 0
+
+    def prune_rollups(self, before: float) -> int:
+        """Delete the rollups of hours that ended by ``before`` (epoch seconds); returns how many went."""
+        with self.tables.write() as conn:
+            return conn.execute(delete(request_rollups).where(request_rollups.c.hour < hour_of(before))).rowcount or 0
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _totals(self, query: Select[Any]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [finished(row) for row in conn.execute(query)]

@@ -74,6 +74,7 @@ def create_app(
         flush_seconds=settings.log_flush_seconds,
         retention_days=settings.log_retention_days,
         prune_every_seconds=settings.log_prune_every_seconds,
+        rollup_retention_days=settings.log_rollup_retention_days,
     )
 
     knowledge = Once(lambda: _ensure_knowledge(settings.knowledge_collection))

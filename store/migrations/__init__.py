@@ -86,7 +86,7 @@ SCHEMAS = {
         StoreSchema("experiments", "experiments_0001", "ab_events", "experiments_0001"),
         StoreSchema("responses", "responses_0001", "responses", "responses_0001"),
         StoreSchema(
-            "requests", "requests_0001", "requests", "requests_0001", {"requests": {"key_id": "TEXT", "cache": "TEXT"}}
+            "requests", "requests_0002", "requests", "requests_0001", {"requests": {"key_id": "TEXT", "cache": "TEXT"}}
         ),
     )
 }

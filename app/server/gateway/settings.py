@@ -70,6 +70,9 @@ class GatewaySettings(BaseModel):
     """The first part of every Redis key name (``MODELYARD_REDIS_PREFIX``), so deployments can share a Redis."""
     log_retention_days: float | None = Field(30.0, gt=0)
     """Request-log rows older than this are deleted (checked hourly); ``None`` keeps everything."""
+    log_rollup_retention_days: float | None = Field(400.0, gt=0)
+    """The request log's hourly usage totals (what ``/api/usage`` reads) older than this are deleted, never
+    before the rows (see store/request_log.py); ``None`` keeps them."""
     log_prune_every_seconds: float = Field(3600.0, gt=0)
     """How often the retention is applied."""
     log_batch_size: int = Field(200, gt=0)
