@@ -41,11 +41,18 @@ def whole_hours(since: float, until: float) -> tuple[int, int]:
     return hour_of(since) + (0 if starts_at_since else 1), hour_of(until) - 1
 
 
+_FAR_SECONDS = 1e15
+"""Bounds ``since``/``until`` are clamped to (some 31 million years from 1970 either way): no call is
+logged outside them, and beyond them an hour number no longer fits a SQL integer (``/api/usage``
+takes any float; schemathesis sent ``since=-5.3e291``)."""
+
+
 def usage_query(since: float, until: float, key_id: str | None) -> Select[Any]:
     """Totals per (key, model) over ``[since, until]``, from rollups where whole hours allow (an
     unbounded range, ``inf``, is read from the raw rows as before)."""
     if not (math.isfinite(since) and math.isfinite(until)):
         return raw_usage_query(since, until, key_id)
+    since, until = max(since, -_FAR_SECONDS), min(until, _FAR_SECONDS)  # whole hours stay 64-bit integers
     first, last = whole_hours(since, until)
     if first > last:
         return _summed([_raw_totals(requests.c.ts.between(since, until), key_id)])
