@@ -112,7 +112,7 @@ def test_calls_are_in_the_request_log_under_the_key(gw):
 
     usage = httpx.get(f"{gw.url}/api/usage", headers=key).json()
     mine = [row for row in usage["models"] if row["model"] == "proxyllm"]
-    assert [row["requests"] for row in mine] == [2]
+    assert [(row["requests"], row["errors"]) for row in mine] == [(3, 1)]  # the 429 named the model too
     rows = gw.app.state.gateway.log.rows(time.time() - 600, time.time())
     ours = [row for row in rows if row["key_id"] == created.json()["id"] and row["status"] == 200]
     assert [(row["endpoint"], row["model"]) for row in ours] == [("operategpt", "proxyllm")] * 2

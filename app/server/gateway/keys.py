@@ -242,9 +242,10 @@ class KeyRing:
             return None
         return await self.limits.aadmit(key)
 
-    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
-        """:meth:`reserve` for the gateway's requests."""
-        return await self.limits.areserve(key, tokens, cost_usd)
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float, admit: bool = False) -> Reservation | Denial:
+        """:meth:`reserve` for the gateway's requests; ``admit`` admits the request first, in the same
+        round-trip to a shared store."""
+        return await self.limits.areserve(key, tokens, cost_usd, admit)
 
     def settle(
         self, reservation: Reservation | None, key: ApiKey, tokens: int, cost_usd: float, now: float | None = None

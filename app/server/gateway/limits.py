@@ -149,8 +149,9 @@ class LimitStore(Protocol):
         """:meth:`admit` for the event loop: a store that waits on the network awaits it."""
         ...
 
-    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
-        """:meth:`reserve` for the event loop."""
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float, admit: bool = False) -> Reservation | Denial:
+        """:meth:`reserve` for the event loop; with ``admit``, :meth:`admit` first, in the same
+        round-trip (a chat request admitted when it is about to be served)."""
         ...
 
     def settle(

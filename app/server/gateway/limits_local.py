@@ -127,7 +127,9 @@ class LocalLimits:
     async def aadmit(self, key: ApiKey) -> Denial | None:
         return self.admit(key)  # microseconds under a lock: no reason to leave the loop
 
-    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float, admit: bool = False) -> Reservation | Denial:
+        if admit and (denial := self.admit(key)) is not None:
+            return denial
         return self.reserve(key, tokens, cost_usd)
 
     def settle(

@@ -19,7 +19,7 @@ Replies carry numbers as strings (Lua numbers would be truncated to integers).
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "RESERVE", "SCRIPTS", "SETTLE", "USAGE"]
+__all__ = ["ADMIT", "ADMIT_RESERVE", "RESERVE", "SCRIPTS", "SETTLE", "USAGE"]
 
 _COMMON = """
 local requests, tokens, holds, account = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -99,56 +99,82 @@ local function spent(persisted)
 end
 """
 
+_CHECKS = """
+-- a: now, rpm (0 none), tpm (0 none), budget ('' none), persisted spend, window seconds
+-- nil when admitted (the request is counted), else {'budget', spent} | {'rpm', wait} | {'tpm', wait, used}
+local function admit(a)
+  local now, rpm, tpm, budget = clock(a[1]), tonumber(a[2]), tonumber(a[3]), a[4]
+  local seconds = tonumber(a[6])
+  local used_usd = spent(a[5])
+  if budget ~= '' and used_usd >= tonumber(budget) then return {'budget', tostring(used_usd)} end
+  if rpm > 0 then
+    local wait = retry_after(requests, expire(requests, 'requests', now, seconds), rpm, now, seconds)
+    if wait then return {'rpm', tostring(wait)} end
+  end
+  if tpm > 0 then
+    local used = expire(tokens, 'tokens', now, seconds)
+    local wait = retry_after(tokens, used, tpm, now, seconds)
+    if wait then return {'tpm', tostring(wait), tostring(used)} end
+  end
+  if rpm > 0 then add(requests, 'requests', now, seconds, 1) end
+  return nil
+end
+
+-- a: now, tpm (0 none), budget ('' none), persisted spend, tokens, usd, lease seconds, window seconds
+-- {'ok', hold} | {'budget', spent, held_usd} | {'tpm', wait, used, held_tokens}
+local function reserve(a)
+  local now, tpm, budget = clock(a[1]), tonumber(a[2]), a[3]
+  local seconds = tonumber(a[8])
+  local used_usd = spent(a[4])
+  local held_tokens, held_usd = expire_holds(now)
+  if budget ~= '' and used_usd + held_usd >= tonumber(budget) then
+    return {'budget', tostring(used_usd), tostring(held_usd)}
+  end
+  if tpm > 0 then
+    local used = expire(tokens, 'tokens', now, seconds)
+    if used + held_tokens >= tpm then
+      local wait = retry_after(tokens, used, tpm, now, seconds) or 1
+      return {'tpm', tostring(wait), tostring(used), tostring(held_tokens)}
+    end
+  end
+  local seq = redis.call('HINCRBY', account, 'seq', 1)
+  local hold = a[5] .. ':' .. a[6] .. ':' .. seq
+  local lease = tonumber(a[7])
+  redis.call('ZADD', holds, now + lease, hold)
+  redis.call('HINCRBY', account, 'held_tokens', tonumber(a[5]))
+  redis.call('HINCRBYFLOAT', account, 'held_usd', a[6])
+  redis.call('PEXPIRE', holds, math.ceil(lease * 1000) + 1000)
+  return {'ok', hold}
+end
+"""
+
 ADMIT = (
     _COMMON
+    + _CHECKS
     + """
--- ARGV: now, rpm (0 none), tpm (0 none), budget ('' none), persisted spend, window seconds
--- reply: {'ok'} | {'budget', spent} | {'rpm', wait} | {'tpm', wait, used}
-local now, rpm, tpm, budget = clock(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local seconds = tonumber(ARGV[6])
-local used_usd = spent(ARGV[5])
-if budget ~= '' and used_usd >= tonumber(budget) then return {'budget', tostring(used_usd)} end
-if rpm > 0 then
-  local wait = retry_after(requests, expire(requests, 'requests', now, seconds), rpm, now, seconds)
-  if wait then return {'rpm', tostring(wait)} end
-end
-if tpm > 0 then
-  local used = expire(tokens, 'tokens', now, seconds)
-  local wait = retry_after(tokens, used, tpm, now, seconds)
-  if wait then return {'tpm', tostring(wait), tostring(used)} end
-end
-if rpm > 0 then add(requests, 'requests', now, seconds, 1) end
-return {'ok'}
+-- ARGV: admit's; reply: {'ok'} | admit's refusal
+return admit(ARGV) or {'ok'}
 """
 )
 
 RESERVE = (
     _COMMON
+    + _CHECKS
     + """
--- ARGV: now, tpm (0 none), budget ('' none), persisted spend, tokens, usd, lease seconds, window seconds
--- reply: {'ok', hold} | {'budget', spent, held_usd} | {'tpm', wait, used, held_tokens}
-local now, tpm, budget = clock(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local seconds = tonumber(ARGV[8])
-local used_usd = spent(ARGV[4])
-local held_tokens, held_usd = expire_holds(now)
-if budget ~= '' and used_usd + held_usd >= tonumber(budget) then
-  return {'budget', tostring(used_usd), tostring(held_usd)}
-end
-if tpm > 0 then
-  local used = expire(tokens, 'tokens', now, seconds)
-  if used + held_tokens >= tpm then
-    local wait = retry_after(tokens, used, tpm, now, seconds) or 1
-    return {'tpm', tostring(wait), tostring(used), tostring(held_tokens)}
-  end
-end
-local seq = redis.call('HINCRBY', account, 'seq', 1)
-local hold = ARGV[5] .. ':' .. ARGV[6] .. ':' .. seq
-local lease = tonumber(ARGV[7])
-redis.call('ZADD', holds, now + lease, hold)
-redis.call('HINCRBY', account, 'held_tokens', tonumber(ARGV[5]))
-redis.call('HINCRBYFLOAT', account, 'held_usd', ARGV[6])
-redis.call('PEXPIRE', holds, math.ceil(lease * 1000) + 1000)
-return {'ok', hold}
+-- ARGV: reserve's
+return reserve(ARGV)
+"""
+)
+
+ADMIT_RESERVE = (
+    _COMMON
+    + _CHECKS
+    + """
+-- ARGV: admit's six, then reserve's eight: a chat request's admission and its hold in one round-trip
+-- reply: reserve's, or {'admit', <admit's refusal>...}
+local refused = admit({ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
+if refused then return {'admit', unpack(refused)} end
+return reserve({ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]})
 """
 )
 
@@ -180,5 +206,5 @@ return {tostring(used_requests), tostring(used_tokens), tostring(used_usd)}
 """
 )
 
-SCRIPTS = {"admit": ADMIT, "reserve": RESERVE, "settle": SETTLE, "usage": USAGE}
+SCRIPTS = {"admit": ADMIT, "reserve": RESERVE, "admit_reserve": ADMIT_RESERVE, "settle": SETTLE, "usage": USAGE}
 """Every script by the name :class:`~app.server.gateway.limits_redis.RedisLimits` calls it."""

@@ -3,10 +3,10 @@
 Each operation is one Lua script (:mod:`~app.server.gateway.limits_lua`) run atomically in Redis,
 so 60 rpm across three replicas admits 60, and concurrent calls on one budget overshoot it by at
 most one reservation. Round-trips: admission (``admit``) and the reservation (``reserve``) are one
-each; a settlement is queued and rides on the next admission's pipeline (any replica's request of
-this process), or is sent by a small thread after ``settle_delay`` seconds when no admission
-comes — so a cache miss with limits on costs two round-trips under load, three when idle.
-``modelyard_redis_roundtrips_total`` (on ``/metrics``) counts them.
+each, or one together (``areserve(admit=True)``, the chat lifecycle's); a settlement is queued and
+rides on the next admission's pipeline, or is sent by a small thread after ``settle_delay`` seconds
+when no admission comes. ``modelyard_redis_roundtrips_total{use="limits"}`` (on ``/metrics``)
+counts them.
 
 Requests await redis-py's asyncio client (``aadmit``, ``areserve``; hiredis parses the replies),
 so a round-trip to a Redis across the network never stalls the event loop; the synchronous
@@ -119,8 +119,14 @@ class RedisLimits:
         reply = self._admission(self._reserve_call(key, tokens, cost_usd, now))
         return _reservation_verdict(key, tokens, cost_usd, reply)
 
-    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float) -> Reservation | Denial:
-        reply = await self._aadmission(self._reserve_call(key, tokens, cost_usd, None))
+    async def areserve(self, key: ApiKey, tokens: int, cost_usd: float, admit: bool = False) -> Reservation | Denial:
+        reserving = self._reserve_call(key, tokens, cost_usd, None)
+        if not admit:
+            return _reservation_verdict(key, tokens, cost_usd, await self._aadmission(reserving))
+        admitting = self._admit_call(key, None)
+        reply = await self._aadmission(("admit_reserve", reserving[1], [*admitting[2], *reserving[2]]))
+        if _text(reply[0]) == "admit":
+            return _admission_verdict(key, reply[1:]) or budget_denial(key, key.spent_usd)  # not reached
         return _reservation_verdict(key, tokens, cost_usd, reply)
 
     def _admit_call(self, key: ApiKey, now: float | None) -> ScriptCall:

@@ -11,8 +11,10 @@ Three modes, from the settings and the key store:
   served only to clients on this machine that present no consumer key.
 
 A consumer key is resolved once per request by :func:`require_key`, a FastAPI dependency that
-returns it: handlers declare ``key: ApiKey | None = Depends(require_key)`` (FastAPI runs it once
-per request, however many declare it).
+returns it: handlers declare ``key: ConsumerKey`` (FastAPI runs it once per request, however many
+declare it). The chat lifecycle's routes declare ``key: ChatKey`` instead — checked, not yet
+admitted — because :func:`app.server.routes.completions.chat` admits the request together with its
+reservation, in one round-trip to a shared limit store.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from store.request_log import CallRecord
 
 __all__ = [
     "ACTING_KEY_SCOPE",
+    "ChatKey",
     "ConsumerKey",
     "KnownKey",
     "admitted_key",
@@ -270,3 +273,7 @@ ConsumerKey = Annotated[ApiKey | None, Depends(require_key)]
 
 KnownKey = Annotated[ApiKey | None, Depends(require_known_key)]
 """:data:`ConsumerKey` without admission: the key is checked, its limits are not spent."""
+
+ChatKey = Annotated[ApiKey | None, Depends(require_known_key)]
+"""The key of a route served by the chat lifecycle (:func:`app.server.routes.completions.chat`), which
+admits it itself: with the reservation in one round-trip, or before a cache hit is replayed."""

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.server.http.auth import require_key
+from app.server.http.auth import authenticated_key
 from app.server.http.disclosure import shown_to
 from app.server.http.errors import error_response, status_of, validation_error
 from app.server.http.limits import replay_body
@@ -47,7 +47,7 @@ class FastChatRoute:
             return
         request = Request(scope, replay_body(raw, receive))
         try:
-            key = await require_key(request)
+            key = authenticated_key(request)  # admitted by the chat lifecycle (completions.chat)
             body = _parse(raw)
             from app.server.routes.openai_compat import chat_completions
 

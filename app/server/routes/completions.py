@@ -71,7 +71,12 @@ async def chat(
     cache, then answer as JSON or SSE. The other API dialects (``/v1/responses``, ``/v1/messages``)
     translate their request into a :class:`ChatCompletionRequest` and their answer from this one;
     ``endpoint`` labels the call in the request log and metrics (``<endpoint>_stream`` when streamed);
-    ``check_answer`` (a dialect's) refuses a JSON answer it cannot translate before the call is settled."""
+    ``check_answer`` (a dialect's) refuses a JSON answer it cannot translate before the call is settled.
+
+    ``key`` comes unadmitted (:data:`~app.server.http.auth.ChatKey`): the request is counted against
+    its limits here, once it is known to need serving — with the reservation, in the same round-trip
+    to a shared limit store (:func:`reserve`), or before a cache hit is replayed — so a cache miss with
+    limits on costs two Redis round-trips (the cache lookup, then admission and hold), not three."""
     gw = gateway(request)
     call = gw.open_call(f"{endpoint}_stream" if body.stream else endpoint, body.model, key, started=arrived(request))
     try:
@@ -82,6 +87,8 @@ async def chat(
     lookup = await gw.cache.lookup(body, request.headers, scope, owner=key.id if key is not None else "")
     call.record.cache = lookup.result
     if lookup.answer is not None:  # served without the router
+        if key is not None and (denial := await gw.keys.aadmit(key)) is not None:
+            raise fail(call, refusal(denial))
         return cache_replay.replay(body, lookup, call)
     reveal = is_admin(request)  # the provider's text of failed attempts: the admin's and the log's only
     if body.stream:
@@ -168,14 +175,20 @@ def honour_fields(gw: Gateway, body: ChatCompletionRequest, routed: Routed) -> N
 
 
 async def reserve(gw: Gateway, call: Call, key: ApiKey | None, body: ChatCompletionRequest, routed: Routed) -> None:
-    """Hold the call's estimated tokens and cost (the dearest planned model) against ``key``, or refuse
-    with 402 / 429: concurrent calls can overshoot a budget or TPM by one call's estimate at most."""
-    if key is None or (key.stored.budget_usd is None and key.tokens is None):
+    """Admit the request and hold its estimated tokens and cost (the dearest planned model) against
+    ``key`` — one round-trip to a shared limit store — or refuse with 402 / 429: concurrent calls can
+    overshoot a budget or TPM by one call's estimate at most. A key without a budget or TPM limit is
+    only admitted."""
+    if key is None:
+        return
+    if key.stored.budget_usd is None and key.tokens is None:
+        if (denial := await gw.keys.aadmit(key)) is not None:
+            raise refusal(denial)
         return
     tokens_in = routed.request.prompt_tokens()
     tokens_out = body.max_tokens or body.max_completion_tokens or gw.router.config.cost.expected_output_tokens
     cost = max(entry.spec.cost.of(tokens_in, tokens_out) for entry, _ in routed.attempts)
-    held = await gw.keys.areserve(key, tokens_in + tokens_out, cost)
+    held = await gw.keys.areserve(key, tokens_in + tokens_out, cost, admit=True)
     if isinstance(held, Denial):
         raise refusal(held)
     call.reservation = held

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.server.dialects import anthropic
 from app.server.dialects.anthropic_stream import MessageStream
-from app.server.http.auth import ConsumerKey
+from app.server.http.auth import ChatKey
 from app.server.http.disclosure import shown_to
 from app.server.http.errors import ApiError, status_of, validation_error
 from app.server.routes import completions
@@ -75,7 +75,7 @@ router = APIRouter(prefix="/v1", tags=["anthropic"], route_class=AnthropicErrorR
 
 
 @router.post("/messages")
-async def messages(body: anthropic.MessagesRequest, request: Request, key: ConsumerKey) -> Response:
+async def messages(body: anthropic.MessagesRequest, request: Request, key: ChatKey) -> Response:
     """Chat in Anthropic's Messages API: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
     with translating(request, key, "messages", body.model, body.stream):
         chat_body = anthropic.to_chat_request(body)

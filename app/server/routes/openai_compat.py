@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.server.gateway.state import gateway
-from app.server.http.auth import ConsumerKey, check_model_allowed, require_key
+from app.server.http.auth import ChatKey, ConsumerKey, check_model_allowed
 from app.server.http.errors import ApiError
 from app.server.http.schemas import ChatCompletionRequest, EmbeddingRequest
 from app.server.http.timing import arrived
@@ -21,11 +21,11 @@ __all__ = ["EMBEDDING_MODEL", "router"]
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 """The id ``/v1/embeddings`` answers to (the offline MiniLM of :mod:`models.embeddings`)."""
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_key)])
+router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, request: Request, key: ConsumerKey) -> Response:
+async def chat_completions(body: ChatCompletionRequest, request: Request, key: ChatKey) -> Response:
     """Chat through the router: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE."""
     return await completions.chat(request, body, key)
 

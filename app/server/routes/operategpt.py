@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.server.dialects import operategpt
-from app.server.http.auth import ConsumerKey
+from app.server.http.auth import ChatKey
 from app.server.http.shaped_errors import shaped_error_route
 from app.server.routes import completions
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["operategpt"], route_class=shaped_err
 
 
 @router.post("/chat/completions")
-async def inference(body: operategpt.InferenceRequest, request: Request, key: ConsumerKey) -> Response:
+async def inference(body: operategpt.InferenceRequest, request: Request, key: ChatKey) -> Response:
     """Answer ``input`` with a model registered under ``model_name`` (OperateGPT's shapes)."""
     answer = await completions.chat(request, operategpt.to_chat_request(body), key, endpoint="operategpt")
     headers = {name: value for name, value in answer.headers.items() if name not in _PASSED_HEADERS}

@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.server.dialects.responses import (
@@ -33,7 +33,7 @@ from app.server.dialects.responses import (
 from app.server.dialects.responses_events import ResponseEvents
 from app.server.gateway.keys import ApiKey
 from app.server.gateway.state import gateway
-from app.server.http.auth import ConsumerKey, require_key
+from app.server.http.auth import ChatKey, ConsumerKey
 from app.server.http.errors import ApiError
 from app.server.routes import completions
 from app.server.routes.translating import translating
@@ -41,7 +41,7 @@ from store.responses_db import ResponsesDB
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["responses"], dependencies=[Depends(require_key)])
+router = APIRouter(prefix="/v1", tags=["responses"])
 
 Remember = Callable[[dict[str, Any]], Awaitable[None]]
 """Stores a finished Response object (with the conversation that led to it)."""
@@ -50,7 +50,7 @@ _PASSED_HEADERS = ("cache-control", "x-accel-buffering")
 
 
 @router.post("/responses")
-async def create_response(body: ResponsesRequest, request: Request, key: ConsumerKey) -> Response:
+async def create_response(body: ResponsesRequest, request: Request, key: ChatKey) -> Response:
     """A model response through the router: ``model`` is a catalog name or ``auto``; ``stream`` gives SSE events."""
     store, owner = gateway(request).responses, _owner(key)
     history: list[dict[str, Any]] = []

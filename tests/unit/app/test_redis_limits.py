@@ -164,3 +164,31 @@ def test_requests_await_the_asyncio_client_and_share_one_window(replicas):
     second, third = asyncio.run(reserve_and_settle())
     assert isinstance(second, Reservation)
     assert isinstance(third, Denial) and third.code == "budget_exceeded"
+
+
+def test_admission_and_hold_in_one_round_trip(replicas):
+    """``areserve(admit=True)``, the chat lifecycle's: the request is counted and its estimate held in
+    one script; refused by the requests window, it holds nothing."""
+    import asyncio
+
+    a, b = replicas
+    key = _key(rpm=2, budget_usd=10.0)
+
+    async def run() -> list[Reservation | Denial]:
+        before = a.roundtrips
+        first = await a.areserve(key, 10, 0.1, admit=True)
+        assert a.roundtrips == before + 1
+        return [first, await b.areserve(key, 10, 0.1, admit=True), await a.areserve(key, 10, 0.1, admit=True)]
+
+    first, second, third = asyncio.run(run())
+    assert isinstance(first, Reservation) and isinstance(second, Reservation)
+    assert isinstance(third, Denial) and third.code == "rate_limit_exceeded"  # the third request in the minute
+    usage = a.usage([key])[0]
+    assert usage.requests_last_minute == 2
+    a.settle(first, key, 0, 0.0)
+    a.settle(second, key, 0, 0.0)
+    a.flush()
+    client = require_redis()
+    held = client.hget(a.keys_of(key.id)[3], "held_usd")
+    client.close()
+    assert float(held or 0) == pytest.approx(0.0)  # the refused one left no hold behind
