@@ -71,7 +71,12 @@ def _folders() -> tuple[str, str]:
 def _shared(data: str, config: str) -> Shared:
     routing = load_routing_config()
     experiments = Experiments(routing.experiments, retention_days=routing.experiment_retention_days)
-    return Shared(Registry(), routing, HealthTracker(routing.health), experiments)
+    health = HealthTracker(routing.health)
+    if redis_url := os.environ.get("REDIS_URL"):  # the same deployment health as the gateway replicas
+        from routers.health_redis import RedisHealthBoard
+
+        health.share(RedisHealthBoard(redis_url, prefix=os.environ.get("MODELYARD_REDIS_PREFIX") or "modelyard"))
+    return Shared(Registry(), routing, health, experiments)
 
 
 # no spinner: the warm-up thread builds it, and a spinner from that thread lands in a script run that already
