@@ -1,4 +1,7 @@
-"""Server-mode Chroma: a real ``chroma run`` on loopback, reached through CHROMA_HOST/CHROMA_PORT."""
+"""Server-mode Chroma: a real ``chroma run`` on loopback, reached through CHROMA_HOST/CHROMA_PORT.
+
+Replicas share the server: what one ingests, another (opened before the ingest, with its lexical
+index already built) finds on its next search."""
 
 from __future__ import annotations
 
@@ -78,6 +81,8 @@ def test_knowledge_base_round_trip_through_the_server(server_env, chroma_server,
     (docs / "faq.jsonl").write_text('{"question": "运费是多少？", "answer": "标准配送运费 4.95 欧元。"}\n')
 
     kb = KnowledgeBase("server-docs")
+    early = KnowledgeBase("server-docs", client=chroma_client())  # another replica, open before the ingest
+    assert early.search("when to sharpen blades", k=1) == []
     report = kb.ingest([docs])
     assert len(report.added) == 2 and kb.ingest([docs]).chunks_written == 0
 
@@ -86,6 +91,8 @@ def test_knowledge_base_round_trip_through_the_server(server_env, chroma_server,
     assert other.stats().documents == 2
     assert other.search("when to sharpen blades", k=1)[0].heading == "Tool care > Blades"
     assert "4.95" in other.search("运费多少", k=1)[0].text
+    assert early.search("when to sharpen blades", k=1)[0].heading == "Tool care > Blades"  # its index caught up
+    assert "4.95" in early.search("运费多少", k=1)[0].text  # the lexical (BM25) side too: Chinese leads with it
     assert "server-docs" in list_collections()
     assert not (server_env / "chroma").exists() or not any((server_env / "chroma").iterdir())
     assert any(server_path.iterdir())
