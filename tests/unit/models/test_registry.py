@@ -1,4 +1,5 @@
-"""The runtime registry: OperateGPT semantics, persistence, concurrency, fingerprints and diffs — on a\nSQLite file and on PostgreSQL."""
+"""The runtime registry: OperateGPT semantics, persistence, concurrency, fingerprints and diffs — on a
+SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
