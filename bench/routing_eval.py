@@ -1,30 +1,38 @@
 """Task-classifier evaluation: the trained head beside the previous method, measured in one run.
 
-Three classifiers: rules + trained head (``config/routing.yaml``, ``task.head``), rules + nearest
-examples (the previous method: the same section with ``head`` unset) and rules alone. Printed:
+Four classifiers: rules + trained head (``config/routing.yaml``, ``task.head``), the previous rules
++ head (both read from git at ``--previous``, by default the commit before issue 15), rules +
+nearest examples (the method before the head: the same section with ``head`` unset) and rules
+alone. Printed:
 
+* **evaluation set** — ``eval_set.jsonl``: sources and instruction templates no fitted row uses
+  (SQLite's and Git's FAQs and manuals, Chinese man pages, Debian package names); never fitted
+  or tuned on;
 * **untouched** — ``holdout3`` of ``dev_set.jsonl`` and the ``untouched`` split of
   ``train_set.jsonl``: nothing was fitted or tuned on them (per task, English, Chinese);
-* **leave one source out** — the head refitted without one source family (config examples,
-  written prompts, chatterbot-corpus, zaragoza, Python's FAQ, generated maths, presidio) and
-  scored on that family's rows; the previous method scored on the same rows (its examples and
-  thresholds were tuned on the dev set, so its figures there are partly tuned-on);
+* **leave one source out** — the head refitted without one source family and scored on that
+  family's rows; the previous rules + head scored on the same rows (it was fitted on most of them,
+  so its column there is tuned-on);
 * the **fitted-on** rows (dev set and ``train``), tuned-on figures for both methods;
 * decision time per prompt (p50/p99 µs, one prompt at a time, as the router calls it) and memory.
 
-    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python bench/routing_eval.py [--no-loso] [--timing-prompts 200]
+    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python bench/routing_eval.py [--no-loso] [--timing-prompts 200] \
+        [--previous REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 from langchain_core.embeddings import Embeddings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,9 +50,10 @@ from routers.evaluation import (  # noqa: E402
     time_calls,
 )
 from routers.task import TaskClassifier  # noqa: E402
-from routers.task_config import load_task_config  # noqa: E402
+from routers.task_config import TaskConfig, load_task_config, parse_task_config  # noqa: E402
 from routers.task_head_fit import (  # noqa: E402
     TRAIN_SET,
+    evaluation_rows,
     fit_arrays,
     head_from_arrays,
     prepare,
@@ -52,6 +61,22 @@ from routers.task_head_fit import (  # noqa: E402
     training_rows,
     untouched_rows,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+PREVIOUS_REF = "ace3fe9501b92f8152dfb081ececa1f183ad6ea0"
+"""The commit before issue 15: its rules and head are the "previous" classifier."""
+
+
+def previous_config(ref: str, folder: Path) -> TaskConfig:
+    """The ``task:`` section and head file of commit ``ref``; the head is written into ``folder``."""
+
+    def show(path: str) -> bytes:
+        return subprocess.run(["git", "show", f"{ref}:{path}"], cwd=ROOT, capture_output=True, check=True).stdout
+
+    section = yaml.safe_load(show("config/routing.yaml"))["task"]
+    head = folder / "previous_task_head.npz"
+    head.write_bytes(show(f"routers/data/{section['head']}"))
+    return parse_task_config({**section, "head": str(head)})
 
 
 class RememberingEmbeddings(Embeddings):
@@ -93,8 +118,8 @@ def _accuracy_line(name: str, rows: Sequence[LabelledPrompt], predicted: list[st
     return f"{name:<26} " + "   ".join(parts)
 
 
-def _untouched(classifiers: dict[str, TaskClassifier], rows: list[LabelledPrompt]) -> None:
-    print(f"\n######## untouched: {len(rows)} prompts nothing was fitted or tuned on (holdout3 + untouched split)")
+def _untouched(classifiers: dict[str, TaskClassifier], rows: list[LabelledPrompt], title: str) -> None:
+    print(f"\n######## {title}: {len(rows)} prompts")
     lines = []
     for name, classifier in classifiers.items():
         predicted = [d.task for d in classifier.classify_batch([r.prompt for r in rows])]
@@ -104,7 +129,7 @@ def _untouched(classifiers: dict[str, TaskClassifier], rows: list[LabelledPrompt
             idx = [i for i, r in enumerate(rows) if r.source == source]
             correct = sum(rows[i].task == predicted[i] for i in idx)
             lines.append(f"    {source:<44} {correct}/{len(idx)}")
-    print("\n== untouched accuracy (overall, English, Chinese)\n" + "\n".join(lines))
+    print(f"\n== {title}: accuracy (overall, English, Chinese)\n" + "\n".join(lines))
 
 
 def _fitted_on(classifiers: dict[str, TaskClassifier], rows: list[LabelledPrompt]) -> None:
@@ -115,12 +140,13 @@ def _fitted_on(classifiers: dict[str, TaskClassifier], rows: list[LabelledPrompt
 
 
 def _leave_one_source_out(head_classifier: TaskClassifier, previous: TaskClassifier, embeddings: Embeddings) -> None:
+    """``previous`` is scored on the same rows; it was fitted on most of them (tuned-on)."""
     config = head_classifier.config
     fit_rows = training_rows(config)
     pool = fit_rows + untouched_rows()
     families = sorted({source_family(r.source) for r in fit_rows})
     print("\n######## leave one source out: head refitted without the family, scored on its rows")
-    print(f"{'left out':<26} {'rows':>5}  {'head':>6}  {'previous':>8}   (previous = nearest examples, tuned on dev)")
+    print(f"{'left out':<26} {'rows':>5}  {'head':>6}  {'previous':>8}   (previous: fitted on them)")
     total = {"head": 0, "previous": 0, "n": 0}
     for family in families:
         kept = [r for r in fit_rows if source_family(r.source) != family]
@@ -171,17 +197,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out refits")
     parser.add_argument("--timing-prompts", type=int, default=200)
+    parser.add_argument("--previous", default=PREVIOUS_REF, help="git revision of the previous rules and head")
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory()
+    old_config = previous_config(args.previous, Path(scratch.name))
     config = load_task_config()
     embeddings = RememberingEmbeddings(local_embeddings())
     start = time.perf_counter()
     head = TaskClassifier.from_config(config, embeddings=embeddings)
     build_s = time.perf_counter() - start
-    previous = TaskClassifier.from_config(config.model_copy(update={"head": None}), embeddings=embeddings)
+    previous = TaskClassifier.from_config(old_config, embeddings=embeddings)
+    nearest = TaskClassifier.from_config(config.model_copy(update={"head": None}), embeddings=embeddings)
     rules_only = TaskClassifier.from_config(config, rules_only=True)
-    classifiers = {"rules + trained head": head, "rules + nearest (previous)": previous, "rules only": rules_only}
+    classifiers = {
+        "rules + trained head": head,
+        "previous rules + head": previous,
+        "rules + nearest examples": nearest,
+        "rules only": rules_only,
+    }
 
-    _untouched(classifiers, untouched_rows())
+    _untouched(classifiers, evaluation_rows(), "evaluation set: other sources, never fitted or tuned on")
+    _untouched(classifiers, untouched_rows(), "untouched: holdout3 + untouched split, never fitted on")
     fitted = load_dev_set(split=None)
     fitted = [r for r in fitted if r.split != "holdout3"] + load_dev_set(TRAIN_SET, split="train")
     _fitted_on(classifiers, fitted)
@@ -191,15 +227,14 @@ def main() -> None:
     timed = {
         "rules only": rules_only,
         "rules + trained head": TaskClassifier.from_config(config, embeddings=plain),
-        "rules + nearest (previous)": TaskClassifier.from_config(
-            config.model_copy(update={"head": None}), embeddings=plain
-        ),
+        "previous rules + head": TaskClassifier.from_config(old_config, embeddings=plain),
     }
     _timing(timed, fitted, args.timing_prompts)
-    assert head.index is not None and previous.index is not None
+    assert head.index is not None and nearest.index is not None
     print("\n== memory")
     print(f"trained head: {head.index.nbytes / 2**20:.2f} MiB of arrays, loaded in {build_s:.1f} s (MiniLM included)")
-    print(f"nearest-example index: {previous.index.nbytes / 2**20:.2f} MiB of arrays")
+    print(f"nearest-example index: {nearest.index.nbytes / 2**20:.2f} MiB of arrays")
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Runtime code never imports this module (it needs scikit-learn); ``bench/fit_task
 The training rows are the example utterances of ``config/routing.yaml``, the ``dev``,
 ``holdout1`` and ``holdout2`` splits of ``dev_set.jsonl`` and the ``train`` split of
 ``train_set.jsonl``. Never fitted on: ``holdout3`` of ``dev_set.jsonl`` and the ``untouched``
-split of ``train_set.jsonl`` (:func:`untouched_rows`).
+split of ``train_set.jsonl`` (:func:`untouched_rows`), and ``eval_set.jsonl``, built from other
+sources (:func:`evaluation_rows`).
 
 Example:
     >>> rows = training_rows(load_task_config())                        # doctest: +SKIP
@@ -30,7 +31,9 @@ from routers.task_text import cjk_ratio, focus, normalise
 __all__ = [
     "FIT_SPLITS",
     "TRAIN_SET",
+    "EVAL_SET",
     "embed_cached",
+    "evaluation_rows",
     "fit_arrays",
     "head_from_arrays",
     "prepare",
@@ -41,6 +44,8 @@ __all__ = [
 ]
 
 TRAIN_SET = DEV_SET.parent / "train_set.jsonl"
+EVAL_SET = DEV_SET.parent / "eval_set.jsonl"
+"""Rows from sources no training row uses (``bench/build_routing_evalset.py``): never fitted on."""
 FIT_SPLITS = ("dev", "holdout1", "holdout2", "train")
 """Splits the shipped head is fitted on (``config`` examples come on top)."""
 REGULARISATION_C = 8.0
@@ -76,6 +81,11 @@ def training_rows(config: TaskConfig) -> list[LabelledPrompt]:
 def untouched_rows() -> list[LabelledPrompt]:
     """Rows nothing was fitted or tuned on: ``holdout3`` and the ``untouched`` split."""
     return load_dev_set(split="holdout3") + load_dev_set(TRAIN_SET, split="untouched")
+
+
+def evaluation_rows() -> list[LabelledPrompt]:
+    """The evaluation set: other sources and instruction templates than any fitted row."""
+    return load_dev_set(EVAL_SET)
 
 
 def embed_cached(embeddings: Embeddings, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:

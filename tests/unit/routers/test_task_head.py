@@ -11,7 +11,14 @@ from models.embeddings import local_embeddings
 from routers.task import TaskClassifier
 from routers.task_config import load_task_config
 from routers.task_head import FEATURES_VERSION, TaskHead, TfidfVocabulary, head_features
-from routers.task_head_fit import fit_arrays, head_from_arrays, save_head, training_rows, untouched_rows
+from routers.task_head_fit import (
+    evaluation_rows,
+    fit_arrays,
+    head_from_arrays,
+    save_head,
+    training_rows,
+    untouched_rows,
+)
 from routers.task_text import normalise
 
 TINY = {
@@ -101,3 +108,7 @@ def test_untouched_rows_are_never_fitted_on():
     untouched = untouched_rows()
     assert len(untouched) >= 300 and {r.lang for r in untouched} == {"en", "zh"}
     assert not fitted & {normalise(r.prompt).casefold() for r in untouched}
+    evaluation = evaluation_rows()  # other sources than any fitted row (bench/build_routing_evalset.py)
+    assert len(evaluation) >= 150 and {r.split for r in evaluation} == {"eval"}
+    assert not fitted & {normalise(r.prompt).casefold() for r in evaluation}
+    assert not {r.source for r in evaluation} & {r.source for r in training_rows(load_task_config())}
