@@ -149,9 +149,9 @@ class RequestLog:
         when ``key_id`` is given)."""
         return self.db.usage(since, until, key_id)
 
-    def rows(self, since: float, until: float) -> list[dict[str, Any]]:
-        """Every logged row in ``[since, until]``."""
-        return self.db.rows(since, until)
+    def rows(self, since: float, until: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every logged row in ``[since, until]`` (the latest ``limit``, when given), oldest first."""
+        return self.db.rows(since, until, limit)
 
     def close(self) -> None:
         """Write what is queued and stop the thread."""

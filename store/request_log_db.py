@@ -58,11 +58,16 @@ class RequestLogDB:
             conn.execute(requests.insert(), values)
             add_rollups(conn, values)
 
-    def rows(self, since: float, until: float) -> list[dict[str, Any]]:
-        """Every row logged in ``[since, until]``, oldest first."""
-        query = select(requests).where(requests.c.ts.between(since, until)).order_by(requests.c.ts)
+    def rows(self, since: float, until: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every row logged in ``[since, until]`` — the latest ``limit`` of them when given — oldest first."""
+        query = select(requests).where(requests.c.ts.between(since, until))
+        if limit is None:
+            query = query.order_by(requests.c.ts)
+        else:  # newest first through the ts index, then turned around
+            query = query.order_by(requests.c.ts.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            found = [dict(row._mapping) for row in conn.execute(query)]
+        return found if limit is None else found[::-1]
 
     def usage(self, since: float, until: float, key_id: str | None = None) -> list[dict[str, Any]]:
         """Totals per (key, model) over ``[since, until]`` (epoch seconds), busiest first: requests,

@@ -4,6 +4,7 @@ the A/B experiments side by side with a significance note."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import altair as alt
@@ -163,7 +164,14 @@ now = time.time()
 log = request_log()
 log.flush()
 span = RANGES[window]
-rows = log.rows(now - span if span else 0.0, now)
+since = now - span if span else 0.0
+max_rows = int(os.environ.get("MODELYARD_DASHBOARD_ROWS", "200000"))
+rows = log.rows(since, now, limit=max_rows)  # a million-row log would take seconds and gigabytes to chart
+if len(rows) == max_rows and (logged := sum(int(row["requests"]) for row in log.usage(since, now))) > max_rows:
+    st.caption(
+        f"Every figure below is over the latest {max_rows:,} of the {logged:,} calls in this range "
+        "(MODELYARD_DASHBOARD_ROWS); the range's totals per key and model are in /api/usage."
+    )
 frame = data.log_frame(rows)
 endpoints = sorted(frame["endpoint"].unique())
 if endpoints:

@@ -116,6 +116,15 @@ def test_seeded_requests_become_metrics_charts_and_tables(data_dir):
     assert any("No requests logged" in info.value for info in app.info)
 
 
+def test_a_range_with_more_calls_than_the_page_charts_says_so(data_dir, monkeypatch):
+    seed_log(data_dir, time.time())
+    monkeypatch.setenv("MODELYARD_DASHBOARD_ROWS", "3")
+    app = page("dashboard")
+    assert {metric.label: metric.value for metric in app.metric}["Requests"] == "3"  # the latest three
+    assert any("latest 3 of the 5 calls" in caption.value for caption in app.caption)
+    assert table(app, "p95_ms").set_index("model").loc["smollm2-135m", "requests"] == 1  # the oldest two left out
+
+
 def test_experiments_side_by_side_with_significance_and_controls(data_dir):
     experiments = Experiments(load_routing_config().experiments, data_dir / "experiments.sqlite")
     for i in range(40):
