@@ -139,12 +139,16 @@ class RedisExactAnswers:
         """Send the queued stores now."""
         with self._lock:
             queued, self._queued = self._queued, []
+        if not queued:
+            return
         ttl_ms = str(max(1, int(self.ttl_seconds * 1000)))
+        pipe = self._client.pipeline(transaction=False)  # every answer queued since the last wake: one round-trip
         for key, answer in queued:
             value = orjson.dumps({field.name: getattr(answer, field.name) for field in fields(answer)})
             entry = self._entry + key
             args: list[bytes | str] = [value, ttl_ms, str(answer.size), repr(time.time()), str(self.max_bytes)]
-            self._put(keys=[entry, self._lru, self._sizes, self._bytes], args=args)
+            self._put(keys=[entry, self._lru, self._sizes, self._bytes], args=args, client=pipe)
+        pipe.execute()
 
     def close(self) -> None:
         self._stopping.set()

@@ -279,16 +279,22 @@ class RedisLimits:
         return replies
 
     async def _apipeline(self, calls: Sequence[ScriptCall]) -> list[Any]:
-        pipe = self._async_client().pipeline(transaction=False)
-        for name, keys, args in calls:
-            pipe.evalsha(self._sha[name], len(keys), *keys, *args)
+        client = self._async_client()
         try:
-            replies = await pipe.execute(raise_on_error=False)
+            if len(calls) == 1:  # the usual case without queued settlements: no pipeline object (~30 µs less)
+                name, keys, args = calls[0]
+                try:
+                    return [await client.evalsha(self._sha[name], len(keys), *keys, *args)]
+                except redis.exceptions.ResponseError as exc:  # NOSCRIPT or the script's own error
+                    return [exc]
+            pipe = client.pipeline(transaction=False)
+            for name, keys, args in calls:
+                pipe.evalsha(self._sha[name], len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise self._unreachable(exc) from exc
         finally:
             self._count()
-        return list(replies)
 
     def _async_client(self) -> redis.asyncio.Redis:
         """The asyncio client of the running event loop (its connections belong to one loop; a test

@@ -192,3 +192,19 @@ def test_admission_and_hold_in_one_round_trip(replicas):
     held = client.hget(a.keys_of(key.id)[3], "held_usd")
     client.close()
     assert float(held or 0) == pytest.approx(0.0)  # the refused one left no hold behind
+
+
+def test_scripts_redis_forgot_are_loaded_again(replicas):
+    """After ``SCRIPT FLUSH`` (a Redis restart or failover forgets scripts) both paths load them again."""
+    import asyncio
+
+    a, _ = replicas
+    key = _key(rpm=100, budget_usd=10.0)
+    client = require_redis()
+    client.script_flush()
+    assert asyncio.run(a.aadmit(key)) is None  # the asyncio client's single-call path
+    client.script_flush()
+    assert isinstance(asyncio.run(a.areserve(key, 10, 0.1, admit=True)), Reservation)
+    client.script_flush()
+    assert a.admit(key) is None  # the synchronous pipeline
+    client.close()
