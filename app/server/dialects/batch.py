@@ -37,6 +37,7 @@ __all__ = [
     "batch_object",
     "file_object",
     "output_line",
+    "page",
     "parse_input",
 ]
 
@@ -156,6 +157,22 @@ def _check_line(raw: str, line_no: int) -> dict[str, Any]:
 
 
 # ---- objects ------------------------------------------------------------------------------------
+def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """OpenAI's cursor page around ``data`` (``after`` = its ``last_id`` fetches the next one).
+
+    Example:
+        >>> page([{"id": "file-1"}, {"id": "file-2"}], has_more=True)["last_id"]
+        'file-2'
+    """
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+
+
 def file_object(row: FileRow) -> dict[str, Any]:
     """OpenAI's File object (``openai.types.FileObject``)."""
     return {

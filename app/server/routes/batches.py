@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.server.dialects.batch import ENDPOINTS, batch_object
+from app.server.dialects.batch import ENDPOINTS, batch_object, page
 from app.server.gateway.state import gateway
 from app.server.http.auth import KnownKey, require_known_key
 from app.server.http.errors import ApiError
@@ -145,13 +145,7 @@ async def list_batches(
     jobs = gateway(request).jobs
     rows = await asyncio.to_thread(jobs.db.list_batches, owner_of(key), after, limit + 1)
     data = [await _rendered(jobs, row) for row in rows[:limit]]
-    return {
-        "object": "list",
-        "data": data,
-        "has_more": len(rows) > limit,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
+    return page(data, has_more=len(rows) > limit)
 
 
 @router.get("/batches/{batch_id}")

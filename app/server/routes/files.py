@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from app.server.dialects.batch import BatchInputError, file_object, parse_input
+from app.server.dialects.batch import BatchInputError, file_object, page, parse_input
 from app.server.gateway.keys import ApiKey
 from app.server.gateway.state import gateway
 from app.server.http.auth import KnownKey, require_known_key
@@ -121,13 +121,7 @@ async def list_files(
     db = gateway(request).jobs.db
     rows = await asyncio.to_thread(db.list_files, owner_of(key), purpose, after, limit + 1, int(time.time()))
     data = [file_object(row) for row in rows[:limit]]
-    return {
-        "object": "list",
-        "data": data,
-        "has_more": len(rows) > limit,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
+    return page(data, has_more=len(rows) > limit)
 
 
 @router.get("/files/{file_id}")
