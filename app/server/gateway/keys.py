@@ -43,6 +43,7 @@ __all__ = [
     "Reservation",
     "Denial",
     "KeyRing",
+    "MISS_RECHECK_SECONDS",
     "RollingWindow",
     "hash_secret",
     "seconds",
@@ -132,6 +133,10 @@ class CreatedKey:
     secret: str
 
 
+MISS_RECHECK_SECONDS = 0.05
+"""Least time between two change-counter reads caused by unknown secrets (:meth:`KeyRing.authenticate`)."""
+
+
 class KeyRing:
     """Every consumer key of one gateway, checked in memory and persisted (a SQLite file or ``DATABASE_URL``).
 
@@ -193,8 +198,18 @@ class KeyRing:
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or ``None`` (keys changed by another process are seen
-        within ``refresh_seconds``)."""
-        return self._by_hash.get(hash_secret(secret))
+        within ``refresh_seconds``).
+
+        An unknown secret may be a key another process issued a moment ago (the app's Services page
+        shows it and the caller pastes it at once): then the store's change counter is read now, at
+        most every ``MISS_RECHECK_SECONDS`` — so a known key never costs a read, and a flood of wrong
+        ones at most 20 reads a second."""
+        digest = hash_secret(secret)
+        key = self._by_hash.get(digest)
+        if key is None and time.monotonic() - self._checked > MISS_RECHECK_SECONDS:
+            self.refresh()
+            key = self._by_hash.get(digest)
+        return key
 
     def refresh(self) -> None:
         """Re-read the keys if another writer committed since the last look (the store's change counter

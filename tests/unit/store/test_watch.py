@@ -60,3 +60,20 @@ def test_a_paused_experiment_reaches_an_idle_replica(store_target):
     a.pause("exp")
     assert _eventually(lambda: b._status["exp"][0] == "paused")  # memory only
     assert b.status("exp") == "paused"
+
+
+def test_a_key_issued_by_another_process_works_at_once(store_target):
+    """The Services page issues a key and the caller pastes it straight away: an unknown secret makes
+    the ring read the change counter then and there (its watcher here would only look in a minute)."""
+    from app.server.gateway.keys import MISS_RECHECK_SECONDS
+
+    issuer, gateway = KeyRing(store_target), KeyRing(store_target, refresh_seconds=60)
+    try:
+        time.sleep(MISS_RECHECK_SECONDS * 1.5)  # the gateway's last look is older than the recheck spacing
+        created = issuer.create("team-b")
+        found = gateway.authenticate(created.secret)
+        assert found is not None and found.id == created.key.id
+        assert gateway.authenticate("my-not-a-key") is None
+    finally:
+        issuer.close()
+        gateway.close()
