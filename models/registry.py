@@ -38,6 +38,8 @@ __all__ = ["ModelEntry", "RegisterResult", "Registry", "spec_diff"]
 
 WHOLE_MODEL = "*"
 EXTERNAL_CHECK_SECONDS = 0.5
+MISS_RECHECK_SECONDS = 0.05
+"""Least time between two change-counter reads caused by unknown model names (:meth:`Registry.recheck`)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,16 @@ class Registry:
         if self._checked_at == float("-inf") or self._db.own_writes != self._seen_own:
             self.check_external()
         return self._generation
+
+    def recheck(self) -> bool:
+        """For a name this registry does not know: read the change counter now unless it was read in
+        the last ``MISS_RECHECK_SECONDS`` (a model another process registered a moment ago is then
+        found at once); whether the registry changed."""
+        if time.monotonic() - self._checked_at <= MISS_RECHECK_SECONDS:
+            return False
+        before = self._generation
+        self.check_external()
+        return self._generation != before
 
     def check_external(self) -> None:
         """Read the change counter now (the watcher's tick; also after this process wrote)."""

@@ -106,6 +106,11 @@ def check_model(gw: Gateway, name: str, key: ApiKey | None) -> None:
     available = [e.spec.name for e in entries if e.availability.available]
     if name in available:
         return
+    if gw.registry.recheck():  # registered (or brought back) by another process a moment ago?
+        entries = gw.registry.entries()
+        available = [e.spec.name for e in entries if e.availability.available]
+        if name in available:
+            return
     known = {e.spec.name: e for e in entries}
     why = f" is unavailable ({known[name].availability.reason})" if name in known else " does not exist"
     raise ApiError(

@@ -77,3 +77,22 @@ def test_a_key_issued_by_another_process_works_at_once(store_target):
     finally:
         issuer.close()
         gateway.close()
+
+
+def test_a_model_registered_by_another_process_is_found_at_once(store_target):
+    """An unknown name makes the registry read the change counter then and there (:meth:`Registry.recheck`)."""
+    from models.registry import MISS_RECHECK_SECONDS
+
+    a, b = Registry(catalog_specs=[], db_path=store_target), Registry(catalog_specs=[], db_path=store_target)
+    try:
+        assert b.entries() == []
+        time.sleep(MISS_RECHECK_SECONDS * 1.5)
+        before = b._generation
+        a.register({"name": "m", "provider": "openai", "deployments": [{"name": "d0", "base_url": "http://x/v1"}]})
+        watcher_was_first = b._generation != before  # its 0.5 s tick fell just here: nothing left to find
+        assert b.recheck() is not watcher_was_first
+        assert [entry.spec.name for entry in b.entries()] == ["m"]
+        assert b.recheck() is False  # just read: no second read for the next unknown name
+    finally:
+        a.close()
+        b.close()
