@@ -8,25 +8,19 @@ keyring's refresh interval (0.5 s), because every process re-reads the keys file
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 
 import httpx
 
 from tests.integration.test_gateway_crash import ADMIN, gateway_process
 from tests.support.upstream import FakeUpstream
+from tests.support.waiting import eventually
 
 HI = {"messages": [{"role": "user", "content": "hello"}]}
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
+_eventually = partial(eventually, seconds=5.0, step=0.05)
 
 
 def _chat(url: str, secret: str, text: str) -> httpx.Response:

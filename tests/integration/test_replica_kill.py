@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -23,18 +24,13 @@ from tests.support.postgres import scratch_database
 from tests.support.redis_server import drop_prefix, fresh_prefix, redis_url, require_redis
 from tests.support.replicas import gateway_replica_process
 from tests.support.upstream import FakeUpstream
+from tests.support.waiting import eventually
 
 MASTER = "replica-kill-admin"
 ADMIN = {"Authorization": f"Bearer {MASTER}"}
 
 
-def _eventually(check, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
+_eventually = partial(eventually, seconds=10.0, step=0.05)
 
 
 def test_the_others_keep_serving_and_logging_when_one_replica_is_killed(tmp_path: Path):

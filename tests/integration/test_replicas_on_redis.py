@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ import pytest
 from tests.support.redis_server import drop_prefix, fresh_prefix, redis_url, require_redis
 from tests.support.replicas import gateway_replica
 from tests.support.upstream import FakeUpstream
+from tests.support.waiting import eventually
 
 MASTER = "redis-limits-admin"
 ADMIN = {"Authorization": f"Bearer {MASTER}"}
@@ -30,13 +32,7 @@ USD_PER_1K = 10.0
 MAX_TOKENS = 20
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+_eventually = partial(eventually, seconds=10.0, step=0.02)
 
 
 @pytest.fixture(scope="module")

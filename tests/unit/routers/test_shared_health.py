@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
 from routers.health import HealthConfig, HealthTracker
 from routers.health_redis import RedisHealthBoard
 from tests.support.redis_server import drop_prefix, fresh_prefix, redis_url, require_redis
+from tests.support.waiting import eventually
 
 M, D = "gpt-x", "primary"
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
+_eventually = partial(eventually, seconds=5.0, step=0.01)
 
 
 @pytest.fixture

@@ -9,21 +9,15 @@ On both SQLite and PostgreSQL (``store_target``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from functools import partial
 
 from app.server.gateway.keys import KeyRing
 from models.registry import Registry
 from routers.config import ExperimentConfig
 from routers.experiments import Experiments
+from tests.support.waiting import eventually
 
-
-def _eventually(check: Callable[[], bool], seconds: float = 2.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+_eventually = partial(eventually, seconds=2.0, step=0.02)
 
 
 def test_a_revocation_reaches_an_idle_key_ring(store_target):
