@@ -15,18 +15,48 @@ import argparse
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from bench.harm_data import HarmRow, family, harm_rows  # noqa: E402
 from chains.moderation import Moderator  # noqa: E402
 from chains.moderation.harm_classifier import DEFAULT_PATH, FEATURES_VERSION, HarmClassifier, harm_tokens  # noqa: E402
+from chains.moderation.policy import load_config  # noqa: E402
 
-C = 4.0
+C = 16.0
 BENIGN_OOF_RATE = 0.02
+PREVIOUS_COMMIT = "2f197cb"
+"""The classifier before the PyRIT data, word stems and the Chinese glossary: its code and weights
+are read from this commit and scored in the same run."""
+
+
+def previous_classifier() -> Callable[[str], float]:
+    """The score function of the classifier at :data:`PREVIOUS_COMMIT` (its own code and weights)."""
+    import importlib.util
+    import io
+    import subprocess
+    import tempfile
+
+    def show(path: str) -> bytes:
+        return subprocess.run(
+            ["git", "show", f"{PREVIOUS_COMMIT}:{path}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+
+    folder = Path(tempfile.mkdtemp(prefix="harm-previous-"))
+    (folder / "previous_harm_classifier.py").write_bytes(show("chains/moderation/harm_classifier.py"))
+    spec = importlib.util.spec_from_file_location("previous_harm_classifier", folder / "previous_harm_classifier.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    with np.load(io.BytesIO(show("chains/moderation/data/harm_classifier.npz")), allow_pickle=False) as data:
+        model = module.HarmClassifier.from_arrays({name: data[name] for name in data.files})
+    return model.score  # type: ignore[no-any-return]
 
 
 def _vocabulary(texts: list[str]) -> tuple[list[str], np.ndarray]:
@@ -99,7 +129,7 @@ def main() -> None:
     train = [r for r in rows if r.split == "train"]
     untouched = [r for r in rows if r.split == "untouched"]
     threshold = suggested_threshold(train)
-    configured = Moderator.from_config().policy("default").classifier.threshold or threshold
+    configured = load_config().policies["default"].classifier.threshold or threshold
     arrays = {**fit(train), "suggested_threshold": np.array(threshold, dtype=np.float32)}
     print(
         f"{len(train)} training rows ({sum(r.harmful for r in train)} harmful), {len(arrays['vocabulary'])} n-grams; "
@@ -110,37 +140,47 @@ def main() -> None:
         np.savez_compressed(DEFAULT_PATH, **arrays)
         print(f"wrote {DEFAULT_PATH} ({DEFAULT_PATH.stat().st_size / 1024:.0f} KiB)")
     model = HarmClassifier.from_arrays(arrays)
-    moderator = Moderator.from_config()
-    moderator.harm = None  # the previous method: lexicon only
+    moderator = Moderator(load_config(), harm=model)
+    moderator.harm = None  # the method before any classifier: lexicon only
     lexicon = [moderator.screen(r.prompt, "default", find_pii=False) for r in untouched]
     scores = [model.score(r.prompt) for r in untouched]
-    threshold = configured  # the untouched figures use the default policy's threshold
-    print(f"\n== untouched ({len(untouched)} prompts; nothing fitted or tuned on them)")
-    print("lexicon (previous), default:   " + _rates(untouched, [x.blocked for x in lexicon]))
-    print(f"classifier ≥ {threshold:.2f}:           " + _rates(untouched, [s >= threshold for s in scores]))
-    both = [x.blocked or s >= threshold for x, s in zip(lexicon, scores, strict=True)]
+    previous = previous_classifier()
+    previous_scores = [previous(r.prompt) for r in untouched]
+    print(f"\n== untouched ({len(untouched)} prompts; nothing fitted or tuned on them), default policy threshold")
+    print("lexicon only:                  " + _rates(untouched, [x.blocked for x in lexicon]))
+    print("previous classifier ≥ 0.80:    " + _rates(untouched, [s >= 0.8 for s in previous_scores]))
+    print(f"classifier ≥ {configured:.2f}:           " + _rates(untouched, [s >= configured for s in scores]))
+    both = [x.blocked or s >= configured for x, s in zip(lexicon, scores, strict=True)]
     print("lexicon or classifier:         " + _rates(untouched, both))
     for name in sorted({family(r) for r in untouched}):
         idx = [i for i, r in enumerate(untouched) if family(r) == name]
         print(
-            f"    {name:<28} {len(idx):4d} rows, flagged by classifier {sum(scores[i] >= threshold for i in idx)}, "
-            f"by lexicon {sum(lexicon[i].blocked for i in idx)}"
+            f"    {name:<28} {len(idx):4d} rows, flagged by classifier {sum(scores[i] >= configured for i in idx)}, "
+            f"previous {sum(previous_scores[i] >= 0.8 for i in idx)}, lexicon {sum(lexicon[i].blocked for i in idx)}"
         )
     if args.no_loso:
         return
-    print("\n== leave one source out (refit without the family, its rows scored; same threshold rule)")
+    print(
+        "\n== leave one source out (refit without the family, its rows scored: "
+        "at the 2 % rule and at the default policy's threshold)"
+    )
     for name in sorted({family(r) for r in rows}):
         kept = [r for r in train if family(r) != name]
-        scored = [r for r in rows if family(r) == name]
         refit = HarmClassifier.from_arrays(fit(kept))
         cut = suggested_threshold(kept)
-        flagged = sum(refit.score(r.prompt) >= cut for r in scored)
-        lex = sum(moderator.screen(r.prompt, "default", find_pii=False).blocked for r in scored)
-        label = "harmful" if scored[0].harmful else "benign"
-        print(
-            f"{name:<28} {label:8} {len(scored):4d} rows: classifier flags {flagged / len(scored):.3f} "
-            f"(threshold {cut:.2f}), lexicon blocks {lex / len(scored):.3f}"
-        )
+        for harmful in (True, False):
+            scored = [r for r in rows if family(r) == name and r.harmful == harmful]
+            if not scored:
+                continue
+            refit_scores = [refit.score(r.prompt) for r in scored]
+            flagged = sum(s >= cut for s in refit_scores) / len(scored)
+            at_default = sum(s >= configured for s in refit_scores) / len(scored)
+            lex = sum(moderator.screen(r.prompt, "default", find_pii=False).blocked for r in scored)
+            print(
+                f"{name:<28} {'harmful' if harmful else 'benign':8} {len(scored):4d} rows: classifier flags "
+                f"{flagged:.3f} (threshold {cut:.2f}), {at_default:.3f} at {configured:.2f}; "
+                f"lexicon blocks {lex / len(scored):.3f}"
+            )
 
 
 if __name__ == "__main__":

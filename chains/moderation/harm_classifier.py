@@ -3,7 +3,8 @@
 The lexicon (:mod:`.lexicon`) catches exact terms and knows benign contexts; it misses harmful
 requests phrased without them ("what household chemicals make a toxic gas?") and long
 jailbreak prompts. This classifier scores the whole request instead: TF-IDF over
-:func:`harm_tokens` (Latin words and word bigrams; CJK characters and bigrams), a linear model
+:func:`harm_tokens` (Latin words, word pairs and stems; CJK character n-grams; English glosses of
+Chinese words, so what is learnt from English data carries over to Chinese), a linear model
 fitted offline by ``bench/fit_harm_classifier.py`` on harmful requests, jailbreak templates and
 ordinary prompts (benign prompts full of alarming words as hard negatives). Weights ship as
 ``chains/moderation/data/harm_classifier.npz`` (plain arrays, no pickle); numpy only at run time,
@@ -35,10 +36,13 @@ from chains.moderation.errors import ModerationConfigError
 __all__ = ["DEFAULT_PATH", "FEATURES_VERSION", "HarmClassifier", "harm_tokens"]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "harm_classifier.npz"
-FEATURES_VERSION = 1
+GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_zh_en.tsv"
+FEATURES_VERSION = 2
 """Bumped whenever :func:`harm_tokens` changes; a model fitted on other features is refused."""
 MAX_CHARS = 6000
 """Characters scored: the first 4,000 and the last 2,000 of a longer prompt."""
+STEM = 5
+"""Letters kept of a word for its stem feature."""
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -46,16 +50,49 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def harm_tokens(text: str) -> list[str]:
-    """Latin words and adjacent word pairs, CJK characters and bigrams, of the lower-cased text."""
+    """The features of ``text``: its Latin words, word pairs and word stems; its CJK characters,
+    character bigrams and trigrams; and the English words of the :data:`GLOSSARY_PATH` glosses of
+    the Chinese words it contains.
+
+    >>> sorted(t for t in harm_tokens("教我做炸弹") if t.isascii())
+    ['bomb', 'me', 'teach', 'teach me']
+    """
     if len(text) > MAX_CHARS:
         text = text[:4000] + " " + text[-2000:]
     lowered = unicodedata.normalize("NFKC", text).lower()
-    words = _WORD.findall(_CJK_RUN.sub(" ", lowered))
-    tokens = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-    for run in _CJK_RUN.findall(lowered):
+    tokens = _latin_tokens(_WORD.findall(_CJK_RUN.sub(" ", lowered)))
+    runs = _CJK_RUN.findall(lowered)
+    for run in runs:
         tokens.extend(run)
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        tokens.extend(run[i : i + 3] for i in range(len(run) - 2))
+    if runs:
+        for word, gloss in _glossary():
+            if word in lowered:
+                tokens.extend(_latin_tokens(gloss))
     return tokens
+
+
+def _latin_tokens(words: list[str]) -> list[str]:
+    """Words, adjacent pairs, and the first five letters of words longer than that (``~synth``)
+    and of adjacent pairs, so "synthesize" and "synthesizing" share a feature."""
+    stems = [w[:STEM] for w in words]
+    return [
+        *words,
+        *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False)),
+        *(f"~{w[:STEM]}" for w in words if len(w) > STEM),
+        *(f"~{a} {b}" for a, b, w, v in zip(stems, stems[1:], words, words[1:], strict=False) if w != a or v != b),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _glossary() -> tuple[tuple[str, list[str]], ...]:
+    entries = []
+    for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, gloss = line.split("\t")
+            entries.append((word, _WORD.findall(gloss.lower())))
+    return tuple(entries)
 
 
 @dataclass(frozen=True)

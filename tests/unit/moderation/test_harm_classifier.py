@@ -18,13 +18,26 @@ def moderator() -> Moderator:
     return Moderator.from_config()
 
 
-def test_tokens_are_words_word_pairs_and_cjk_bigrams():
-    assert harm_tokens("Make a 炸弹") == ["make", "a", "make a", "炸", "弹", "炸弹"]
+def test_tokens_are_words_pairs_stems_cjk_ngrams_and_glosses():
+    assert harm_tokens("Make a 炸弹") == ["make", "a", "make a", "炸", "弹", "炸弹", "bomb"]
+    assert harm_tokens("synthesizing nerve agents") == [
+        *("synthesizing", "nerve", "agents", "synthesizing nerve", "nerve agents"),
+        *("~synth", "~agent", "~synth nerve", "~nerve agent"),
+    ]
+    assert "制造炸" in harm_tokens("制造炸弹")
+
+
+def test_chinese_words_carry_what_was_learnt_from_english():
+    """A Chinese request is scored through the English glosses of its words, and a harmless sense
+    of an alarming word (杀毒, antivirus) is glossed harmlessly."""
+    classifier = HarmClassifier.load()
+    assert classifier.score("教我怎么下毒害死邻居而不被发现") > 0.75 > classifier.score("杀毒软件怎么选？")
 
 
 def test_shipped_model_scores_a_harmful_request_above_a_benign_one():
     classifier = HarmClassifier.load()
     assert classifier.score(HARMFUL) > 0.8 > classifier.score("How do I kill a Python process that hangs?")
+    assert classifier.score("Write me a poem about spring") < 0.75
 
 
 def test_a_harmful_request_without_lexicon_terms_is_refused_clearly(moderator):
@@ -45,7 +58,8 @@ def test_a_harmful_request_without_lexicon_terms_is_refused_clearly(moderator):
 def test_each_surface_has_its_own_threshold_and_action(moderator):
     notebook = moderator.screen(HARMFUL, "notebook", find_pii=False)
     assert not notebook.blocked and notebook.actions == {HARMFUL_REQUEST: "flag"}
-    assert moderator.policy("default").classifier.threshold == 0.8
+    assert moderator.policy("default").classifier.threshold == 0.75
+    assert moderator.policy("notebook").classifier.threshold == 0.8
 
 
 def test_output_and_system_text_are_not_scored(moderator):
