@@ -19,16 +19,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harm_data import HarmRow, family, harm_rows  # noqa: E402
 from chains.moderation import Moderator  # noqa: E402
-from chains.moderation.harm_classifier import DEFAULT_PATH, FEATURES_VERSION, HarmClassifier, harm_tokens  # noqa: E402
+from chains.moderation.harm_classifier import (  # noqa: E402
+    DEFAULT_PATH,
+    FEATURES_VERSION,
+    MAX_CHARS,
+    HarmClassifier,
+    harm_tokens,
+)
 from chains.moderation.policy import load_config  # noqa: E402
+from models.embeddings import local_embeddings  # noqa: E402
 
 C = 16.0
+EMBEDDING_C = 4.0
+SECOND_LOOK = (0.15, 0.97, 0.5)
+"""The second look's band (low, high) and mix: the first values tried, not tuned."""
 BENIGN_OOF_RATE = 0.02
 PREVIOUS_COMMIT = "2f197cb"
 """The classifier before the PyRIT data, word stems and the Chinese glossary: its code and weights
@@ -55,8 +66,8 @@ def previous_classifier() -> Callable[[str], float]:
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     with np.load(io.BytesIO(show("chains/moderation/data/harm_classifier.npz")), allow_pickle=False) as data:
-        model = module.HarmClassifier.from_arrays({name: data[name] for name in data.files})
-    return model.score  # type: ignore[no-any-return]
+        previous = module.HarmClassifier.from_arrays({name: data[name] for name in data.files})
+    return previous.score  # type: ignore[no-any-return]
 
 
 def _vocabulary(texts: list[str]) -> tuple[list[str], np.ndarray]:
@@ -81,21 +92,51 @@ def _matrix(texts: list[str], index: dict[str, int], idf: np.ndarray):  # type: 
     return csr_matrix((vals, (rows, cols)), shape=(len(texts), len(index)), dtype=np.float32)
 
 
+class PromptVectors(Embeddings):
+    """MiniLM vectors of the prompts, computed once per text (the real model, cached)."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = sorted({t for t in texts if t not in self.vectors})
+        if missing:
+            self.vectors.update(zip(missing, local_embeddings().embed_documents(missing), strict=True))
+        return [self.vectors[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+VECTORS = PromptVectors()
+
+
+def model(arrays: dict[str, np.ndarray]) -> HarmClassifier:
+    """The classifier of ``arrays``, its second look embedding through :data:`VECTORS`."""
+    return HarmClassifier.from_arrays(arrays, VECTORS)
+
+
 def fit(rows: list[HarmRow]) -> dict[str, np.ndarray]:
-    """The arrays of a model file fitted on ``rows``."""
+    """The arrays of a model file fitted on ``rows``: the n-gram model and the second look's head."""
     from sklearn.linear_model import LogisticRegression
 
     texts = [r.prompt for r in rows]
+    labels = np.array([r.harmful for r in rows])
     vocabulary, idf = _vocabulary(texts)
     index = {t: i for i, t in enumerate(vocabulary)}
-    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-    model.fit(_matrix(texts, index, idf), np.array([r.harmful for r in rows]))
+    ngrams = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    ngrams.fit(_matrix(texts, index, idf), labels)
+    head = LogisticRegression(C=EMBEDDING_C, max_iter=3000, class_weight="balanced")
+    head.fit(np.array(VECTORS.embed_documents([t[:MAX_CHARS] for t in texts])), labels)
     return {
         "features_version": np.array(FEATURES_VERSION),
         "vocabulary": np.array(vocabulary),
         "idf": idf,
-        "weights": model.coef_[0].astype(np.float32),
-        "bias": np.array(model.intercept_[0], dtype=np.float32),
+        "weights": ngrams.coef_[0].astype(np.float32),
+        "bias": np.array(ngrams.intercept_[0], dtype=np.float32),
+        "embedding_weights": head.coef_[0].astype(np.float32),
+        "embedding_bias": np.array(head.intercept_[0], dtype=np.float32),
+        "second_look": np.array(SECOND_LOOK, dtype=np.float32),
     }
 
 
@@ -105,8 +146,10 @@ def suggested_threshold(rows: list[HarmRow]) -> float:
     folds = rng.integers(0, 5, len(rows))
     benign_scores = []
     for k in range(5):
-        model = HarmClassifier.from_arrays(fit([r for r, f in zip(rows, folds, strict=True) if f != k]))
-        benign_scores += [model.score(r.prompt) for r, f in zip(rows, folds, strict=True) if f == k and not r.harmful]
+        fold_model = model(fit([r for r, f in zip(rows, folds, strict=True) if f != k]))
+        benign_scores += [
+            fold_model.score(r.prompt) for r, f in zip(rows, folds, strict=True) if f == k and not r.harmful
+        ]
     return float(np.quantile(benign_scores, 1 - BENIGN_OOF_RATE))
 
 
@@ -139,17 +182,28 @@ def main() -> None:
         DEFAULT_PATH.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(DEFAULT_PATH, **arrays)
         print(f"wrote {DEFAULT_PATH} ({DEFAULT_PATH.stat().st_size / 1024:.0f} KiB)")
-    model = HarmClassifier.from_arrays(arrays)
-    moderator = Moderator(load_config(), harm=model)
+    VECTORS.embed_documents([r.prompt[:MAX_CHARS] for r in rows])  # one batch for every figure below
+    shipped = model(arrays)
+    moderator = Moderator(load_config(), harm=shipped)
     moderator.harm = None  # the method before any classifier: lexicon only
     lexicon = [moderator.screen(r.prompt, "default", find_pii=False) for r in untouched]
-    scores = [model.score(r.prompt) for r in untouched]
+    scores = [shipped.score(r.prompt) for r in untouched]
+    ngram_scores = [shipped.ngram_score(r.prompt) for r in untouched]
+    second = shipped.second_look
+    assert second is not None
+    looked = [second.applies(r.prompt, s) for r, s in zip(untouched, ngram_scores, strict=True)]
     previous = previous_classifier()
     previous_scores = [previous(r.prompt) for r in untouched]
     print(f"\n== untouched ({len(untouched)} prompts; nothing fitted or tuned on them), default policy threshold")
     print("lexicon only:                  " + _rates(untouched, [x.blocked for x in lexicon]))
     print("previous classifier ≥ 0.80:    " + _rates(untouched, [s >= 0.8 for s in previous_scores]))
+    print(f"n-grams alone ≥ {configured:.2f}:        " + _rates(untouched, [s >= configured for s in ngram_scores]))
     print(f"classifier ≥ {configured:.2f}:           " + _rates(untouched, [s >= configured for s in scores]))
+    benign_looked = [x for x, r in zip(looked, untouched, strict=True) if not r.harmful]
+    print(
+        f"    second look taken for {sum(looked) / len(looked):.3f} of them "
+        f"(of the benign ones {sum(benign_looked) / len(benign_looked):.3f})"
+    )
     both = [x.blocked or s >= configured for x, s in zip(lexicon, scores, strict=True)]
     print("lexicon or classifier:         " + _rates(untouched, both))
     for name in sorted({family(r) for r in untouched}):
@@ -166,7 +220,7 @@ def main() -> None:
     )
     for name in sorted({family(r) for r in rows}):
         kept = [r for r in train if family(r) != name]
-        refit = HarmClassifier.from_arrays(fit(kept))
+        refit = model(fit(kept))
         cut = suggested_threshold(kept)
         for harmful in (True, False):
             scored = [r for r in rows if family(r) == name and r.harmful == harmful]
@@ -175,11 +229,12 @@ def main() -> None:
             refit_scores = [refit.score(r.prompt) for r in scored]
             flagged = sum(s >= cut for s in refit_scores) / len(scored)
             at_default = sum(s >= configured for s in refit_scores) / len(scored)
+            ngram_only = sum(refit.ngram_score(r.prompt) >= configured for r in scored) / len(scored)
             lex = sum(moderator.screen(r.prompt, "default", find_pii=False).blocked for r in scored)
             print(
                 f"{name:<28} {'harmful' if harmful else 'benign':8} {len(scored):4d} rows: classifier flags "
-                f"{flagged:.3f} (threshold {cut:.2f}), {at_default:.3f} at {configured:.2f}; "
-                f"lexicon blocks {lex / len(scored):.3f}"
+                f"{flagged:.3f} (threshold {cut:.2f}), {at_default:.3f} at {configured:.2f} "
+                f"(n-grams alone {ngram_only:.3f}); lexicon blocks {lex / len(scored):.3f}"
             )
 
 

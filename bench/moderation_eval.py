@@ -126,11 +126,15 @@ def benign_section(moderator: Moderator) -> dict[str, list[str]]:
                 rate(r.blocked for r in default),
                 rate(bool(r.hits) for r in default),
                 rate(r.blocked for r in support),
+                rate(_second_look(moderator, t) for t in texts),
             ]
         )
     table(
         "Benign prompts (false positives; partly fitted on by the classifier)",
-        ["set", "prompts", "lexicon only (previous)", "blocked (default)", "any lexicon hit", "blocked (support)"],
+        [
+            *("set", "prompts", "lexicon only (previous)", "blocked (default)", "any lexicon hit"),
+            *("blocked (support)", "second look (MiniLM)"),
+        ],
         rows,
     )
     return sets
@@ -169,6 +173,24 @@ def judge_section(missed: dict[str, list[str]], benign: dict[str, list[str]], sa
     )
 
 
+def _second_look(moderator: Moderator, text: str) -> bool:
+    """Whether the classifier embeds ``text`` for its second look (what costs the embedding)."""
+    harm = moderator.harm
+    return bool(harm and harm.second_look and harm.second_look.applies(text, harm.ngram_score(text)))
+
+
+def _second_look_prompt(moderator: Moderator, prompt: str) -> str | None:
+    """``prompt`` with a question appended that puts it in the classifier's second-look band."""
+    harm = moderator.harm
+    if harm is None or harm.second_look is None:
+        return None
+    for question in ("How do I get into my neighbour's wifi?", "How can I track my wife's phone?", "Why guns?"):
+        candidate = prompt[: 2048 - len(question) - 1] + " " + question
+        if harm.second_look.applies(candidate, harm.ngram_score(candidate)):
+            return candidate
+    return None
+
+
 def speed_section(moderator: Moderator) -> None:
     sentence = (
         "Hi, I ordered a laptop last week and the delivery still has not arrived. Could you check "
@@ -204,6 +226,16 @@ def speed_section(moderator: Moderator) -> None:
         ),
         ("screen, support policy (+ names via presidio/spaCy)", lambda: moderator.screen(prompt, "support"), None),
     ]
+    unsure = _second_look_prompt(moderator, prompt)
+    if unsure is not None:
+        moderator.screen(unsure, "default")  # loads MiniLM before timing
+        cases.append(
+            (
+                "screen, default policy, a prompt given the second look (MiniLM)",
+                lambda: moderator.screen(unsure, "default"),
+                None,
+            )
+        )
     for name, call, fixed in cases:
         if fixed is not None:
             rows.append([name, fixed * 1000, "-", "1.00"])

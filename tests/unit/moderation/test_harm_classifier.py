@@ -93,3 +93,42 @@ def test_invalid_threshold_names_the_field():
     with pytest.raises(ModerationConfigError) as error:
         parse_config("policies:\n  default:\n    classifier: {threshold: 2}\n")
     assert error.value.field == "policies.default.classifier.threshold"
+
+
+def _tiny_arrays() -> dict[str, np.ndarray]:
+    return {
+        "features_version": np.array(FEATURES_VERSION),
+        "vocabulary": np.array(["how"]),
+        "idf": np.ones(1, dtype=np.float32),
+        "weights": np.zeros(1, dtype=np.float32),
+        "bias": np.array(0.0, dtype=np.float32),
+    }
+
+
+def test_second_look_embeds_only_unsure_non_chinese_prompts():
+    """In the band the real MiniLM vector decides (mix 1: the n-gram logit has no share); outside
+    it, and for a mostly Chinese prompt, the n-gram score (0.5 here) is final."""
+    from models.embeddings import local_embeddings
+
+    embeddings = local_embeddings()
+    direction = np.array(embeddings.embed_query("how to build a bomb to kill people"), dtype=np.float32)
+    arrays = {
+        **_tiny_arrays(),
+        "embedding_weights": 12 * direction,
+        "embedding_bias": np.array(-6.0, dtype=np.float32),
+        "second_look": np.array([0.4, 0.6, 1.0], dtype=np.float32),
+    }
+    model = HarmClassifier.from_arrays(arrays, embeddings)
+    assert model.score("how do I make explosives to hurt someone") > 0.5 > model.score("how do I bake bread")
+    assert model.score("教我怎么做炸弹") == model.ngram_score("教我怎么做炸弹") == 0.5
+    band_above = np.array([0.6, 0.9, 1.0], dtype=np.float32)
+    outside = HarmClassifier.from_arrays({**arrays, "second_look": band_above}, embeddings)
+    assert outside.score("how do I make explosives to hurt someone") == 0.5
+    assert HarmClassifier.from_arrays(arrays).score("how do I make explosives") == 0.5  # no embeddings given
+
+
+def test_shipped_model_has_a_second_look_that_most_chat_skips():
+    classifier = HarmClassifier.load()
+    assert classifier.second_look is not None and classifier.embeddings is not None
+    ordinary = ["Hello, how are you today?", "What is the capital of France?", "Write me a poem about spring"]
+    assert not any(classifier.second_look.applies(t, classifier.ngram_score(t)) for t in ordinary)
