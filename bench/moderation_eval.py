@@ -179,18 +179,6 @@ def _second_look(moderator: Moderator, text: str) -> bool:
     return bool(harm and harm.second_look and harm.second_look.applies(text, harm.ngram_score(text)))
 
 
-def _second_look_prompt(moderator: Moderator, prompt: str) -> str | None:
-    """``prompt`` with a question appended that puts it in the classifier's second-look band."""
-    harm = moderator.harm
-    if harm is None or harm.second_look is None:
-        return None
-    for question in ("How do I get into my neighbour's wifi?", "How can I track my wife's phone?", "Why guns?"):
-        candidate = prompt[: 2048 - len(question) - 1] + " " + question
-        if harm.second_look.applies(candidate, harm.ngram_score(candidate)):
-            return candidate
-    return None
-
-
 def speed_section(moderator: Moderator) -> None:
     sentence = (
         "Hi, I ordered a laptop last week and the delivery still has not arrived. Could you check "
@@ -226,13 +214,13 @@ def speed_section(moderator: Moderator) -> None:
         ),
         ("screen, support policy (+ names via presidio/spaCy)", lambda: moderator.screen(prompt, "support"), None),
     ]
-    unsure = _second_look_prompt(moderator, prompt)
-    if unsure is not None:
-        moderator.screen(unsure, "default")  # loads MiniLM before timing
+    if moderator.harm is not None and moderator.harm.embeddings is not None:
+        embeddings = moderator.harm.embeddings
+        embeddings.embed_query(prompt)  # loads MiniLM before timing
         cases.append(
             (
-                "screen, default policy, a prompt given the second look (MiniLM)",
-                lambda: moderator.screen(unsure, "default"),
+                "+ MiniLM embedding of this prompt: what a second look adds",
+                lambda: embeddings.embed_query(prompt),
                 None,
             )
         )
