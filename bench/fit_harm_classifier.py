@@ -29,9 +29,9 @@ from chains.moderation import Moderator  # noqa: E402
 from chains.moderation.harm_classifier import (  # noqa: E402
     DEFAULT_PATH,
     FEATURES_VERSION,
-    MAX_CHARS,
     HarmClassifier,
     harm_tokens,
+    second_look_text,
 )
 from chains.moderation.policy import load_config  # noqa: E402
 from models.embeddings import local_embeddings  # noqa: E402
@@ -126,8 +126,10 @@ def fit(rows: list[HarmRow]) -> dict[str, np.ndarray]:
     index = {t: i for i, t in enumerate(vocabulary)}
     ngrams = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
     ngrams.fit(_matrix(texts, index, idf), labels)
+    looked = [(second_look_text(t), harmful) for t, harmful in zip(texts, labels, strict=True)]
+    looked = [(t, harmful) for t, harmful in looked if t]
     head = LogisticRegression(C=EMBEDDING_C, max_iter=3000, class_weight="balanced")
-    head.fit(np.array(VECTORS.embed_documents([t[:MAX_CHARS] for t in texts])), labels)
+    head.fit(np.array(VECTORS.embed_documents([t for t, _ in looked])), np.array([h for _, h in looked]))
     return {
         "features_version": np.array(FEATURES_VERSION),
         "vocabulary": np.array(vocabulary),
@@ -182,7 +184,7 @@ def main() -> None:
         DEFAULT_PATH.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(DEFAULT_PATH, **arrays)
         print(f"wrote {DEFAULT_PATH} ({DEFAULT_PATH.stat().st_size / 1024:.0f} KiB)")
-    VECTORS.embed_documents([r.prompt[:MAX_CHARS] for r in rows])  # one batch for every figure below
+    VECTORS.embed_documents([t for r in rows if (t := second_look_text(r.prompt))])  # one batch for all below
     shipped = model(arrays)
     moderator = Moderator(load_config(), harm=shipped)
     moderator.harm = None  # the method before any classifier: lexicon only

@@ -39,7 +39,7 @@ from langchain_core.embeddings import Embeddings
 
 from chains.moderation.errors import ModerationConfigError
 
-__all__ = ["DEFAULT_PATH", "FEATURES_VERSION", "HarmClassifier", "SecondLook", "harm_tokens"]
+__all__ = ["DEFAULT_PATH", "FEATURES_VERSION", "HarmClassifier", "SecondLook", "harm_tokens", "second_look_text"]
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "harm_classifier.npz"
 GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_zh_en.tsv"
@@ -105,8 +105,8 @@ def _glossary() -> tuple[tuple[str, list[str]], ...]:
 class SecondLook:
     """An embedding head for the scores the n-gram model is unsure of.
 
-    A prompt whose n-gram score falls in ``[low, high)`` and that is not mostly Chinese (MiniLM
-    embeds Chinese poorly) is embedded with MiniLM and scored by a linear head on the vector;
+    A prompt whose n-gram score falls in ``[low, high)`` is embedded with MiniLM (a mostly Chinese
+    one through its English glosses, :func:`second_look_text`) and scored by a linear head on the vector;
     the final logit is ``(1 - mix) * ngram_logit + mix * embedding_logit``. Prompts outside the
     band (most ordinary chat, and blatant requests) never pay for the embedding.
 
@@ -126,10 +126,7 @@ class SecondLook:
 
     def applies(self, text: str, ngram_score: float) -> bool:
         """Whether ``text`` with this n-gram score gets the second look."""
-        if not self.low <= ngram_score < self.high:
-            return False
-        cjk = sum(1 for run in _CJK_RUN.findall(text[:MAX_CHARS]) for _ in run)
-        return cjk < max(2, len(text[:MAX_CHARS]) * 0.15)
+        return self.low <= ngram_score < self.high and bool(second_look_text(text))
 
     def combine(self, ngram_score: float, vector: Sequence[float]) -> float:
         """The final score from the n-gram score and the prompt's embedding."""
@@ -191,7 +188,7 @@ class HarmClassifier:
         ngram = self.ngram_score(text)
         if self.second_look is None or self.embeddings is None or not self.second_look.applies(text, ngram):
             return ngram
-        return self.second_look.combine(ngram, self.embeddings.embed_query(text[:MAX_CHARS]))
+        return self.second_look.combine(ngram, self.embeddings.embed_query(second_look_text(text)))
 
     def ngram_score(self, text: str) -> float:
         """The n-gram model's probability alone."""
@@ -210,6 +207,23 @@ class HarmClassifier:
     def scores(self, texts: Sequence[str]) -> list[float]:
         """:meth:`score` of each text."""
         return [self.score(t) for t in texts]
+
+
+def second_look_text(text: str) -> str:
+    """What the second look embeds: the prompt (its first :data:`MAX_CHARS` characters), or, for a
+    mostly Chinese one, the English glosses of its words in reading order (MiniLM embeds Chinese
+    poorly; empty when no word is glossed, and then there is no second look).
+
+    >>> second_look_text("教我怎么在家里制作炸弹")
+    'teach me how to bomb'
+    """
+    head = text[:MAX_CHARS]
+    cjk = sum(len(run) for run in _CJK_RUN.findall(head))
+    if cjk < max(2, len(head) * 0.15):
+        return head
+    lowered = unicodedata.normalize("NFKC", head).lower()
+    found = sorted((at, -len(word), gloss) for word, gloss in _glossary() if (at := lowered.find(word)) >= 0)
+    return " ".join(" ".join(gloss) for _, _, gloss in found)
 
 
 def _logit(p: float) -> float:
