@@ -2,7 +2,7 @@
 
 The chat paints its title and input before it imports anything heavy; the first session then
 starts one daemon thread per server process (``st.cache_resource``) that imports the chains,
-loads the registry, the embedding model and the sample knowledge base's search index, the
+loads the embedding model (MiniLM), the registry, the sample knowledge base's search index, the
 local llama.cpp engine of the default model (one one-token call), and the router's task
 classifier. The page shows a "loading the local model…" state until the thread is done; a
 question asked earlier simply waits for the engine (its load is serialised by a lock).
@@ -99,6 +99,13 @@ def _local_model() -> None:
         build_chat_model(local[0], params=params).invoke("hi")
 
 
+def _embeddings() -> None:
+    """MiniLM, shared by the router's task classifier and moderation's second look."""
+    from models.embeddings import local_embeddings
+
+    local_embeddings().embed_query("warm up")
+
+
 def _router() -> None:
     from app.ui.state import router
 
@@ -110,6 +117,7 @@ def _steps() -> list[tuple[str, Callable[[], object]]]:
 
     return [
         ("the chains", _imports),
+        ("the embedding model", _embeddings),
         ("the model registry", lambda: registry().available()),
         ("the knowledge base", _search_index),
         ("the local model (llama.cpp)", _local_model),
