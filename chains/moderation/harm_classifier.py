@@ -12,8 +12,9 @@ prompt is scored in well under a millisecond.
 
 The n-gram model generalises poorly to phrasings its sources lack. The prompts it is unsure of
 (:class:`SecondLook`'s band) get a second look: MiniLM's embedding through a linear head, mixed
-into the score. That costs an embedding (about 15 ms here) for those prompts only; the band's
-share of ordinary traffic is printed by ``bench/moderation_eval.py``.
+into the score. That costs an embedding for those prompts only (measured here: about 13 ms for a
+short prompt, 44 ms for 2 KB); the band's share of ordinary traffic and the embedding's cost are
+printed by ``bench/moderation_eval.py``.
 
 Each policy sets its own threshold (``classifier.threshold`` in ``config/moderation.yaml``).
 
@@ -186,9 +187,11 @@ class HarmClassifier:
         """Probability that ``text`` is a harmful request or a jailbreak (0–1): the n-gram score,
         or, in the second look's band, that combined with the embedding head's."""
         ngram = self.ngram_score(text)
-        if self.second_look is None or self.embeddings is None or not self.second_look.applies(text, ngram):
+        look = self.second_look
+        if look is None or self.embeddings is None or not look.low <= ngram < look.high:
             return ngram
-        return self.second_look.combine(ngram, self.embeddings.embed_query(second_look_text(text)))
+        embedded = second_look_text(text)
+        return look.combine(ngram, self.embeddings.embed_query(embedded)) if embedded else ngram
 
     def ngram_score(self, text: str) -> float:
         """The n-gram model's probability alone."""
